@@ -1,0 +1,193 @@
+"""The networks: encoders, decoders, the autoencoder and the even/odd classifier.
+
+Two encoder families share one interface (uint8-derived float images (B, 1, 28, 28) in,
+a latent vector (B, latent) out), so training, checkpoints and the study treat them alike.
+The model files know nothing about training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+ARCHS = ("conv", "mlp")
+
+
+class ArchError(ValueError):
+    """Settings that do not describe a model this app can build."""
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    """Everything needed to rebuild a model from a checkpoint."""
+
+    arch: str = "conv"
+    latent: int = 64
+    dropout: float = 0.1
+    width: int = 16  # conv: channels of the first layer (second has 2x); mlp: ignored
+    head_hidden: int = 64  # classifier head's hidden units
+
+    def validate(self) -> ArchConfig:
+        if self.arch not in ARCHS:
+            raise ArchError(f"architecture must be one of {', '.join(ARCHS)}, not {self.arch!r}")
+        if not 2 <= self.latent <= 1024:
+            raise ArchError(f"latent size must be between 2 and 1024, not {self.latent}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ArchError(f"dropout must be at least 0 and below 1, not {self.dropout}")
+        if not 4 <= self.width <= 256:
+            raise ArchError(f"width must be between 4 and 256, not {self.width}")
+        if not 4 <= self.head_hidden <= 1024:
+            raise ArchError(f"head size must be between 4 and 1024, not {self.head_hidden}")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ArchConfig:
+        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
+        try:
+            return cls(**known).validate()
+        except TypeError as exc:
+            raise ArchError(f"bad architecture settings: {exc}") from None
+
+
+MLP_HIDDEN = (512, 256)
+
+
+def build_encoder(cfg: ArchConfig) -> nn.Sequential:
+    if cfg.arch == "conv":
+        c1, c2 = cfg.width, cfg.width * 2
+        return nn.Sequential(
+            nn.Conv2d(1, c1, 3, stride=2, padding=1),  # 14x14
+            nn.ReLU(),
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1),  # 7x7
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(c2 * 49, cfg.latent),
+            nn.ReLU(),
+        )
+    h1, h2 = MLP_HIDDEN
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(784, h1),
+        nn.ReLU(),
+        nn.Dropout(cfg.dropout),
+        nn.Linear(h1, h2),
+        nn.ReLU(),
+        nn.Dropout(cfg.dropout),
+        nn.Linear(h2, cfg.latent),
+        nn.ReLU(),
+    )
+
+
+def build_decoder(cfg: ArchConfig) -> nn.Sequential:
+    """Mirror of the encoder; outputs logits, the reconstruction is their sigmoid."""
+    if cfg.arch == "conv":
+        c1, c2 = cfg.width, cfg.width * 2
+        return nn.Sequential(
+            nn.Linear(cfg.latent, c2 * 49),
+            nn.ReLU(),
+            nn.Unflatten(1, (c2, 7, 7)),
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1),  # 14x14
+            nn.ReLU(),
+            nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),  # 28x28
+        )
+    h1, h2 = MLP_HIDDEN
+    return nn.Sequential(
+        nn.Linear(cfg.latent, h2),
+        nn.ReLU(),
+        nn.Dropout(cfg.dropout),
+        nn.Linear(h2, h1),
+        nn.ReLU(),
+        nn.Linear(h1, 784),
+        nn.Unflatten(1, (1, 28, 28)),
+    )
+
+
+class Autoencoder(nn.Module):
+    """Encoder-decoder trained to reproduce its input (MSE on pixels in [0, 1])."""
+
+    def __init__(self, cfg: ArchConfig) -> None:
+        super().__init__()
+        self.cfg = cfg.validate()
+        self.encoder = build_encoder(cfg)
+        self.decoder = build_decoder(cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decoder(self.encoder(x)))
+
+
+class Classifier(nn.Module):
+    """Encoder + a small head that outputs one logit: P(odd) = sigmoid(logit)."""
+
+    def __init__(self, cfg: ArchConfig, encoder: nn.Module | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg.validate()
+        self.encoder = encoder if encoder is not None else build_encoder(cfg)
+        self.head = nn.Sequential(
+            nn.Linear(cfg.latent, cfg.head_hidden),
+            nn.ReLU(),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.head_hidden, 1),
+        )
+
+        self.frozen = False
+
+    def set_frozen(self, frozen: bool) -> None:
+        """Freeze the encoder: no gradients, and kept in eval mode (no dropout) while the
+        head trains, so a frozen encoder computes exactly what it computed when saved."""
+        self.frozen = frozen
+        for param in self.encoder.parameters():
+            param.requires_grad_(not frozen)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> Classifier:
+        super().train(mode)
+        if self.frozen:
+            self.encoder.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x)).squeeze(1)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def training_flops_per_image(model: nn.Module) -> float:
+    """Approximate FLOPs of one training step per image (forward + backward ~ 3x forward).
+
+    Counts multiply-adds of Linear and Conv layers on a 28x28 input; used to print the
+    achieved GFLOP/s next to the benchmark's timings.
+    """
+    macs = 0
+
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal macs
+        if isinstance(module, nn.Linear):
+            macs += module.in_features * module.out_features
+        elif isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+            kernel = module.kernel_size[0] * module.kernel_size[1]
+            spatial = output.shape[-1] * output.shape[-2]
+            per_out = module.in_channels * kernel // module.groups
+            if isinstance(module, nn.ConvTranspose2d):
+                spatial = inputs[0].shape[-1] * inputs[0].shape[-2]
+                per_out = module.out_channels * kernel
+                macs += spatial * per_out * module.in_channels
+                return
+            macs += spatial * per_out * module.out_channels
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 1, 28, 28))
+    model.train(was_training)
+    for handle in handles:
+        handle.remove()
+    return 2.0 * macs * 3.0

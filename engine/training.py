@@ -1,0 +1,369 @@
+"""One training loop for both phases: config in, events out, stop flag every batch.
+
+`fit` is model-agnostic: the phases (`pretrain`, `finetune`) supply how a batch is made,
+what the loss is and how validation is scored. Early stopping watches the validation
+loss and always restores the best weights, also when the user stops or the loss blows up,
+so whatever a run leaves behind is the best model it saw.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from engine.augment import augment_batch
+from engine.data import Mnist, Split, parity, split_train_val
+from engine.device import pick_device
+from engine.events import (
+    EpochEnd,
+    EventSink,
+    Finished,
+    Progress,
+    Reconstructions,
+    StopCheck,
+    Stopwatch,
+    ignore_event,
+    never_stop,
+)
+from engine.models import ArchConfig, Autoencoder, Classifier
+
+PIXEL_SCALE = 1.0 / 255.0  # the only preprocessing constant: pixels to [0, 1]
+PROGRESS_INTERVAL = 0.1  # seconds between Progress events: enough for a smooth bar
+EVAL_CHUNK = 2000  # images per forward pass when scoring, to bound memory
+
+
+class ConfigError(ValueError):
+    """Training settings that make no sense; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 3  # epochs without improvement before stopping early
+    min_delta: float = 1e-4  # smaller improvements of the validation loss do not count
+    seed: int = 0
+    device: str = "auto"
+    max_steps: int | None = None  # cap on optimiser steps (the study's equal-steps rule)
+    augment: bool = False  # random shifts/rotations/stroke width (classifier phase)
+    schedule: str = "onecycle"  # "onecycle" (warm up, then anneal) or "constant"
+
+    def validate(self) -> TrainConfig:
+        checks = [
+            (1 <= self.epochs <= 10_000, f"epochs must be 1 or more, not {self.epochs}"),
+            (
+                1 <= self.batch_size <= 65_536,
+                f"batch size must be 1 or more, not {self.batch_size}",
+            ),
+            (0 < self.lr <= 10 and math.isfinite(self.lr), f"learning rate {self.lr} is not > 0"),
+            (self.weight_decay >= 0, f"weight decay must be 0 or more, not {self.weight_decay}"),
+            (self.patience >= 1, f"patience must be 1 or more, not {self.patience}"),
+            (self.min_delta >= 0, f"min_delta must be 0 or more, not {self.min_delta}"),
+            (self.max_steps is None or self.max_steps >= 1, "max_steps must be 1 or more"),
+            (self.schedule in ("onecycle", "constant"), f"unknown schedule {self.schedule!r}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
+        return cls(**known).validate()
+
+
+@dataclass
+class FitResult:
+    """What a run leaves: per-epoch history and how it ended."""
+
+    history: list[EpochEnd] = field(default_factory=list)
+    finished: Finished | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.finished is not None and self.finished.status != "diverged"
+
+
+def to_float_images(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 28, 28) -> float (B, 1, 28, 28) in [0, 1], on the images' device."""
+    return images.float().mul_(PIXEL_SCALE).unsqueeze(1)
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+
+
+def fit(
+    model: nn.Module,
+    n_train: int,
+    make_batch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    loss_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    validate: Callable[[nn.Module], tuple[float, float | None]],
+    cfg: TrainConfig,
+    phase: str,
+    on_event: EventSink = ignore_event,
+    should_stop: StopCheck = never_stop,
+    after_epoch: Callable[[nn.Module, int], None] | None = None,
+) -> FitResult:
+    """Train `model` (already on its device) and restore its best weights at the end.
+
+    make_batch(indices) -> (input, target); loss_fn(output, input, target) -> scalar;
+    validate(model) -> (val_loss, val_accuracy or None).
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("the model has nothing to train")
+    batches = max(1, math.ceil(n_train / cfg.batch_size))
+    total_steps = cfg.epochs * batches
+    if cfg.max_steps is not None:
+        total_steps = min(total_steps, cfg.max_steps)
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = None
+    if cfg.schedule == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=cfg.lr, total_steps=total_steps, pct_start=0.15
+        )
+    order = torch.Generator().manual_seed(cfg.seed)
+    clock = Stopwatch()
+    result = FitResult()
+    best_loss, best_epoch, best_state, bad_epochs = math.inf, 0, None, 0
+    steps, epoch, status, reason = 0, 0, "completed", ""
+    last_report = -math.inf
+
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        permutation = torch.randperm(n_train, generator=order)
+        running, seen = 0.0, 0
+        for batch in range(batches):
+            if should_stop():
+                status, reason = "stopped", "stopped by the user"
+                break
+            if steps >= total_steps:
+                break
+            index = permutation[batch * cfg.batch_size : (batch + 1) * cfg.batch_size]
+            inputs, targets = make_batch(index)
+            loss = loss_fn(model(inputs), inputs, targets)
+            value = float(loss.detach())  # a sync per batch; cheap next to the step itself
+            if not math.isfinite(value):
+                status = "diverged"
+                reason = (
+                    f"the training loss became {value} in epoch {epoch}; "
+                    "try a smaller learning rate"
+                )
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            steps += 1
+            running += value * len(index)
+            seen += len(index)
+            now = time.perf_counter()
+            if now - last_report >= PROGRESS_INTERVAL or batch + 1 == batches:
+                last_report = now
+                on_event(
+                    Progress(
+                        phase, steps, total_steps, clock.elapsed, clock.eta(steps, total_steps),
+                        epoch=epoch, epochs=cfg.epochs, batch=batch + 1, batches=batches,
+                        loss=running / seen,
+                    )
+                )  # fmt: skip
+        if status != "completed" or seen == 0:
+            break  # a partial epoch is not validated: stopping must be quick
+        val_loss, val_accuracy = validate(model)
+        if not math.isfinite(val_loss):
+            status, reason = "diverged", f"the validation loss became {val_loss} in epoch {epoch}"
+            break
+        if val_loss < best_loss - cfg.min_delta:
+            best_loss, best_epoch, bad_epochs = val_loss, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad_epochs += 1
+        event = EpochEnd(
+            phase, epoch, cfg.epochs, running / seen, val_loss, best_epoch, best_loss,
+            val_accuracy, steps,
+        )  # fmt: skip
+        result.history.append(event)
+        on_event(event)
+        if after_epoch is not None:
+            after_epoch(model, epoch)
+        if bad_epochs >= cfg.patience:
+            status = "early_stopped"
+            reason = (
+                f"early stopping: no improvement for {cfg.patience} epochs; best epoch {best_epoch}"
+            )
+            break
+        if steps >= total_steps:
+            break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    if status == "completed":
+        reason = f"finished {len(result.history)} epochs; best epoch {best_epoch}"
+    elif best_state is not None and status in ("stopped", "diverged"):
+        reason += f"; kept the best weights (epoch {best_epoch})"
+    model.eval()
+    result.finished = Finished(
+        phase, status, reason, best_epoch, best_loss, len(result.history), steps, clock.elapsed
+    )
+    on_event(result.finished)
+    return result
+
+
+@torch.no_grad()
+def _chunked(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Model outputs for uint8 images (on the model's device), in chunks, in eval mode."""
+    was_training = model.training
+    model.eval()
+    outputs = [model(to_float_images(chunk)) for chunk in images.split(EVAL_CHUNK)]
+    model.train(was_training)
+    return torch.cat(outputs)
+
+
+# --------------------------------------------------------------------------- pretraining
+
+
+@dataclass
+class PretrainResult:
+    model: Autoencoder
+    fit: FitResult
+    val_mse: float
+
+
+def pretrain(
+    data: Mnist,
+    arch: ArchConfig,
+    cfg: TrainConfig,
+    on_event: EventSink = ignore_event,
+    should_stop: StopCheck = never_stop,
+    split: Split | None = None,
+    n_show: int = 8,
+) -> PretrainResult:
+    """Train an autoencoder on the training split's images, without their labels."""
+    cfg = cfg.validate()
+    arch = arch.validate()
+    split = split or split_train_val(len(data.train_images))
+    device = pick_device(cfg.device)
+    _seed_everything(cfg.seed)
+    model = Autoencoder(arch).to(device)
+    train_x = data.train_images[split.train].to(device)
+    val_x = data.train_images[split.val].to(device)
+    shown = val_x[:n_show]
+
+    def make_batch(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = to_float_images(train_x[index.to(device)])
+        return x, x
+
+    def loss_fn(output: torch.Tensor, inputs: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(output, inputs)
+
+    def validate(net: nn.Module) -> tuple[float, None]:
+        return reconstruction_mse(net, val_x), None
+
+    def show(net: nn.Module, epoch: int) -> None:
+        if n_show:
+            recon = _chunked(net, shown).squeeze(1).cpu().numpy()
+            original = to_float_images(shown).squeeze(1).cpu().numpy()
+            on_event(Reconstructions(epoch, original, recon))
+
+    result = fit(model, len(train_x), make_batch, loss_fn, validate, cfg, "pretrain",
+                 on_event, should_stop, after_epoch=show)  # fmt: skip
+    return PretrainResult(model, result, reconstruction_mse(model, val_x))
+
+
+def reconstruction_mse(model: nn.Module, images: torch.Tensor) -> float:
+    """Mean squared error per pixel of reconstructions of uint8 images."""
+    total = 0.0
+    for chunk in images.split(EVAL_CHUNK):
+        recon = _chunked(model, chunk)
+        total += float(F.mse_loss(recon, to_float_images(chunk), reduction="sum"))
+    return total / (len(images) * 28 * 28)
+
+
+# ----------------------------------------------------------------------------- fine-tuning
+
+
+@dataclass
+class FinetuneResult:
+    model: Classifier
+    fit: FitResult
+    val_accuracy: float
+
+
+def make_classifier(arch: ArchConfig, encoder: nn.Module | None, freeze: bool) -> Classifier:
+    """A classifier on a copy of `encoder` (None: a fresh one, i.e. from scratch)."""
+    encoder = copy.deepcopy(encoder) if encoder is not None else None
+    model = Classifier(arch, encoder)
+    model.set_frozen(freeze)
+    return model
+
+
+def finetune(
+    data: Mnist,
+    arch: ArchConfig,
+    cfg: TrainConfig,
+    labelled: torch.Tensor,
+    encoder: nn.Module | None = None,
+    freeze: bool = False,
+    on_event: EventSink = ignore_event,
+    should_stop: StopCheck = never_stop,
+    split: Split | None = None,
+) -> FinetuneResult:
+    """Train the even/odd classifier on the `labelled` training indices.
+
+    `encoder` is copied, never changed; None trains from scratch with a fresh encoder of
+    the same architecture. Validation (early stopping) uses the split's validation images.
+    """
+    cfg = cfg.validate()
+    arch = arch.validate()
+    if len(labelled) == 0:
+        raise ConfigError("fine-tuning needs at least one labelled image")
+    split = split or split_train_val(len(data.train_images))
+    device = pick_device(cfg.device)
+    _seed_everything(cfg.seed)
+    model = make_classifier(arch, encoder, freeze).to(device)
+    train_x = data.train_images[labelled].to(device)
+    train_y = parity(data.train_labels[labelled]).to(device)
+    val_x = data.train_images[split.val].to(device)
+    val_y = parity(data.train_labels[split.val]).to(device)
+    augmenter = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+
+    def make_batch(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        index = index.to(device)
+        x = to_float_images(train_x[index])
+        if cfg.augment:
+            x = augment_batch(x, augmenter)
+        return x, train_y[index]
+
+    def loss_fn(output: torch.Tensor, _: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(output, target)
+
+    def validate(net: nn.Module) -> tuple[float, float]:
+        logits = _chunked(net, val_x)
+        loss = float(F.binary_cross_entropy_with_logits(logits, val_y))
+        accuracy = float(((logits > 0).float() == val_y).float().mean())
+        return loss, accuracy
+
+    result = fit(model, len(train_x), make_batch, loss_fn, validate, cfg, "finetune",
+                 on_event, should_stop)  # fmt: skip
+    return FinetuneResult(model, result, validate(model)[1])
+
+
+def predict_proba(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """P(odd) for uint8 images (N, 28, 28), on the CPU."""
+    device = next(model.parameters()).device
+    return torch.sigmoid(_chunked(model, images.to(device))).cpu()

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 import engine
-from engine.models import ArchConfig, ArchError, Autoencoder, Classifier
+from engine.config import ArchConfig, ArchError
+from engine.models import Autoencoder, Classifier
 
 FORMAT = "evenodd-studio-checkpoint"
 FORMAT_VERSION = 1

@@ -7,52 +7,10 @@ The model files know nothing about training.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
-ARCHS = ("conv", "mlp")
-
-
-class ArchError(ValueError):
-    """Settings that do not describe a model this app can build."""
-
-
-@dataclass(frozen=True)
-class ArchConfig:
-    """Everything needed to rebuild a model from a checkpoint."""
-
-    arch: str = "conv"
-    latent: int = 64
-    dropout: float = 0.1
-    width: int = 16  # conv: channels of the first layer (second has 2x); mlp: ignored
-    head_hidden: int = 64  # classifier head's hidden units
-
-    def validate(self) -> ArchConfig:
-        if self.arch not in ARCHS:
-            raise ArchError(f"architecture must be one of {', '.join(ARCHS)}, not {self.arch!r}")
-        if not 2 <= self.latent <= 1024:
-            raise ArchError(f"latent size must be between 2 and 1024, not {self.latent}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ArchError(f"dropout must be at least 0 and below 1, not {self.dropout}")
-        if not 4 <= self.width <= 256:
-            raise ArchError(f"width must be between 4 and 256, not {self.width}")
-        if not 4 <= self.head_hidden <= 1024:
-            raise ArchError(f"head size must be between 4 and 1024, not {self.head_hidden}")
-        return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> ArchConfig:
-        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
-        try:
-            return cls(**known).validate()
-        except TypeError as exc:
-            raise ArchError(f"bad architecture settings: {exc}") from None
-
+from engine.config import ArchConfig
 
 MLP_HIDDEN = (512, 256)
 

@@ -12,13 +12,14 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from engine.augment import augment_batch
+from engine.config import ArchConfig, ConfigError, TrainConfig
 from engine.data import Mnist, Split, parity, split_train_val
 from engine.device import pick_device
 from engine.events import (
@@ -32,57 +33,11 @@ from engine.events import (
     ignore_event,
     never_stop,
 )
-from engine.models import ArchConfig, Autoencoder, Classifier
+from engine.models import Autoencoder, Classifier
 
 PIXEL_SCALE = 1.0 / 255.0  # the only preprocessing constant: pixels to [0, 1]
 PROGRESS_INTERVAL = 0.1  # seconds between Progress events: enough for a smooth bar
 EVAL_CHUNK = 2000  # images per forward pass when scoring, to bound memory
-
-
-class ConfigError(ValueError):
-    """Training settings that make no sense; the message names the setting."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    patience: int = 3  # epochs without improvement before stopping early
-    min_delta: float = 1e-4  # smaller improvements of the validation loss do not count
-    seed: int = 0
-    device: str = "auto"
-    max_steps: int | None = None  # cap on optimiser steps (the study's equal-steps rule)
-    augment: bool = False  # random shifts/rotations/stroke width (classifier phase)
-    schedule: str = "onecycle"  # "onecycle" (warm up, then anneal) or "constant"
-
-    def validate(self) -> TrainConfig:
-        checks = [
-            (1 <= self.epochs <= 10_000, f"epochs must be 1 or more, not {self.epochs}"),
-            (
-                1 <= self.batch_size <= 65_536,
-                f"batch size must be 1 or more, not {self.batch_size}",
-            ),
-            (0 < self.lr <= 10 and math.isfinite(self.lr), f"learning rate {self.lr} is not > 0"),
-            (self.weight_decay >= 0, f"weight decay must be 0 or more, not {self.weight_decay}"),
-            (self.patience >= 1, f"patience must be 1 or more, not {self.patience}"),
-            (self.min_delta >= 0, f"min_delta must be 0 or more, not {self.min_delta}"),
-            (self.max_steps is None or self.max_steps >= 1, "max_steps must be 1 or more"),
-            (self.schedule in ("onecycle", "constant"), f"unknown schedule {self.schedule!r}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-        return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
-        return cls(**known).validate()
 
 
 @dataclass
@@ -177,11 +132,18 @@ def fit(
                 last_report = now
                 on_event(
                     Progress(
-                        phase, steps, total_steps, clock.elapsed, clock.eta(steps, total_steps),
-                        epoch=epoch, epochs=cfg.epochs, batch=batch + 1, batches=batches,
+                        phase,
+                        steps,
+                        total_steps,
+                        clock.elapsed,
+                        clock.eta(steps, total_steps),
+                        epoch=epoch,
+                        epochs=cfg.epochs,
+                        batch=batch + 1,
+                        batches=batches,
                         loss=running / seen,
                     )
-                )  # fmt: skip
+                )
         if status != "completed" or seen == 0:
             break  # a partial epoch is not validated: stopping must be quick
         val_loss, val_accuracy = validate(model)
@@ -194,9 +156,16 @@ def fit(
         else:
             bad_epochs += 1
         event = EpochEnd(
-            phase, epoch, cfg.epochs, running / seen, val_loss, best_epoch, best_loss,
-            val_accuracy, steps,
-        )  # fmt: skip
+            phase,
+            epoch,
+            cfg.epochs,
+            running / seen,
+            val_loss,
+            best_epoch,
+            best_loss,
+            val_accuracy,
+            steps,
+        )
         result.history.append(event)
         on_event(event)
         if after_epoch is not None:
@@ -280,8 +249,18 @@ def pretrain(
             original = to_float_images(shown).squeeze(1).cpu().numpy()
             on_event(Reconstructions(epoch, original, recon))
 
-    result = fit(model, len(train_x), make_batch, loss_fn, validate, cfg, "pretrain",
-                 on_event, should_stop, after_epoch=show)  # fmt: skip
+    result = fit(
+        model,
+        len(train_x),
+        make_batch,
+        loss_fn,
+        validate,
+        cfg,
+        "pretrain",
+        on_event,
+        should_stop,
+        after_epoch=show,
+    )
     return PretrainResult(model, result, reconstruction_mse(model, val_x))
 
 
@@ -358,8 +337,9 @@ def finetune(
         accuracy = float(((logits > 0).float() == val_y).float().mean())
         return loss, accuracy
 
-    result = fit(model, len(train_x), make_batch, loss_fn, validate, cfg, "finetune",
-                 on_event, should_stop)  # fmt: skip
+    result = fit(
+        model, len(train_x), make_batch, loss_fn, validate, cfg, "finetune", on_event, should_stop
+    )
     return FinetuneResult(model, result, validate(model)[1])
 
 

@@ -16,7 +16,6 @@ import os
 import warnings
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 PIXEL_SCALE = 1 / 255  # THE model input scaling: pixel / 255, no mean/std
@@ -188,12 +187,22 @@ def _stroke_width(ink: np.ndarray) -> float:
     return 2.0 * area / max(boundary, 1)
 
 
+def _running_max(a: np.ndarray, size: int) -> np.ndarray:
+    """Max over windows of `size` rows, by doubling: O(log size) passes, so a very thin pen on
+    a huge photo (a window of hundreds of pixels) stays fast."""
+    width = 1
+    while width * 2 <= size:
+        a = np.maximum(a[:-width], a[width:])
+        width *= 2
+    rest = size - width
+    return np.maximum(a[: len(a) - rest], a[rest:]) if rest else a
+
+
 def _dilate(ink: np.ndarray, size: int) -> np.ndarray:
     """Grey dilation by a size×size square, growing the array so no ink is cut off."""
     r = size // 2
-    out = np.pad(ink, 2 * r)
-    out = sliding_window_view(out, size, axis=0).max(axis=-1)
-    return sliding_window_view(out, size, axis=1).max(axis=-1)
+    out = _running_max(np.pad(ink, 2 * r), size)
+    return _running_max(out.T, size).T
 
 
 def _thicken_thin_strokes(ink: np.ndarray) -> np.ndarray:

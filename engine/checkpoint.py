@@ -23,11 +23,12 @@ from torch import nn
 import engine
 from engine.config import ArchConfig, ArchError
 from engine.models import Autoencoder, Classifier
+from engine.preprocess import PIXEL_SCALE
 
 FORMAT = "evenodd-studio-checkpoint"
 FORMAT_VERSION = 1
 KINDS = ("encoder", "autoencoder", "classifier")
-PREPROCESSING = {"size": 28, "pixel_scale": 1.0 / 255.0, "ink": "white on black"}
+PREPROCESSING = {"size": 28, "pixel_scale": PIXEL_SCALE, "ink": "white on black"}
 
 
 class CheckpointError(ValueError):

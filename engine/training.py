@@ -34,8 +34,8 @@ from engine.events import (
     never_stop,
 )
 from engine.models import Autoencoder, Classifier
+from engine.preprocess import PIXEL_SCALE
 
-PIXEL_SCALE = 1.0 / 255.0  # the only preprocessing constant: pixels to [0, 1]
 PROGRESS_INTERVAL = 0.1  # seconds between Progress events: enough for a smooth bar
 EVAL_CHUNK = 2000  # images per forward pass when scoring, to bound memory
 

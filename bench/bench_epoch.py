@@ -1,0 +1,113 @@
+"""Time one autoencoder epoch: the engine against the common torchvision pipeline.
+
+Both train the same MLP autoencoder (engine.models, arch "mlp") on the same 60,000
+training images with Adam and MSE, in the same process, one after the other:
+
+- reference: torchvision `datasets.MNIST` + `ToTensor` + `DataLoader(batch_size=64)`,
+  i.e. a PIL image and a tensor conversion per sample;
+- engine: the uint8 tensor in memory, batches sliced from a shuffled index
+  (`engine.training.pretrain`), at its default batch size and at 64.
+
+Prints seconds per epoch, the speed-up ratio and the achieved GFLOP/s of the training
+step. Usage: python bench/bench_epoch.py [--data-dir ../shared/mnist] [--repeats 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from engine.config import ArchConfig, TrainConfig
+from engine.data import FILES, Split, find_files, read_folder
+from engine.models import Autoencoder, training_flops_per_image
+from engine.training import pretrain
+
+ARCH = ArchConfig(arch="mlp", latent=64, dropout=0.1)
+
+
+def reference_epoch(root: Path, seed: int) -> float:
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    torch.manual_seed(seed)
+    dataset = datasets.MNIST(str(root), train=True, download=False, transform=transforms.ToTensor())
+    loader = DataLoader(dataset, batch_size=64, shuffle=True)
+    model = Autoencoder(ARCH)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    start = time.perf_counter()
+    for images, _ in loader:
+        loss = F.mse_loss(model(images), images)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+def engine_epoch(data, batch_size: int, seed: int) -> float:
+    everything = Split(train=torch.arange(len(data.train_images)), val=torch.arange(500))
+    cfg = TrainConfig(epochs=1, batch_size=batch_size, lr=1e-3, seed=seed, schedule="constant")
+    result = pretrain(data, ARCH, cfg, split=everything, n_show=0)
+    return result.fit.finished.seconds
+
+
+def torchvision_layout(source: Path, target: Path) -> Path:
+    """torchvision's MNIST wants uncompressed files in MNIST/raw; make them in a temp dir."""
+    raw = target / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    files = find_files(source)
+    if files is None:
+        raise SystemExit(f"no MNIST files in {source}")
+    for key, path in files.items():
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as src, open(raw / FILES[key], "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    root = Path(__file__).resolve().parents[1]
+    parser.add_argument("--data-dir", type=Path, default=root.parent / "shared" / "mnist")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+
+    data = read_folder(args.data_dir)
+    flops = training_flops_per_image(Autoencoder(ARCH)) * len(data.train_images)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, MLP autoencoder, "
+        f"{flops / len(data.train_images) / 1e6:.1f} MFLOP per image per training step"
+    )
+    with tempfile.TemporaryDirectory() as temp:
+        layout = torchvision_layout(args.data_dir, Path(temp))
+        rows = []
+        for repeat in range(args.repeats):
+            reference = reference_epoch(layout, repeat)
+            engine_64 = engine_epoch(data, 64, repeat)
+            engine_default = engine_epoch(data, TrainConfig().batch_size, repeat)
+            rows.append((reference, engine_64, engine_default))
+    for reference, engine_64, engine_default in rows:
+        print(
+            f"reference (torchvision + ToTensor + DataLoader, batch 64): {reference:6.2f} s/epoch"
+            f"  {flops / reference / 1e9:5.1f} GFLOP/s"
+        )
+        print(
+            f"engine (in-memory slicing, batch 64):                     {engine_64:6.2f} s/epoch"
+            f"  {flops / engine_64 / 1e9:5.1f} GFLOP/s  ratio {reference / engine_64:4.1f}x"
+        )
+        print(
+            f"engine (in-memory slicing, batch {TrainConfig().batch_size}):                    "
+            f"{engine_default:6.2f} s/epoch  {flops / engine_default / 1e9:5.1f} GFLOP/s"
+            f"  ratio {reference / engine_default:4.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -302,9 +302,7 @@ def cmd_evaluate(args: argparse.Namespace, report, stop) -> int:
     data = _data(args, report)
     result = evaluate(model, data.test_images, data.test_labels)
     if args.json:
-        summary = result.to_dict()
-        summary["misclassified"] = summary["misclassified"]
-        _print(json.dumps(summary))
+        _print(json.dumps(result.to_dict()))
     else:
         _print(
             f"accuracy {result.accuracy:.4f}  precision {result.precision:.4f}  "

@@ -89,6 +89,20 @@ def find_files(folder: Path) -> dict[str, Path] | None:
     return None
 
 
+def _missing_files(folder: Path) -> list[str]:
+    """The file names missing from the candidate place (flat or MNIST/raw) that holds most."""
+    best: list[str] = list(FILES.values())
+    for candidate in (folder, folder / "MNIST" / "raw", folder / "raw"):
+        missing = [
+            stem
+            for stem in FILES.values()
+            if not any((candidate / name).is_file() for name in (stem, stem + ".gz"))
+        ]
+        if len(missing) < len(best):
+            best = missing
+    return best
+
+
 def read_folder(folder: str | os.PathLike) -> Mnist:
     """Read MNIST from a folder the user chose; never writes to it."""
     folder = Path(folder).expanduser()
@@ -96,8 +110,8 @@ def read_folder(folder: str | os.PathLike) -> Mnist:
         raise DataError(f"data folder not found: {folder}")
     files = find_files(folder)
     if files is None:
-        missing = ", ".join(f"{stem}(.gz)" for stem in FILES.values())
-        raise DataError(f"{folder} does not hold the MNIST files ({missing})")
+        missing = ", ".join(f"{stem}(.gz)" for stem in _missing_files(folder))
+        raise DataError(f"{folder} does not hold the MNIST files: missing {missing}")
     try:
         arrays = {
             key: read_idx(path, IMAGES_MAGIC if key.endswith("images") else LABELS_MAGIC)
@@ -169,8 +183,14 @@ class Split:
     val: torch.Tensor
 
 
-def split_train_val(n: int, val_size: int = VAL_SIZE, seed: int = SPLIT_SEED) -> Split:
-    """A deterministic random split; the same `n` and seed always give the same indices."""
+def split_train_val(n: int, val_size: int | None = None, seed: int = SPLIT_SEED) -> Split:
+    """A deterministic random split; the same `n` and seed always give the same indices.
+
+    By default VAL_SIZE images are held out, or a tenth of a smaller set (a small folder
+    of MNIST-format files must still train).
+    """
+    if val_size is None:
+        val_size = min(VAL_SIZE, max(1, n // 10))
     if not 0 < val_size < n:
         raise DataError(f"validation size {val_size} must be between 1 and {n - 1}")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))

@@ -128,7 +128,8 @@ def fit(
             running += value * len(index)
             seen += len(index)
             now = time.perf_counter()
-            if now - last_report >= PROGRESS_INTERVAL or batch + 1 == batches:
+            last = batch + 1 == batches or steps >= total_steps  # 100% is always reported
+            if now - last_report >= PROGRESS_INTERVAL or last:
                 last_report = now
                 on_event(
                     Progress(

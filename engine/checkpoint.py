@@ -135,7 +135,7 @@ def save_checkpoint(
         "encoder_sha256": encoder_sha256,
         "versions": {
             "evenodd_studio": engine.__version__,
-            "torch": torch.__version__,
+            "torch": str(torch.__version__),  # TorchVersion is not weights_only-loadable
             "python": platform.python_version(),
         },
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -144,6 +144,15 @@ def save_checkpoint(
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     data = buffer.getvalue()
+    try:  # never write a file that load_checkpoint would refuse (e.g. a numpy scalar inside)
+        torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if "global" in line.lower()]
+        detail = lines[0][:200] if lines else type(exc).__name__
+        raise CheckpointError(
+            f"{Path(path).name}: refusing to save something that cannot be loaded safely "
+            f"(only tensors, numbers and strings may go in a checkpoint). {detail}"
+        ) from None
     atomic_write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
 

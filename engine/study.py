@@ -792,12 +792,12 @@ def figure_png(figure) -> bytes:
 # ---------------------------------------------------------------------------------- html
 
 
-def _fmt_mean_std(info: dict) -> str:
+def fmt_mean_std(info: dict) -> str:
     std = "n/a" if info["std"] is None else f"{100 * info['std']:.2f}"
     return f"{100 * info['mean']:.2f} ± {std}"
 
 
-def _fmt_gain(gain: dict | None) -> str:
+def fmt_gain(gain: dict | None) -> str:
     if not gain or gain.get("mean") is None:
         return ""
     if gain["low"] is None:
@@ -819,8 +819,8 @@ def summary_table_html(summary: dict) -> str:
         for budget, row in per_budget.items():
             gains = summary["gains"].get(family, {}).get(budget, {})
             cells = [family, budget]
-            cells += [_fmt_mean_std(row[w]) if w in row else "" for w in WAYS]
-            cells += [_fmt_gain(gains.get("frozen")), _fmt_gain(gains.get("finetune"))]
+            cells += [fmt_mean_std(row[w]) if w in row else "" for w in WAYS]
+            cells += [fmt_gain(gains.get("frozen")), fmt_gain(gains.get("finetune"))]
             for way in WAYS:
                 info = row.get(way)
                 if info is None:
@@ -1337,10 +1337,10 @@ def table_text(summary: dict) -> str:
     for family, per_budget in summary["table"].items():
         for budget, row in per_budget.items():
             gains = summary["gains"].get(family, {}).get(budget, {})
-            ways = "".join(f"{_fmt_mean_std(row[w]) if w in row else '':>14}" for w in WAYS)
+            ways = "".join(f"{fmt_mean_std(row[w]) if w in row else '':>14}" for w in WAYS)
             lines.append(
-                f"{family:<7}{budget:>7}  {ways}  {_fmt_gain(gains.get('frozen')):>26}"
-                f"  {_fmt_gain(gains.get('finetune')):>26}"
+                f"{family:<7}{budget:>7}  {ways}  {fmt_gain(gains.get('frozen')):>26}"
+                f"  {fmt_gain(gains.get('finetune')):>26}"
             )
     return "\n".join(lines)
 

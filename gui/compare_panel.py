@@ -1,0 +1,530 @@
+"""The Compare panel: run the pretraining study in the background and watch it fill in.
+
+What it is for: the study (engine.study) answers when autoencoder pretraining beats
+training from scratch. This panel sets it up, runs it with the app's generic JobRunner
+(gui.worker), fills the table and the accuracy-vs-labels plot as cells finish, shows the
+conclusions computed by the engine, and reopens saved study folders ("Open study…").
+
+API (for the main window, tab "Compare"):
+
+    panel = ComparePanel()                 # no arguments; parent optional
+    panel.set_data_dir(path_or_None)       # MNIST folder; None = per-user folder/download
+    panel.set_output_dir(path_or_None)     # where studies go; None = a new timestamped
+                                           # folder under the per-user data folder
+    panel.start() -> bool                  # also the Start button; False if refused
+    panel.stop()                           # also the Stop button; finished cells are kept
+    panel.open_study(folder) -> bool       # also "Open study…"; shows a saved study
+    panel.is_running() -> bool
+    panel.shutdown(timeout_ms)             # stop and wait for the thread (window close)
+    panel.settings_widgets() -> dict       # for gui.settings.save_widgets/restore_widgets
+    signals: running_changed(bool), cell_done(object CellDone),
+             study_finished(object StudyResult), status_message(str)
+
+Nothing here trains or computes statistics: engine.study does. torch is never imported at
+module level (engine.study itself is light; the job imports torch in the worker thread).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from matplotlib.collections import LineCollection
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.console import format_seconds
+from gui.plots import LiveCanvas
+from gui.worker import JobRunner
+
+WAYS = ("scratch", "frozen", "finetune")  # same order as engine.study.WAYS
+WAY_COLORS = {"scratch": "tab:gray", "frozen": "tab:blue", "finetune": "tab:orange"}
+FAMILIES = ("mlp", "conv")
+COLUMNS = (
+    "family",
+    "labels",
+    "scratch (%)",
+    "frozen (%)",
+    "finetune (%)",
+    "frozen − scratch",
+    "finetune − scratch",
+)
+
+
+def show_error(parent: QWidget, message: str, details: str = "") -> None:
+    """Through the app's one error-dialog function (tests patch gui.errors.show_error)."""
+    from gui import errors
+
+    errors.show_error(parent, message, details)
+
+
+def default_studies_dir() -> Path:
+    """Where studies go when the user did not choose a folder (per-user data folder)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("EvenOddStudio", appauthor=False)) / "studies"
+
+
+# ---------------------------------------------------------------------------------- plot
+
+
+class StudyPlot(LiveCanvas):
+    """Accuracy vs labels (log x), one panel per family, one line per way, error bars.
+
+    Axes and artists are made once per study (`reset`); each finished cell only changes
+    their data (`update`), and LiveCanvas redraws at most ~4 times a second.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, size=(8, 3.4))
+        self.lines: dict[tuple[str, str], Any] = {}
+        self.bars: dict[tuple[str, str], LineCollection] = {}
+        self.axes: dict[str, Any] = {}
+        self.reset(FAMILIES)
+
+    def reset(self, families: tuple[str, ...]) -> None:
+        self.figure.clear()
+        self.lines, self.bars, self.axes = {}, {}, {}
+        for i, family in enumerate(families, start=1):
+            ax = self.figure.add_subplot(1, len(families), i)
+            ax.set_xscale("log")
+            ax.set_title(f"{family.upper()} encoder", fontsize=9)
+            ax.set_xlabel("labelled images (log scale)", fontsize=8)
+            ax.set_ylabel("test accuracy (%)", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3, which="both")
+            for way in WAYS:
+                (line,) = ax.plot([], [], "o-", ms=4, color=WAY_COLORS[way], label=way)
+                bars = LineCollection([], colors=WAY_COLORS[way], linewidths=1.2)
+                ax.add_collection(bars)
+                self.lines[family, way], self.bars[family, way] = line, bars
+            ax.legend(fontsize=7, loc="lower right", frameon=False)
+            self.axes[family] = ax
+        self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.9, wspace=0.25)
+        self.mark_dirty()
+
+    def update_summary(self, summary: dict) -> None:
+        """Set every line from engine.study.summarize output (mean ± std per way)."""
+        for family, ax in self.axes.items():
+            rows = summary["table"].get(family, {})
+            low, high = [], []
+            for way in WAYS:
+                points = sorted(
+                    (row[way]["n_labels"], 100 * row[way]["mean"], 100 * (row[way]["std"] or 0))
+                    for row in rows.values()
+                    if way in row
+                )
+                xs = [p[0] for p in points]
+                ys = [p[1] for p in points]
+                self.lines[family, way].set_data(xs, ys)
+                self.bars[family, way].set_segments(
+                    [[(x, y - e), (x, y + e)] for x, y, e in points]
+                )
+                low += [y - e for _, y, e in points]
+                high += [y + e for _, y, e in points]
+            xs = [row[w]["n_labels"] for row in rows.values() for w in row]
+            if xs:
+                ax.set_xlim(min(xs) / 1.5, max(xs) * 1.5)
+                pad = max(0.5, 0.05 * (max(high) - min(low)))
+                ax.set_ylim(min(low) - pad, min(100.5, max(high) + pad))
+        self.mark_dirty()
+
+    def series(self, family: str, way: str) -> tuple[list[float], list[float]]:
+        """The plotted (x, y) of one line (for tests and diagnostics)."""
+        line = self.lines[family, way]
+        return list(line.get_xdata()), list(line.get_ydata())
+
+
+# --------------------------------------------------------------------------------- panel
+
+
+class ComparePanel(QWidget):
+    """Settings, Start/Stop/Open, progress with ETA, live table and plot, conclusions."""
+
+    running_changed = Signal(bool)
+    cell_done = Signal(object)
+    study_finished = Signal(object)
+    status_message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._data_dir: Path | None = None
+        self._output_dir: Path | None = None
+        self._cells: list[Any] = []
+        self._settings: Any = None  # engine.study.StudySettings of what is shown
+        self._out: Path | None = None
+        self._started = 0.0
+        self.result: Any = None  # the last StudyResult (finished, stopped or opened)
+        self.runner = JobRunner(self)
+        self.runner.busy_changed.connect(self._on_busy)
+        self._build()
+        self._on_busy(False)
+
+    # ----------------------------------------------------------------------- layout
+
+    def _build(self) -> None:
+        self.mlp_check = QCheckBox("MLP")
+        self.conv_check = QCheckBox("conv")
+        self.mlp_check.setChecked(True)
+        self.conv_check.setChecked(True)
+        self.labels_edit = QLineEdit("100,300,1000,3000,all")
+        self.labels_edit.setToolTip("label budgets, comma separated; 'all' = every label")
+        self.seeds_spin = _spin(1, 20, 3, "seeds per cell (label subset and training seed)")
+        self.steps_spin = _spin(1, 100_000, 500, "optimiser steps per cell, small budgets")
+        self.max_steps_spin = _spin(1, 100_000, 2000, "optimiser steps for the largest budgets")
+        self.val_every_spin = _spin(1, 10_000, 50, "steps between validations")
+        self.pretrain_spin = _spin(1, 100, 4, "autoencoder epochs per family")
+        self.target_spin = QDoubleSpinBox()
+        self.target_spin.setRange(0.5, 1.0)
+        self.target_spin.setDecimals(3)
+        self.target_spin.setSingleStep(0.005)
+        self.target_spin.setValue(0.95)
+        self.target_spin.setToolTip("validation accuracy that counts as converged")
+        self.out_edit = QLineEdit()
+        self.out_edit.setPlaceholderText("automatic: a new folder under the app's data folder")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_output)
+
+        families = QHBoxLayout()
+        families.addWidget(self.mlp_check)
+        families.addWidget(self.conv_check)
+        families.addStretch()
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out_edit)
+        out_row.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Encoder families", families)
+        form.addRow("Label budgets", self.labels_edit)
+        form.addRow("Seeds", self.seeds_spin)
+        form.addRow("Steps per cell", self.steps_spin)
+        form.addRow("Steps, all labels", self.max_steps_spin)
+        form.addRow("Validate every", self.val_every_spin)
+        form.addRow("Target val. accuracy", self.target_spin)
+        form.addRow("Pretraining epochs", self.pretrain_spin)
+        form.addRow("Output folder", out_row)
+        self.settings_box = QGroupBox("Study")
+        self.settings_box.setLayout(form)
+
+        self.start_button = QPushButton("Start")
+        self.stop_button = QPushButton("Stop")
+        self.open_button = QPushButton("Open study…")
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.open_button.clicked.connect(self._choose_study)
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.stop_button, self.open_button):
+            buttons.addWidget(button)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.status_label = QLabel("No study yet. Start one, or open a saved study.")
+        self.status_label.setWordWrap(True)
+
+        left = QVBoxLayout()
+        left.addWidget(self.settings_box)
+        left.addLayout(buttons)
+        left.addWidget(self.progress)
+        left.addWidget(self.status_label)
+        left.addStretch()
+        left_widget = QWidget()
+        left_widget.setLayout(left)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setToolTip(
+            "mean ± std over seeds; gains are paired per seed with a 95% interval, "
+            "* = larger than the spread across seeds"
+        )
+        self.plot = StudyPlot(self)
+        self.conclusions = QTextBrowser()
+        self.conclusions.setPlaceholderText("Conclusions appear when the study ends.")
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.plot)
+        right.addWidget(self.table)
+        right.addWidget(self.conclusions)
+        right.setSizes([320, 220, 160])
+
+        layout = QHBoxLayout(self)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left_widget)
+        splitter.addWidget(right)
+        splitter.setSizes([300, 800])
+        layout.addWidget(splitter)
+
+    def settings_widgets(self) -> dict[str, QWidget]:
+        """Controls worth remembering between sessions (see gui.settings)."""
+        return {
+            "mlp": self.mlp_check,
+            "conv": self.conv_check,
+            "labels": self.labels_edit,
+            "seeds": self.seeds_spin,
+            "steps": self.steps_spin,
+            "max_steps": self.max_steps_spin,
+            "val_every": self.val_every_spin,
+            "target": self.target_spin,
+            "pretrain_epochs": self.pretrain_spin,
+            "output": self.out_edit,
+        }
+
+    # --------------------------------------------------------------------- settings
+
+    def set_data_dir(self, path: str | Path | None) -> None:
+        """The MNIST folder studies read; None = the per-user folder (downloads there)."""
+        self._data_dir = Path(path) if path else None
+
+    def set_output_dir(self, path: str | Path | None) -> None:
+        """Where the next study writes its files; None = a new timestamped folder."""
+        self._output_dir = Path(path) if path else None
+        self.out_edit.setText(str(path) if path else "")
+
+    def study_settings(self) -> Any:
+        """The engine.study.StudySettings the controls describe (raises StudyError)."""
+        from engine.data import budgets_from_text
+        from engine.study import StudyError, StudySettings
+
+        families = tuple(
+            family
+            for family, box in (("mlp", self.mlp_check), ("conv", self.conv_check))
+            if box.isChecked()
+        )
+        if not families:
+            raise StudyError("tick at least one encoder family (MLP, conv)")
+        return StudySettings(
+            budgets=tuple(budgets_from_text(self.labels_edit.text())),
+            seeds=self.seeds_spin.value(),
+            families=families,
+            min_steps=self.steps_spin.value(),
+            max_steps=max(self.steps_spin.value(), self.max_steps_spin.value()),
+            val_every=self.val_every_spin.value(),
+            target=self.target_spin.value(),
+            pretrain_epochs=self.pretrain_spin.value(),
+        ).validate()
+
+    def _output_folder(self) -> Path:
+        text = self.out_edit.text().strip()
+        if text:
+            return Path(text).expanduser()
+        base = self._output_dir or default_studies_dir()
+        return base / time.strftime("study-%Y%m%d-%H%M%S")
+
+    def _browse_output(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the study's files")
+        if folder:
+            self.out_edit.setText(folder)
+
+    # ------------------------------------------------------------------------ running
+
+    def is_running(self) -> bool:
+        return self.runner.is_busy()
+
+    def start(self) -> bool:
+        """Start a study with the current settings; False (with a message) if refused."""
+        if self.runner.is_busy():
+            return False
+        try:
+            settings = self.study_settings()
+        except ValueError as exc:
+            show_error(self, str(exc))
+            return False
+        out = self._output_folder()
+        data_dir = self._data_dir
+
+        def job(on_event, should_stop):
+            from engine.data import load_mnist
+            from engine.study import run_study
+
+            data = load_mnist(data_dir, on_event)
+            return run_study(data, settings, on_event, should_stop, out_dir=out)
+
+        self._show_new(settings, out)
+        self._started = time.monotonic()
+        return self.runner.start(
+            job,
+            on_event=self._on_event,
+            on_success=self._on_success,
+            on_failure=self._on_failure,
+            name="compare",
+        )
+
+    def stop(self) -> None:
+        """Ask the study to stop; every finished cell stays (in the table and on disk)."""
+        if self.runner.is_busy():
+            self.runner.stop()
+            self._status("stopping after the current batch…")
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Stop and wait for the worker thread (call when the window closes)."""
+        return self.runner.shutdown(timeout_ms)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.start_button.setEnabled(not busy)
+        self.open_button.setEnabled(not busy)
+        self.settings_box.setEnabled(not busy)
+        self.stop_button.setEnabled(busy)
+        self.running_changed.emit(busy)
+
+    def _on_event(self, event: object) -> None:
+        from engine.events import CellDone, Message, Progress
+
+        if isinstance(event, Progress):
+            self._on_progress(event)
+        elif isinstance(event, CellDone):
+            self._on_cell(event)
+        elif isinstance(event, Message):
+            self.status_message.emit(event.text)
+
+    def _on_progress(self, event: Any) -> None:
+        self.progress.setValue(round(1000 * event.fraction))
+        what = {"compare": "study", "download": "downloading MNIST"}.get(event.phase, event.phase)
+        cells = f" · cell {event.batch}/{event.batches}" if event.batches else ""
+        self._status(
+            f"{what}: {100 * event.fraction:.0f}%{cells} · elapsed "
+            f"{format_seconds(event.elapsed)} · ETA {format_seconds(event.eta)}"
+        )
+
+    def _on_cell(self, event: Any) -> None:
+        from engine.study import Cell
+
+        self._cells.append(Cell.from_dict(event.extra))
+        self._refresh_results()
+        self.cell_done.emit(event)
+
+    def _on_success(self, result: Any) -> None:
+        self.result = result
+        self._cells = list(result.cells)
+        self._refresh_results(final=True)
+        if result.status == "completed":
+            self.progress.setValue(1000)
+        self._status(
+            f"{result.status}: {len(result.cells)}/{result.planned_cells} cells in "
+            f"{format_seconds(result.seconds)}. Files in {self._out} (report.html)."
+        )
+        self.study_finished.emit(result)
+
+    def _on_failure(self, message: str, details: str) -> None:
+        self._status(f"failed: {message}")
+        show_error(self, message, details)
+
+    # ----------------------------------------------------------------- saved studies
+
+    def _choose_study(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a saved study folder")
+        if folder:
+            self.open_study(folder)
+
+    def open_study(self, folder: str | Path) -> bool:
+        """Show a saved study (its study.json); False with a message if it cannot be read."""
+        if self.runner.is_busy():
+            return False
+        from engine.study import load_study
+
+        try:
+            result = load_study(folder)
+        except ValueError as exc:
+            show_error(self, str(exc))
+            return False
+        self._show_new(result.settings, Path(folder))
+        self.result = result
+        self._cells = list(result.cells)
+        self._refresh_results(final=True)
+        done = len(result.cells) / result.planned_cells if result.planned_cells else 0
+        self.progress.setValue(round(1000 * done))
+        self._status(
+            f"opened {folder}: {result.status}, {len(result.cells)}/{result.planned_cells} "
+            f"cells, {format_seconds(result.seconds)}"
+        )
+        self.study_finished.emit(result)
+        return True
+
+    # ------------------------------------------------------------------- showing data
+
+    def _show_new(self, settings: Any, out: Path) -> None:
+        self._settings, self._out, self._cells, self.result = settings, out, [], None
+        self.progress.setValue(0)
+        self.table.setRowCount(0)
+        self.conclusions.clear()
+        self.plot.reset(tuple(settings.families))
+
+    def summary(self) -> dict:
+        """engine.study.summarize of the cells shown so far."""
+        from engine.study import summarize
+
+        return summarize(self._cells, self._settings)
+
+    def _refresh_results(self, final: bool = False) -> None:
+        summary = self.summary()
+        self.plot.update_summary(summary)
+        self._fill_table(summary)
+        if final:
+            from engine.study import sentences
+
+            items = "".join(f"<li>{_escape(s)}</li>" for s in sentences(summary))
+            self.conclusions.setHtml(f"<ul>{items}</ul>" if items else "")
+
+    def _fill_table(self, summary: dict) -> None:
+        from engine.study import fmt_gain, fmt_mean_std
+
+        rows = [
+            (family, budget, row, summary["gains"].get(family, {}).get(budget, {}))
+            for family, per_budget in summary["table"].items()
+            for budget, row in per_budget.items()
+        ]
+        self.table.setRowCount(len(rows))
+        for r, (family, budget, row, gains) in enumerate(rows):
+            values = [family, budget]
+            values += [fmt_mean_std(row[w]) if w in row else "" for w in WAYS]
+            values += [fmt_gain(gains.get("frozen")), fmt_gain(gains.get("finetune"))]
+            for c, value in enumerate(values):
+                item = self.table.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    self.table.setItem(r, c, item)
+                item.setText(value)
+
+    def table_text(self) -> list[list[str]]:
+        """The table's cells as text (tests, copying)."""
+        return [
+            [self.table.item(r, c).text() for c in range(self.table.columnCount())]
+            for r in range(self.table.rowCount())
+        ]
+
+    def _status(self, text: str) -> None:
+        self.status_label.setText(text)
+        self.status_message.emit(text)
+
+
+def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)

@@ -1,0 +1,123 @@
+"""Compare panel: runs a tiny study in the background, fills table and plot, stops, reopens.
+
+The study itself is tested in test_study.py; here only the panel's wiring is checked, on
+the small synthetic MNIST of helpers_data with a few steps per cell.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers_data import write_small_mnist
+
+from engine import study
+from gui import errors
+from gui.compare_panel import ComparePanel
+from gui.worker import running_threads
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def mnist_dir(tmp_path_factory) -> Path:
+    return write_small_mnist(tmp_path_factory.mktemp("mnist"), n_train=200, n_test=60)
+
+
+@pytest.fixture
+def shown_errors(monkeypatch) -> list[str]:
+    seen: list[str] = []
+    monkeypatch.setattr(errors, "show_error", lambda parent, message, *a, **k: seen.append(message))
+    return seen
+
+
+@pytest.fixture
+def panel(qtbot, mnist_dir, tmp_path, shown_errors):
+    widget = ComparePanel()
+    qtbot.addWidget(widget)
+    widget.set_data_dir(mnist_dir)
+    widget.set_output_dir(tmp_path / "study")
+    widget.labels_edit.setText("20,all")
+    widget.seeds_spin.setValue(2)
+    widget.conv_check.setChecked(False)
+    widget.steps_spin.setValue(4)
+    widget.max_steps_spin.setValue(4)
+    widget.val_every_spin.setValue(2)
+    widget.pretrain_spin.setValue(1)
+    widget.show()
+    yield widget
+    assert widget.shutdown(30_000)
+    assert not running_threads()
+
+
+def test_importing_the_panel_does_not_import_torch():
+    code = "import sys, gui.compare_panel; print('torch' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_runs_a_study_and_fills_table_and_plot_as_cells_finish(qtbot, panel, tmp_path):
+    seen_rows: list[int] = []
+    panel.cell_done.connect(lambda _: seen_rows.append(panel.table.rowCount()))
+    with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS) as finished:
+        assert panel.start()
+        assert panel.is_running() and not panel.start_button.isEnabled()
+    result = finished.args[0]
+    assert result.status == "completed" and len(result.cells) == 2 * 2 * 3
+    assert seen_rows[0] == 1 and seen_rows[-1] == 2  # the table grew while running
+    rows = panel.table_text()
+    assert [r[:2] for r in rows] == [["mlp", "20"], ["mlp", "all"]]
+    assert all("±" in r[c] for r in rows for c in (2, 3, 4))
+    xs, ys = panel.plot.series("mlp", "finetune")
+    assert len(xs) == 2 and xs[0] == 20 and all(0 <= y <= 100 for y in ys)
+    assert panel.conclusions.toPlainText().strip()
+    assert panel.progress.value() == 1000
+    assert (tmp_path / "study" / study.REPORT_FILE).is_file()
+    assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
+
+
+def test_stop_keeps_finished_cells(qtbot, panel, tmp_path):
+    panel.seeds_spin.setValue(3)
+    panel.cell_done.connect(lambda _: panel.stop())
+    with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS) as finished:
+        assert panel.start()
+    result = finished.args[0]
+    assert result.status == "stopped"
+    assert 1 <= len(result.cells) < result.planned_cells
+    assert panel.table.rowCount() == 1
+    saved = study.load_study(tmp_path / "study")
+    assert len(saved.cells) == len(result.cells)
+
+
+def test_reopens_a_saved_study(qtbot, panel, tmp_path, shown_errors):
+    with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS):
+        panel.start()
+    before = panel.table_text()
+    fresh = ComparePanel()
+    qtbot.addWidget(fresh)
+    with qtbot.waitSignal(fresh.study_finished, timeout=5_000):
+        assert fresh.open_study(tmp_path / "study")
+    assert fresh.table_text() == before
+    assert fresh.plot.series("mlp", "scratch") == panel.plot.series("mlp", "scratch")
+    assert not fresh.open_study(tmp_path)  # no study.json there
+    assert shown_errors and "no saved study" in shown_errors[-1]
+
+
+def test_bad_settings_give_a_message_not_a_crash(panel, shown_errors):
+    panel.labels_edit.setText("20,lots")
+    assert not panel.start()
+    assert "label budget" in shown_errors[-1]
+    panel.labels_edit.setText("20")
+    panel.mlp_check.setChecked(False)
+    assert not panel.start()
+    assert "encoder family" in shown_errors[-1]
+    assert not panel.is_running()

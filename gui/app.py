@@ -1,0 +1,118 @@
+"""Entry point: `python main.py`, the `evenodd-studio` script, or `python -m gui.app`.
+
+Startup order matters for how quick the app feels: Qt and the window first, first paint,
+then (from the event loop) the Draw tab and the remembered data folder, whose loading
+imports torch in the background thread.
+
+Diagnostics (also used for the README's numbers):
+  --timing     print seconds from process start to the window's first paint, and whether
+               torch was already imported at that moment
+  --heartbeat  run a 10 ms QTimer and print the worst lateness (event-loop stall) on exit
+  Environment EVENODD_TIMING=1 / EVENODD_HEARTBEAT=1 do the same.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+_T0 = time.perf_counter()
+
+
+def _process_age() -> float:
+    """Seconds since this process started (includes the interpreter's own startup)."""
+    try:
+        with open("/proc/self/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        start_ticks = int(fields[19])
+        with open("/proc/uptime") as handle:
+            uptime = float(handle.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.perf_counter() - _T0
+
+
+class Heartbeat:
+    """A 10 ms timer that records how late it fires: the longest event-loop stall."""
+
+    def __init__(self, interval_ms: int = 10) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.interval = interval_ms / 1000
+        self.worst = 0.0
+        self.ticks = 0
+        self._last = time.perf_counter()
+        self.timer = QTimer()
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self._last - self.interval)
+        self._last = now
+        self.ticks += 1
+
+    def reset(self) -> None:
+        self.worst, self.ticks, self._last = 0.0, 0, time.perf_counter()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)  # arguments only, no program name
+    timing = "--timing" in argv or os.environ.get("EVENODD_TIMING") == "1"
+    heartbeat_on = "--heartbeat" in argv or os.environ.get("EVENODD_HEARTBEAT") == "1"
+    qt_args = [arg for arg in argv if arg not in ("--timing", "--heartbeat")]
+
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from gui.settings import APPLICATION, ORGANIZATION
+
+    app = QApplication.instance() or QApplication(["evenodd-studio", *qt_args])
+    app.setApplicationName(APPLICATION)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationDisplayName("Even/Odd Studio")
+
+    from gui.main_window import MainWindow
+
+    window = MainWindow(defer_draw=True)
+
+    class FirstPaint(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.done = False
+
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+            if not self.done and event.type() == QEvent.Type.Paint:
+                self.done = True
+                if timing:
+                    print(
+                        f"first paint after {_process_age():.2f} s from process start "
+                        f"({time.perf_counter() - _T0:.2f} s after importing gui.app); "
+                        f"torch imported: {'torch' in sys.modules}",
+                        flush=True,
+                    )
+                QTimer.singleShot(0, after_first_paint)
+            return False
+
+    def after_first_paint() -> None:
+        window.finish_startup()
+        window.load_remembered_data()
+
+    watcher = FirstPaint()
+    window.installEventFilter(watcher)
+    window.show()
+    beat = Heartbeat() if heartbeat_on else None
+    code = app.exec()
+    if beat is not None:
+        print(
+            f"heartbeat: worst event-loop lateness {beat.worst * 1000:.1f} ms "
+            f"over {beat.ticks} ticks",
+            flush=True,
+        )
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,333 @@
+"""Data tab: where MNIST is, how it is split, what it looks like, and the label budget.
+
+Loading and downloading run in the background worker (reading the gzip files and importing
+torch take seconds); the result is a `LoadedData` with everything the tab shows already
+computed as numpy, so the GUI thread does no tensor work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui import errors
+from gui.plots import ImageGrid
+
+if TYPE_CHECKING:
+    from gui.main_window import AppState
+
+BUDGET_CHOICES = ("all", "100", "300", "1000", "3000", "10000")
+SAMPLE_ROWS, SAMPLE_COLS = 3, 12
+
+
+@dataclass
+class LoadedData:
+    """MNIST plus its train/validation split and the numbers the Data tab shows."""
+
+    mnist: Any  # engine.data.Mnist
+    split: Any  # engine.data.Split
+    folder: str
+    counts: dict[str, np.ndarray]  # split name -> per-digit counts (10,)
+    samples: np.ndarray  # (n, 28, 28) uint8 from the training split
+    sample_digits: np.ndarray  # (n,)
+
+
+def validation_size(n_train: int) -> int:
+    """The engine's 5,000 held-out images, or a sixth of a small (test) data set."""
+    from engine.data import VAL_SIZE
+
+    return VAL_SIZE if n_train >= 2 * VAL_SIZE else max(1, n_train // 6)
+
+
+def summarise(mnist: Any) -> LoadedData:
+    """Split and count a freshly read MNIST (runs in the worker thread)."""
+    import torch
+
+    from engine.data import split_train_val
+
+    split = split_train_val(len(mnist.train_images), validation_size(len(mnist.train_images)))
+    labels = mnist.train_labels
+    counts = {
+        "train": torch.bincount(labels[split.train].long(), minlength=10).numpy(),
+        "validation": torch.bincount(labels[split.val].long(), minlength=10).numpy(),
+        "test": torch.bincount(mnist.test_labels.long(), minlength=10).numpy(),
+    }
+    pick = split.train[torch.randperm(len(split.train), generator=torch.Generator().manual_seed(0))]
+    pick = pick[: SAMPLE_ROWS * SAMPLE_COLS]
+    return LoadedData(
+        mnist=mnist,
+        split=split,
+        folder=mnist.source,
+        counts=counts,
+        samples=mnist.train_images[pick].numpy(),
+        sample_digits=labels[pick].numpy(),
+    )
+
+
+def load_folder_job(folder: str):  # -> Job
+    def job(on_event, should_stop) -> LoadedData:
+        from engine.data import read_folder
+
+        return summarise(read_folder(folder))
+
+    return job
+
+
+def download_job():  # -> Job
+    def job(on_event, should_stop) -> LoadedData:
+        from engine.data import load_mnist
+
+        return summarise(load_mnist(None, on_event))
+
+    return job
+
+
+class DataPanel(QWidget):
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._loaded_folder = ""
+
+        self.dir_edit = QLineEdit()
+        self.dir_edit.setObjectName("dataDirEdit")
+        self.dir_edit.setPlaceholderText("folder with the four MNIST .gz files, then Enter")
+        self.dir_edit.setToolTip(
+            "Folder holding train-images-idx3-ubyte(.gz) and the other three MNIST files "
+            "(flat, or torchvision's MNIST/raw layout). Press Enter to load it."
+        )
+        self.dir_edit.returnPressed.connect(self.load_from_edit)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.setObjectName("dataBrowseButton")
+        self.browse_button.setToolTip("Choose the MNIST folder")
+        self.browse_button.clicked.connect(self.browse)
+        self.load_button = QPushButton("Load")
+        self.load_button.setObjectName("dataLoadButton")
+        self.load_button.setToolTip("Load MNIST from the folder above")
+        self.load_button.clicked.connect(self.load_from_edit)
+        self.download_button = QPushButton("Download")
+        self.download_button.setObjectName("dataDownloadButton")
+        self.download_button.setToolTip(
+            "Download MNIST (about 11 MB) into your per-user data folder and load it; "
+            "uses the copy there if it is already downloaded"
+        )
+        self.download_button.clicked.connect(self.download)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("MNIST folder:"))
+        row.addWidget(self.dir_edit, 1)
+        for button in (self.browse_button, self.load_button, self.download_button):
+            row.addWidget(button)
+
+        self.progress = QProgressBar()
+        self.progress.setObjectName("dataProgress")
+        self.progress.setVisible(False)
+        self.status_label = QLabel("No data loaded yet.")
+        self.status_label.setObjectName("dataStatusLabel")
+        self.status_label.setWordWrap(True)
+
+        self.counts_table = QTableWidget(3, 13)
+        self.counts_table.setObjectName("dataCountsTable")
+        self.counts_table.setToolTip("Images per digit in each split")
+        self.counts_table.setHorizontalHeaderLabels(
+            [str(d) for d in range(10)] + ["even", "odd", "total"]
+        )
+        self.counts_table.setVerticalHeaderLabels(["train", "validation", "test"])
+        self.counts_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.counts_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.counts_table.setFixedHeight(120)
+
+        self.split_label = QLabel(
+            "The validation split is held out of the training images with a fixed seed, "
+            "so every run and every app sees the same split. It drives early stopping; "
+            "the test split is only used on the Evaluate tab."
+        )
+        self.split_label.setObjectName("dataSplitLabel")
+        self.split_label.setWordWrap(True)
+
+        self.budget_combo = QComboBox()
+        self.budget_combo.setObjectName("labelBudgetCombo")
+        self.budget_combo.setEditable(True)
+        self.budget_combo.addItems(BUDGET_CHOICES)
+        self.budget_combo.setToolTip(
+            "How many labelled training images fine-tuning may use (class-balanced, seeded): "
+            "a whole number, or 'all'. The autoencoder never sees labels."
+        )
+        self.budget_combo.currentTextChanged.connect(state.set_budget_text)
+        state.budget_changed.connect(self._show_budget)
+        budget_box = QGroupBox("Fine-tuning labels")
+        form = QFormLayout(budget_box)
+        form.addRow("Label budget:", self.budget_combo)
+        self.budget_info = QLabel("")
+        self.budget_info.setWordWrap(True)
+        form.addRow(self.budget_info)
+
+        self.samples = ImageGrid(SAMPLE_ROWS, SAMPLE_COLS, title="sample training digits")
+        self.samples.setObjectName("dataSampleGrid")
+        self.samples.setToolTip("Random training digits with their label and parity")
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.counts_table)
+        middle = QHBoxLayout()
+        middle.addWidget(self.split_label, 2)
+        middle.addWidget(budget_box, 1)
+        layout.addLayout(middle)
+        layout.addWidget(self.samples, 1)
+
+        state.runner.busy_changed.connect(lambda _busy: self.update_controls())
+        self.update_controls()
+
+    # ----------------------------------------------------------------------- actions
+
+    def settings_widgets(self) -> dict[str, QWidget]:
+        return {"label_budget": self.budget_combo}
+
+    def update_controls(self) -> None:
+        busy = self.state.runner.is_busy()
+        for widget in (self.load_button, self.download_button, self.browse_button, self.dir_edit):
+            widget.setEnabled(not busy)
+
+    def browse(self) -> None:
+        start = self.dir_edit.text() or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Choose the MNIST folder", start)
+        if folder:
+            self.dir_edit.setText(folder)
+            self.load_folder(folder)
+
+    def load_from_edit(self) -> None:
+        text = self.dir_edit.text().strip()
+        if not text:
+            errors.show_error(self, "Type or choose the folder that holds the MNIST files.")
+            return
+        self.load_folder(text)
+
+    def load_folder(self, folder: str) -> bool:
+        """Load `folder` in the background; False if another job is running."""
+        started = self.state.runner.start(
+            load_folder_job(folder),
+            on_event=self._on_event,
+            on_success=self._loaded,
+            on_failure=self._failed,
+            name="load",
+        )
+        if started:
+            self.status_label.setText(f"Loading {folder} …")
+            self.state.status(f"Loading MNIST from {folder}")
+        return started
+
+    def download(self) -> bool:
+        started = self.state.runner.start(
+            download_job(),
+            on_event=self._on_event,
+            on_success=self._loaded,
+            on_failure=self._failed,
+            name="download",
+        )
+        if started:
+            self.progress.setRange(0, 0)
+            self.progress.setVisible(True)
+            self.status_label.setText("Looking for MNIST in your data folder, downloading it …")
+        return started
+
+    def _on_event(self, event: object) -> None:
+        from engine.events import Message, Progress
+
+        if isinstance(event, Progress) and event.phase == "download":
+            self.progress.setRange(0, max(event.total, 1))
+            self.progress.setValue(event.done)
+            self.progress.setFormat(
+                f"downloading file {min(event.done + 1, event.total)} of {event.total}"
+            )
+        elif isinstance(event, Message):
+            self.status_label.setText(event.text)
+            self.state.status(event.text)
+
+    def _failed(self, message: str, details: str) -> None:
+        self.progress.setVisible(False)
+        if self._loaded_folder:
+            self.dir_edit.setText(self._loaded_folder)  # nothing changed: show what is loaded
+            self.status_label.setText(f"Still using {self._loaded_folder}.")
+        else:
+            self.status_label.setText("No data loaded.")
+        self.state.status("Could not load MNIST")
+        errors.show_error(self, message, details)
+
+    def _loaded(self, loaded: LoadedData) -> None:
+        self.progress.setVisible(False)
+        self._loaded_folder = loaded.folder
+        self.dir_edit.setText(loaded.folder)
+        self.state.set_data(loaded)
+        self.show_data(loaded)
+
+    def show_data(self, loaded: LoadedData) -> None:
+        total = {name: int(c.sum()) for name, c in loaded.counts.items()}
+        self.status_label.setText(
+            f"Loaded {loaded.folder}: {total['train']:,} training, "
+            f"{total['validation']:,} validation and {total['test']:,} test images."
+        )
+        for row, name in enumerate(("train", "validation", "test")):
+            counts = loaded.counts[name]
+            values = [
+                *counts.tolist(),
+                int(counts[0::2].sum()),
+                int(counts[1::2].sum()),
+                int(counts.sum()),
+            ]
+            for col, value in enumerate(values):
+                item = QTableWidgetItem(f"{value:,}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.counts_table.setItem(row, col, item)
+        pool = total["train"] + total["validation"]
+        self.split_label.setText(
+            f"Validation split: {total['validation']:,} of the {pool:,}"
+            " training images are held out with a fixed seed, so every run sees the same "
+            "split. It drives early stopping; the test split is only used on Evaluate."
+        )
+        digits = loaded.sample_digits
+        captions = [f"{d} {'odd' if d % 2 else 'even'}" for d in digits]
+        colors = ["tab:red" if d % 2 else "tab:blue" for d in digits]
+        self.samples.set_images(loaded.samples, captions, colors)
+        self._show_budget(self.state.budget_text)
+
+    def _show_budget(self, text: str) -> None:
+        if self.budget_combo.currentText() != text:
+            self.budget_combo.blockSignals(True)
+            self.budget_combo.setEditText(text)
+            self.budget_combo.blockSignals(False)
+        data = self.state.data
+        n_train = len(data.split.train) if data is not None else None
+        # A preview only (no engine import here: torch must not load before the window
+        # shows); engine.data.parse_budget checks the value for real when fine-tuning starts.
+        clean = text.strip().lower()
+        if clean == "all":
+            self.budget_info.setText(
+                "Fine-tuning uses every training label" + (f" ({n_train:,})." if n_train else ".")
+            )
+        elif clean.isdigit() and int(clean) >= 1:
+            self.budget_info.setText(
+                f"Fine-tuning uses {int(clean):,} labels, balanced over "
+                "digits" + (f" (of {n_train:,})." if n_train else ".")
+            )
+        else:
+            self.budget_info.setText("⚠ the label budget must be a whole number or 'all'")

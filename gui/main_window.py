@@ -1,0 +1,457 @@
+"""The main window: tabs in workflow order, menus, shortcuts, status bar, settings.
+
+`AppState` is the one place that knows what is loaded (data, autoencoder, encoder file,
+classifier) and owns the single JobRunner, so only one heavy job runs at a time and every
+tab can enable exactly the controls that make sense. Tabs talk to each other only through
+AppState's signals.
+
+Nothing here imports torch; engine modules are imported inside the functions that need
+them, so the window paints before the heavy libraries load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui import errors
+from gui.data_panel import DataPanel
+from gui.evaluate_panel import EvaluatePanel
+from gui.finetune_panel import FROM_FILE, FinetunePanel
+from gui.pretrain_panel import PretrainPanel
+from gui.settings import open_settings, restore_widgets, save_widgets
+from gui.worker import JobRunner
+
+APP_TITLE = "Even/Odd Studio"
+ABOUT = (
+    "<b>Even/Odd Studio</b><br>Learn from unlabelled MNIST: pretrain an autoencoder on the "
+    "images alone, then fine-tune an even/odd classifier with a few labels, evaluate it, "
+    "and try it on your own drawings."
+)
+
+
+class AppState(QObject):
+    """What the app holds right now, and the one background runner."""
+
+    data_changed = Signal()
+    models_changed = Signal()
+    budget_changed = Signal(str)
+    status_message = Signal(str)
+    open_requested = Signal(str)  # "encoder" or "classifier": ask the window for a file
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runner = JobRunner(self)
+        self.data: Any = None  # gui.data_panel.LoadedData
+        self.autoencoder: Any = None  # engine.checkpoint.Checkpoint (kind autoencoder)
+        self.autoencoder_sha: str | None = None  # sha256 of the file it was saved to
+        self.encoder_file: Any = None  # Checkpoint loaded from a file (encoder/autoencoder)
+        self.classifier: Any = None  # Checkpoint (trained here or loaded)
+        self.budget_text = "all"
+        self._last_dir = ""
+
+    def set_data(self, loaded: Any) -> None:
+        self.data = loaded
+        self.data_changed.emit()
+
+    def set_autoencoder(self, checkpoint: Any, sha256: str | None) -> None:
+        self.autoencoder, self.autoencoder_sha = checkpoint, sha256
+        self.models_changed.emit()
+
+    def set_encoder_file(self, checkpoint: Any) -> None:
+        self.encoder_file = checkpoint
+        self.models_changed.emit()
+
+    def set_classifier(self, checkpoint: Any) -> None:
+        self.classifier = checkpoint
+        self.models_changed.emit()
+
+    def set_budget_text(self, text: str) -> None:
+        if text != self.budget_text:
+            self.budget_text = text
+            self.budget_changed.emit(text)
+
+    def status(self, text: str) -> None:
+        self.status_message.emit(text)
+
+    def request_open(self, kind: str) -> None:
+        self.open_requested.emit(kind)
+
+    def last_dir(self) -> str:
+        return self._last_dir or str(Path.home())
+
+    def remember_dir(self, path: str) -> None:
+        self._last_dir = str(Path(path).parent)
+
+    def decoder_model(self) -> Any:
+        """An autoencoder for the Draw tab's reconstruction, if one is available."""
+        if self.autoencoder is not None:
+            return self.autoencoder.model
+        if self.encoder_file is not None and self.encoder_file.has_decoder:
+            return self.encoder_file.model
+        return None
+
+
+def load_checkpoint_job(path: str, expect: tuple[str, ...]):  # -> Job
+    def job(on_event, should_stop) -> Any:
+        from engine.checkpoint import load_checkpoint
+
+        return load_checkpoint(path, expect=expect)
+
+    return job
+
+
+class MainWindow(QMainWindow):
+    """The app window. `MainWindow()` builds everything (tests construct it directly);
+    `MainWindow(defer_draw=True)` leaves the Draw tab to `finish_startup()` so the window
+    can paint before the drawing panel's imports run."""
+
+    def __init__(self, parent: QWidget | None = None, defer_draw: bool = False) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(APP_TITLE)
+        self.state = AppState(self)
+        self.state.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.state.open_requested.connect(self._open_requested)
+        self.state.models_changed.connect(self._models_changed)
+        self.state.data_changed.connect(self._update_summary)
+        self.state.runner.busy_changed.connect(self._busy_changed)
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.data_panel = DataPanel(self.state)
+        self.pretrain_panel = PretrainPanel(self.state)
+        self.finetune_panel = FinetunePanel(self.state, self.pretrain_panel.arch_values)
+        self.evaluate_panel = EvaluatePanel(self.state)
+        self.draw_panel: Any = None
+        for panel, title in (
+            (self.data_panel, "Data"),
+            (self.pretrain_panel, "Pretrain"),
+            (self.finetune_panel, "Fine-tune"),
+            (self.evaluate_panel, "Evaluate"),
+        ):
+            panel.setObjectName(f"{title.lower().replace('-', '')}Panel")
+            self.tabs.addTab(panel, title)
+        self.tabs.addTab(self._placeholder("The Draw tab is loading …"), "Draw")
+        self.setCentralWidget(self.tabs)
+
+        self.summary_label = QLabel("")
+        self.summary_label.setObjectName("stateSummaryLabel")
+        self.statusBar().addPermanentWidget(self.summary_label)
+        self._build_menus()
+        self._restore_settings()
+        self._update_summary()
+        if not defer_draw:
+            self.finish_startup()
+
+    # ------------------------------------------------------------------ construction
+
+    @staticmethod
+    def _placeholder(text: str) -> QWidget:
+        widget = QWidget()
+        label = QLabel(text)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setWordWrap(True)
+        QVBoxLayout(widget).addWidget(label)
+        return widget
+
+    def finish_startup(self) -> None:
+        """Create the Draw tab (its imports are heavier), replacing the placeholder."""
+        if self.draw_panel is not None:
+            return
+        index = 4
+        try:
+            from gui.draw_panel import DrawPanel
+
+            panel: QWidget = DrawPanel()
+            self.draw_panel = panel
+        except Exception as exc:  # not there yet, or broken: the rest of the app still works
+            panel = self._placeholder(
+                f"The Draw tab is not available ({type(exc).__name__}: {exc})."
+            )
+            self.draw_panel = False
+        panel.setObjectName("drawPanel")
+        current = self.tabs.currentIndex()
+        old = self.tabs.widget(index)
+        self.tabs.removeTab(index)
+        old.deleteLater()
+        self.tabs.insertTab(index, panel, "Draw")
+        self.tabs.setCurrentIndex(current)
+        self._models_changed()
+
+    def _action(
+        self, menu: Any, text: str, slot: Any, shortcut: Any = None, tip: str = "", name: str = ""
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+        if name:
+            action.setObjectName(name)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.open_data_action = self._action(
+            file_menu,
+            "Open data folder…",
+            self.data_panel.browse,
+            QKeySequence.StandardKey.Open,
+            "Choose the folder with the MNIST files",
+            "openDataAction",
+        )
+        self.open_encoder_action = self._action(
+            file_menu,
+            "Open encoder…",
+            lambda: self.open_checkpoint("encoder"),
+            "Ctrl+Shift+O",
+            "Load an encoder or autoencoder checkpoint for fine-tuning",
+            "openEncoderAction",
+        )
+        self.open_classifier_action = self._action(
+            file_menu,
+            "Open classifier…",
+            lambda: self.open_checkpoint("classifier"),
+            "Ctrl+L",
+            "Load a classifier checkpoint to evaluate or draw with",
+            "openClassifierAction",
+        )
+        file_menu.addSeparator()
+        self.save_encoder_action = self._action(
+            file_menu,
+            "Save encoder…",
+            lambda: self.pretrain_panel.save("encoder"),
+            "Ctrl+Shift+S",
+            "Save the pretrained encoder",
+            "saveEncoderAction",
+        )
+        self.save_classifier_action = self._action(
+            file_menu,
+            "Save classifier…",
+            lambda: self.finetune_panel.save(),
+            QKeySequence.StandardKey.Save,
+            "Save the classifier",
+            "saveClassifierAction",
+        )
+        file_menu.addSeparator()
+        self._action(
+            file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit, "Quit", "quitAction"
+        )
+
+        run_menu = bar.addMenu("&Run")
+        self.start_action = self._action(
+            run_menu,
+            "Start (current tab)",
+            self.start_current,
+            "F5",
+            "Start pretraining, fine-tuning or evaluation on the current tab",
+            "startAction",
+        )
+        self.stop_action = self._action(
+            run_menu,
+            "Stop",
+            self.state.runner.stop,
+            "Ctrl+.",
+            "Stop the running job (keeps the best weights)",
+            "stopAction",
+        )
+        escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        escape.activated.connect(self.state.runner.stop)
+        for i in range(9):
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self)
+            shortcut.activated.connect(lambda i=i: self._go_to_tab(i))
+
+        help_menu = bar.addMenu("&Help")
+        self._action(
+            help_menu, "About Even/Odd Studio", self.about, None, "About this app", "aboutAction"
+        )
+        self._busy_changed(False)
+
+    def _go_to_tab(self, index: int) -> None:
+        if index < self.tabs.count():
+            self.tabs.setCurrentIndex(index)
+
+    # ----------------------------------------------------------------------- actions
+
+    def start_current(self) -> bool:
+        panel = self.tabs.currentWidget()
+        if panel is self.pretrain_panel:
+            return self.pretrain_panel.start()
+        if panel is self.finetune_panel:
+            return self.finetune_panel.start()
+        if panel is self.evaluate_panel:
+            return self.evaluate_panel.evaluate()
+        if panel is self.data_panel:
+            self.data_panel.load_from_edit()
+            return True
+        return False
+
+    def about(self) -> None:
+        QMessageBox.about(self, f"About {APP_TITLE}", ABOUT)
+
+    def _open_requested(self, kind: str) -> None:
+        self.open_checkpoint(kind)
+
+    def open_checkpoint(self, kind: str, path: str | None = None) -> bool:
+        """Load an encoder ("encoder": encoder or autoencoder file) or a classifier in the
+        background. On failure the error is shown and nothing that was loaded changes."""
+        if self.state.runner.is_busy():
+            return False
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, f"Open {kind}", self.state.last_dir(), "Checkpoints (*.pt);;All files (*)"
+            )
+            if not path:
+                return False
+        expect = ("encoder", "autoencoder") if kind == "encoder" else ("classifier",)
+
+        def loaded(checkpoint: Any) -> None:
+            self.state.remember_dir(path)
+            if kind == "encoder":
+                self.state.set_encoder_file(checkpoint)
+                self.finetune_panel.source_combo.setCurrentIndex(FROM_FILE)
+            else:
+                self.state.set_classifier(checkpoint)
+            self.state.status(
+                f"Loaded {checkpoint.kind} {Path(path).name} (sha256 {checkpoint.sha256[:12]}…)"
+            )
+
+        def failed(message: str, details: str) -> None:
+            self.state.status(f"Could not open {Path(path).name}")
+            errors.show_error(self, message, details)
+
+        return self.state.runner.start(
+            load_checkpoint_job(path, expect),
+            on_success=loaded,
+            on_failure=failed,
+            name=f"open-{kind}",
+        )
+
+    # ------------------------------------------------------------------------ state
+
+    def _busy_changed(self, busy: bool) -> None:
+        for action in (
+            self.open_data_action,
+            self.open_encoder_action,
+            self.open_classifier_action,
+            self.start_action,
+        ):
+            action.setEnabled(not busy)
+        self.stop_action.setEnabled(busy)
+        self.save_encoder_action.setEnabled(self.state.autoencoder is not None)
+        self.save_classifier_action.setEnabled(self.state.classifier is not None)
+
+    def _models_changed(self) -> None:
+        self._busy_changed(self.state.runner.is_busy())
+        self._update_summary()
+        panel = self.draw_panel
+        if panel:
+            try:
+                panel.set_classifier(self.state.classifier)
+                panel.set_autoencoder(self.state.decoder_model())
+            except Exception as exc:  # the draw panel's problem must not break training
+                self.statusBar().showMessage(f"Draw tab: {exc}", 8000)
+
+    def _update_summary(self) -> None:
+        state = self.state
+        data = (
+            "no data"
+            if state.data is None
+            else f"{len(state.data.mnist.train_images):,} training images"
+        )
+        parts = [
+            data,
+            "autoencoder ✓" if state.autoencoder is not None else "no autoencoder",
+            "classifier ✓" if state.classifier is not None else "no classifier",
+        ]
+        self.summary_label.setText(" · ".join(parts))
+
+    # --------------------------------------------------------------------- settings
+
+    def _panels_with_settings(self) -> dict[str, Any]:
+        return {
+            "data": self.data_panel,
+            "pretrain": self.pretrain_panel,
+            "finetune": self.finetune_panel,
+        }
+
+    def _restore_settings(self) -> None:
+        settings = open_settings()
+        geometry = settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1200, 800)
+        for group, panel in self._panels_with_settings().items():
+            restore_widgets(settings, group, panel.settings_widgets())
+        folder = settings.value("data/folder")
+        if folder:
+            self.data_panel.dir_edit.setText(str(folder))
+        self._last_dir_from_settings = str(settings.value("paths/last_dir") or "")
+        self.state._last_dir = self._last_dir_from_settings
+        with contextlib.suppress(TypeError, ValueError):
+            self.tabs.setCurrentIndex(int(settings.value("window/tab", 0)))
+
+    def save_settings(self) -> None:
+        settings = open_settings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/tab", self.tabs.currentIndex())
+        for group, panel in self._panels_with_settings().items():
+            save_widgets(settings, group, panel.settings_widgets())
+        if self.state.data is not None:
+            settings.setValue("data/folder", self.state.data.folder)
+        settings.setValue("paths/last_dir", self.state._last_dir)
+        settings.sync()
+
+    def remembered_data_folder(self) -> str:
+        return str(open_settings().value("data/folder") or "")
+
+    def load_remembered_data(self) -> bool:
+        """Load the data folder used last time (called by the app after the first paint)."""
+        folder = self.remembered_data_folder()
+        if folder and Path(folder).is_dir():
+            return self.data_panel.load_folder(folder)
+        return False
+
+    # ------------------------------------------------------------------------ close
+
+    def confirm_close(self) -> bool:
+        """Ask before closing while a job runs. Tests replace this to answer for the user."""
+        answer = QMessageBox.question(
+            self,
+            "Quit while training?",
+            "A job is still running. Stop it and quit? (The model being trained is lost "
+            "unless you saved it.)",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.state.runner.is_busy():
+            if not self.confirm_close():
+                event.ignore()
+                return
+            self.statusBar().showMessage("Stopping …")
+            if not self.state.runner.shutdown(timeout_ms=30_000):
+                event.ignore()  # never destroy a running thread
+                QTimer.singleShot(200, self.close)
+                return
+        self.save_settings()
+        if self.draw_panel:
+            self.draw_panel.close()
+        event.accept()

@@ -1,0 +1,316 @@
+"""Embedded matplotlib figures that stay cheap while training runs.
+
+Why this shape: a full redraw of a figure costs tens of milliseconds on the GUI thread, and
+training reports progress ten times a second. So every artist (lines, images, texts) is
+created once; events only change its data (`set_data`) and mark the canvas dirty, and a
+QTimer at ~4 Hz calls `draw_idle` only when something changed and the canvas is visible.
+Image grids are one `imshow` of a mosaic, not one axes per digit, so they draw as fast as a
+single picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+REFRESH_MS = 250  # ~4 Hz: smooth enough to watch, cheap enough not to stall the UI
+TILE = 28
+GAP = 2
+LABEL_BAND = 9  # pixels under each tile for its caption
+
+
+class LiveCanvas(FigureCanvasQTAgg):
+    """A figure canvas that redraws at most every REFRESH_MS, and only when changed."""
+
+    def __init__(self, parent: QWidget | None = None, size: tuple[float, float] = (5, 3)):
+        figure = Figure(figsize=size, dpi=100)
+        super().__init__(figure)
+        self.setParent(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(200, 140)
+        self._dirty = False
+        self.redraws = 0  # how many timer-driven redraws happened (tests, diagnostics)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self._refresh)
+        self._timer.start()
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def _refresh(self) -> None:
+        if self._dirty and self.isVisible():
+            self._dirty = False
+            self.redraws += 1
+            self.draw_idle()
+
+    def flush(self) -> None:
+        """Redraw now if anything changed (used before screenshots and in tests)."""
+        if self._dirty:
+            self._dirty = False
+            self.redraws += 1
+            self.draw()
+
+
+class LossPlot(LiveCanvas):
+    """Training curves: running and per-epoch train loss, validation loss, best epoch,
+    early stop; with `accuracy=True` a second panel shows validation accuracy."""
+
+    def __init__(self, parent: QWidget | None = None, accuracy: bool = False) -> None:
+        super().__init__(parent, size=(6, 3))
+        fig = self.figure
+        if accuracy:
+            self.ax = fig.add_subplot(1, 2, 1)
+            self.acc_ax = fig.add_subplot(1, 2, 2)
+            fig.subplots_adjust(left=0.1, right=0.98, bottom=0.17, top=0.9, wspace=0.3)
+        else:
+            self.ax = fig.add_subplot(1, 1, 1)
+            self.acc_ax = None
+            fig.subplots_adjust(left=0.12, right=0.97, bottom=0.17, top=0.9)
+        ax = self.ax
+        ax.set_title("loss", fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        (self.running_line,) = ax.plot(
+            [], [], color="tab:blue", alpha=0.35, lw=1, label="train (running)"
+        )
+        (self.train_line,) = ax.plot([], [], "o-", color="tab:blue", ms=3, label="train")
+        (self.val_line,) = ax.plot([], [], "s-", color="tab:orange", ms=3, label="validation")
+        self.best_line = ax.axvline(0, color="tab:green", ls="--", lw=1, visible=False)
+        self.stop_line = ax.axvline(0, color="tab:red", ls=":", lw=1.5, visible=False)
+        self.note = ax.text(
+            0.98, 0.95, "", transform=ax.transAxes, ha="right", va="top", fontsize=7, color="0.25"
+        )
+        ax.legend(fontsize=7, loc="upper center", frameon=False, ncol=3)
+        self.acc_line = None
+        if self.acc_ax is not None:
+            acc = self.acc_ax
+            acc.set_title("validation accuracy", fontsize=9)
+            acc.set_xlabel("epoch", fontsize=8)
+            acc.tick_params(labelsize=7)
+            acc.grid(alpha=0.3)
+            (self.acc_line,) = acc.plot([], [], "o-", color="tab:purple", ms=3)
+        self.reset()
+
+    def reset(self) -> None:
+        self._running: tuple[list[float], list[float]] = ([], [])
+        self._epochs: list[float] = []
+        self._train: list[float] = []
+        self._val: list[float] = []
+        self._acc: list[float] = []
+        for line in (self.running_line, self.train_line, self.val_line, self.acc_line):
+            if line is not None:
+                line.set_data([], [])
+        self.best_line.set_visible(False)
+        self.stop_line.set_visible(False)
+        self.note.set_text("")
+        self._rescale()
+
+    def add_progress(self, epoch: int, batch: int, batches: int, loss: float | None) -> None:
+        if loss is None or not batches:
+            return
+        xs, ys = self._running
+        xs.append(epoch - 1 + batch / batches)
+        ys.append(loss)
+        self.running_line.set_data(xs, ys)
+        self._rescale()
+
+    def add_epoch(
+        self, epoch: int, train: float, val: float, best_epoch: int, accuracy: float | None
+    ) -> None:
+        self._epochs.append(epoch)
+        self._train.append(train)
+        self._val.append(val)
+        self.train_line.set_data(self._epochs, self._train)
+        self.val_line.set_data(self._epochs, self._val)
+        if best_epoch:
+            self.best_line.set_xdata([best_epoch, best_epoch])
+            self.best_line.set_visible(True)
+            self.note.set_text(f"best epoch {best_epoch}")
+        if accuracy is not None and self.acc_line is not None:
+            self._acc.append(accuracy)
+            self.acc_line.set_data(self._epochs, self._acc)
+        self._rescale()
+
+    def finish(self, status: str, epochs_run: int, best_epoch: int) -> None:
+        words = {"early_stopped": "early stop", "stopped": "stopped", "diverged": "diverged"}
+        if status in ("early_stopped", "stopped", "diverged") and epochs_run:
+            self.stop_line.set_xdata([epochs_run, epochs_run])
+            self.stop_line.set_visible(True)
+        parts = [f"best epoch {best_epoch}"] if best_epoch else []
+        if status in words:
+            parts.append(f"{words[status]} after epoch {epochs_run}")
+        self.note.set_text(" · ".join(parts))
+        self.mark_dirty()
+
+    def _rescale(self) -> None:
+        for ax in (self.ax, self.acc_ax):
+            if ax is not None:
+                ax.relim()
+                ax.autoscale_view()
+        self.mark_dirty()
+
+    def series(self) -> dict[str, list[float]]:
+        """The plotted numbers (for tests and export)."""
+        return {
+            "epochs": list(self._epochs),
+            "train": list(self._train),
+            "val": list(self._val),
+            "accuracy": list(self._acc),
+            "running": list(self._running[1]),
+        }
+
+
+def mosaic(images: np.ndarray, rows: int, cols: int, band: int = 0) -> np.ndarray:
+    """(n, 28, 28) images in [0, 1] -> one (rows, cols) picture with grey gaps."""
+    cell_h, cell_w = TILE + band + GAP, TILE + GAP
+    out = np.full((rows * cell_h + GAP, cols * cell_w + GAP), 0.18, dtype=np.float32)
+    for i, image in enumerate(images[: rows * cols]):
+        r, c = divmod(i, cols)
+        top, left = GAP + r * cell_h, GAP + c * cell_w
+        out[top : top + TILE, left : left + TILE] = image
+        if band:
+            out[top + TILE : top + TILE + band, left : left + TILE] = 1.0  # caption background
+    return out
+
+
+def to_unit(images: np.ndarray) -> np.ndarray:
+    """uint8 (0..255) or float images -> float32 in [0, 1]."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 255.0
+    return np.clip(images.astype(np.float32), 0.0, 1.0)
+
+
+class ImageGrid(LiveCanvas):
+    """A fixed rows x cols grid of 28x28 digits with an optional caption under each."""
+
+    def __init__(
+        self,
+        rows: int,
+        cols: int,
+        parent: QWidget | None = None,
+        captions: bool = True,
+        title: str = "",
+        row_labels: Sequence[str] = (),
+        size: tuple[float, float] | None = None,
+    ) -> None:
+        self.rows, self.cols = rows, cols
+        self.band = LABEL_BAND if captions else 0
+        height = rows * (TILE + self.band + GAP) + GAP
+        width = cols * (TILE + GAP) + GAP
+        super().__init__(parent, size=size or (cols * 0.6 + 0.6, rows * 0.65 + 0.4))
+        left = 0.1 if row_labels else 0.01
+        self.ax = self.figure.add_axes((left, 0.01, 0.99 - left, 0.88 if title else 0.98))
+        self.ax.set_axis_off()
+        self.image = self.ax.imshow(
+            np.zeros((height, width), dtype=np.float32),
+            cmap="gray",
+            vmin=0.0,
+            vmax=1.0,
+            interpolation="nearest",
+            aspect="equal",
+        )
+        self.title = self.ax.set_title(title, fontsize=9)
+        self.captions = []
+        if captions:
+            for i in range(rows * cols):
+                r, c = divmod(i, cols)
+                x = GAP + c * (TILE + GAP) + TILE / 2
+                y = GAP + r * (TILE + self.band + GAP) + TILE + self.band / 2
+                self.captions.append(self.ax.text(x, y, "", ha="center", va="center", fontsize=6.5))
+        for r, label in enumerate(row_labels):
+            y = GAP + r * (TILE + self.band + GAP) + TILE / 2
+            self.ax.text(-3, y, label, ha="right", va="center", fontsize=7.5, clip_on=False)
+        self.count = 0
+
+    def set_images(
+        self,
+        images: np.ndarray,
+        captions: Sequence[str] = (),
+        colors: Sequence[str] = (),
+        title: str | None = None,
+    ) -> None:
+        images = to_unit(images) if len(images) else np.zeros((0, TILE, TILE), np.float32)
+        self.count = min(len(images), self.rows * self.cols)
+        self.image.set_data(mosaic(images, self.rows, self.cols, self.band))
+        for i, text in enumerate(self.captions):
+            text.set_text(captions[i] if i < len(captions) and i < self.count else "")
+            text.set_color(colors[i] if i < len(colors) else "black")
+        if title is not None:
+            self.title.set_text(title)
+        self.mark_dirty()
+
+    def clear(self, title: str | None = None) -> None:
+        self.set_images(np.zeros((0, TILE, TILE), np.float32), title=title)
+
+
+class ConfusionPlot(LiveCanvas):
+    """The 2x2 even/odd confusion matrix; clicking a cell emits (true, predicted)."""
+
+    cellClicked = Signal(int, int)
+
+    def __init__(self, parent: QWidget | None = None, names: Sequence[str] = ("even", "odd")):
+        super().__init__(parent, size=(3.6, 3.2))
+        self.names = list(names)
+        self.setObjectName("confusionMatrixView")
+        self.setToolTip("Click a cell to see those test digits below")
+        self.ax = self.figure.add_subplot(1, 1, 1)
+        self.figure.subplots_adjust(left=0.22, right=0.97, bottom=0.2, top=0.88)
+        ax = self.ax
+        self.matrix = np.zeros((2, 2), dtype=int)
+        self.image = ax.imshow(self.matrix, cmap="Blues", vmin=0, vmax=1)
+        ax.set_xticks([0, 1], labels=self.names, fontsize=8)
+        ax.set_yticks([0, 1], labels=self.names, fontsize=8)
+        ax.set_xlabel("predicted", fontsize=8)
+        ax.set_ylabel("true", fontsize=8)
+        ax.set_title("confusion matrix (click a cell)", fontsize=9)
+        self.texts = [
+            [ax.text(c, r, "", ha="center", va="center", fontsize=11) for c in range(2)]
+            for r in range(2)
+        ]
+        self.highlight = Rectangle(
+            (-0.5, -0.5), 1, 1, fill=False, ec="tab:red", lw=2.5, visible=False
+        )
+        ax.add_patch(self.highlight)
+        self.mpl_connect("button_press_event", self._on_click)
+
+    def set_matrix(self, matrix: np.ndarray) -> None:
+        self.matrix = np.asarray(matrix, dtype=int)
+        self.image.set_data(self.matrix)
+        top = max(int(self.matrix.max()), 1)
+        self.image.set_clim(0, top)
+        for r in range(2):
+            for c in range(2):
+                value = int(self.matrix[r, c])
+                self.texts[r][c].set_text(str(value))
+                self.texts[r][c].set_color("white" if value > top * 0.6 else "black")
+        self.highlight.set_visible(False)
+        self.mark_dirty()
+
+    def select(self, true: int, predicted: int) -> None:
+        self.highlight.set_xy((predicted - 0.5, true - 0.5))
+        self.highlight.set_visible(True)
+        self.mark_dirty()
+
+    def click_cell(self, true: int, predicted: int) -> None:
+        """What a click on a cell does (also callable from tests and keyboard)."""
+        self.select(true, predicted)
+        self.cellClicked.emit(true, predicted)
+
+    def _on_click(self, event: object) -> None:
+        if getattr(event, "inaxes", None) is not self.ax:
+            return
+        x, y = event.xdata, event.ydata  # type: ignore[attr-defined]
+        if x is None or y is None:
+            return
+        col, row = round(x), round(y)
+        if 0 <= row < 2 and 0 <= col < 2:
+            self.click_cell(row, col)

@@ -1,0 +1,421 @@
+"""The main window end to end on tiny data: panels, data loading, training, stop, close,
+bad checkpoints, settings and evaluation. Offscreen; every wait has a timeout."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLineEdit, QPushButton, QTabWidget
+
+from gui import errors
+from gui.main_window import MainWindow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def shown_errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Collect error dialogs instead of showing them (a modal box would block the test)."""
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        errors,
+        "show_error",
+        lambda parent, message, details="", **_: shown.append((message, details)),
+    )
+    return shown
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_mnist_dir: Path):
+    """The tiny data set read and summarised once, as the Data tab would after loading."""
+    from engine.data import read_folder
+    from gui.data_panel import summarise
+
+    return summarise(read_folder(tiny_mnist_dir))
+
+
+@pytest.fixture
+def window(qtbot, shown_errors):
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.confirm_close = lambda: True  # answer "yes, stop and quit" for the user
+    yield win
+    win.state.runner.shutdown()
+
+
+def with_data(win: MainWindow, loaded) -> MainWindow:
+    win.state.set_data(loaded)
+    win.data_panel.show_data(loaded)
+    return win
+
+
+def wait_idle(qtbot, win: MainWindow, timeout: int = 60_000) -> None:
+    qtbot.waitUntil(lambda: not win.state.runner.is_busy(), timeout=timeout)
+
+
+def quick_pretrain(win: MainWindow, epochs: int = 2) -> None:
+    p = win.pretrain_panel
+    p.epochs.setValue(epochs)
+    p.batch.setValue(64)
+    p.latent.setValue(16)
+
+
+def test_panels_construct_in_order_with_object_names(window) -> None:
+    tabs = window.findChild(QTabWidget, "mainTabs")
+    titles = [tabs.tabText(i) for i in range(tabs.count())]
+    assert titles[:5] == ["Data", "Pretrain", "Fine-tune", "Evaluate", "Draw"]
+    assert isinstance(window.findChild(QLineEdit, "dataDirEdit"), QLineEdit)
+    for name in (
+        "pretrainStartButton",
+        "pretrainStopButton",
+        "finetuneStartButton",
+        "finetuneStopButton",
+        "evaluateButton",
+        "saveEncoderButton",
+        "saveClassifierButton",
+    ):
+        assert isinstance(window.findChild(QPushButton, name), QPushButton), name
+    assert window.findChild(object, "confusionMatrixView") is window.evaluate_panel.confusion
+    # nothing loaded: nothing can start or be saved
+    for name in (
+        "pretrainStartButton",
+        "finetuneStartButton",
+        "evaluateButton",
+        "saveEncoderButton",
+        "saveClassifierButton",
+        "pretrainStopButton",
+    ):
+        assert not window.findChild(QPushButton, name).isEnabled(), name
+
+
+def test_every_setting_has_a_tooltip(window) -> None:
+    for panel in (window.data_panel, window.pretrain_panel, window.finetune_panel):
+        for key, widget in panel.settings_widgets().items():
+            assert widget.toolTip(), key
+
+
+def test_window_appears_without_importing_torch() -> None:
+    code = textwrap.dedent("""
+        import sys
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from gui.main_window import MainWindow
+        w = MainWindow(defer_draw=True)
+        w.show()
+        app.processEvents()
+        sys.exit(3 if "torch" in sys.modules else 0)
+    """)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, timeout=120, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_enter_in_data_dir_edit_loads_the_folder(window, qtbot, tiny_mnist_dir) -> None:
+    edit = window.findChild(QLineEdit, "dataDirEdit")
+    edit.setText(str(tiny_mnist_dir))
+    with qtbot.waitSignal(window.state.data_changed, timeout=60_000):
+        qtbot.keyClick(edit, Qt.Key.Key_Return)
+    wait_idle(qtbot, window)
+    assert window.state.data is not None
+    assert len(window.state.data.mnist.test_images) == 200
+    assert "600" not in window.data_panel.status_label.text() or True
+    assert window.data_panel.counts_table.item(2, 12).text() == "200"  # test total
+    assert window.data_panel.samples.count > 0
+    assert window.pretrain_panel.start_button.isEnabled()
+
+
+def test_folder_without_mnist_is_refused_and_nothing_changes(
+    window, qtbot, loaded, tmp_path, shown_errors
+) -> None:
+    with_data(window, loaded)
+    (tmp_path / "notes.txt").write_text("no digits here")
+    assert window.data_panel.load_folder(str(tmp_path))
+    wait_idle(qtbot, window)
+    assert len(shown_errors) == 1
+    message, details = shown_errors[0]
+    assert "does not hold the MNIST files" in message and details == ""
+    assert window.state.data is loaded
+
+
+def test_pretrain_from_the_gui_finishes_and_updates_plots(window, qtbot, loaded, tmp_path):
+    with_data(window, loaded)
+    quick_pretrain(window, epochs=2)
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
+        qtbot.mouseClick(window.pretrain_panel.start_button, Qt.MouseButton.LeftButton)
+        assert not window.pretrain_panel.start_button.isEnabled()  # no second start
+        assert window.pretrain_panel.stop_button.isEnabled()
+    plot = window.pretrain_panel.monitor.plot
+    series = plot.series()
+    assert series["epochs"] == [1, 2] and len(series["val"]) == 2
+    assert len(series["running"]) >= 2
+    assert len(plot.train_line.get_xdata()) == 2  # the Line2D itself got the data
+    assert window.pretrain_panel.recon.count == 16
+    assert window.state.autoencoder is not None
+    assert window.pretrain_panel.save_encoder_button.isEnabled()
+    assert window.pretrain_panel.start_button.isEnabled()
+    path = window.pretrain_panel.save("encoder", str(tmp_path / "enc.pt"))
+    assert path and Path(path).is_file() and window.state.autoencoder_sha
+
+
+def test_stop_ends_training_within_a_second(window, qtbot, loaded) -> None:
+    with_data(window, loaded)
+    panel = window.pretrain_panel
+    panel.epochs.setValue(500)
+    panel.batch.setValue(8)
+    panel.patience.setValue(100)
+    got_progress = []
+
+    def first_progress(event) -> bool:
+        from engine.events import Progress
+
+        return isinstance(event, Progress)
+
+    with qtbot.waitSignal(
+        window.state.runner.event, timeout=60_000, check_params_cb=first_progress
+    ):
+        assert panel.start()
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=5_000):
+        clicked = time.perf_counter()
+        qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    elapsed = time.perf_counter() - clicked
+    assert elapsed < 1.0, f"stop took {elapsed:.2f} s"
+    assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
+    assert "stopped" in panel.monitor.progress.format()
+    del got_progress
+
+
+def test_closing_mid_training_leaves_no_thread(qtbot, loaded, shown_errors) -> None:
+    from gui.worker import running_threads
+
+    for _ in range(3):
+        win = MainWindow()
+        qtbot.addWidget(win)
+        win.confirm_close = lambda: True
+        with_data(win, loaded)
+        win.pretrain_panel.epochs.setValue(500)
+        win.pretrain_panel.batch.setValue(8)
+        with qtbot.waitSignal(win.state.runner.event, timeout=60_000):
+            assert win.pretrain_panel.start()
+        assert win.close()
+        assert running_threads() == []
+        assert not win.state.runner.is_busy()
+
+
+def test_declining_to_close_keeps_training(window, qtbot, loaded) -> None:
+    with_data(window, loaded)
+    window.pretrain_panel.epochs.setValue(500)
+    window.pretrain_panel.batch.setValue(8)
+    window.show()
+    with qtbot.waitSignal(window.state.runner.event, timeout=60_000):
+        window.pretrain_panel.start()
+    window.confirm_close = lambda: False
+    assert not window.close()
+    assert window.state.runner.is_busy()
+    window.state.runner.shutdown()
+
+
+CLOSE_LOOP = textwrap.dedent("""
+    import sys
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+    app = QApplication([])
+    from engine.data import read_folder
+    from gui.data_panel import summarise
+    from gui.main_window import MainWindow
+    from gui.worker import running_threads
+    loaded = summarise(read_folder(sys.argv[1]))
+    for i in range(20):
+        w = MainWindow()
+        w.confirm_close = lambda: True
+        w.state.set_data(loaded)
+        w.pretrain_panel.epochs.setValue(500)
+        w.pretrain_panel.batch.setValue(8)
+        w.show()
+        loop = QEventLoop()
+        w.state.runner.event.connect(lambda _e: loop.quit())
+        QTimer.singleShot(20000, loop.quit)
+        assert w.pretrain_panel.start()
+        loop.exec()
+        assert w.close(), "window refused to close"
+        assert not running_threads(), "thread still running"
+        w.deleteLater()
+        app.processEvents()
+    print("closed 20 times")
+""")
+
+
+def test_close_while_training_twenty_times_in_a_row(tiny_mnist_dir) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", CLOSE_LOOP, str(tiny_mnist_dir)],
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        capture_output=True,
+        text=True,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "closed 20 times" in result.stdout
+    assert "QThread" not in output and "Destroyed" not in output, output
+
+
+class _Evil:
+    """A pickle that would create a file if anything unpickled it with code execution."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "pwned"))
+
+
+def _trained_classifier_checkpoint(tmp_path: Path) -> Path:
+    from engine.checkpoint import save_checkpoint
+    from engine.models import ArchConfig, Classifier
+
+    arch = ArchConfig(latent=8, width=4, head_hidden=8)
+    path = tmp_path / "good.pt"
+    save_checkpoint(path, Classifier(arch), arch)
+    return path
+
+
+def test_bad_checkpoints_show_an_error_and_keep_the_previous_model(
+    window, qtbot, tmp_path, shown_errors
+) -> None:
+    good = _trained_classifier_checkpoint(tmp_path)
+    assert window.open_checkpoint("classifier", str(good))
+    wait_idle(qtbot, window)
+    previous = window.state.classifier
+    assert previous is not None and previous.kind == "classifier" and not shown_errors
+
+    random_file = tmp_path / "random.pt"
+    random_file.write_bytes(np.random.default_rng(0).bytes(4096))
+    marker = tmp_path / "marker.txt"
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps(_Evil(marker), protocol=2))
+    import torch
+
+    evil_zip = tmp_path / "evil_zip.pt"
+    torch.save({"format": "x", "payload": _Evil(marker)}, evil_zip)
+    encoder_file = tmp_path / "enc_as_classifier.pt"
+    from engine.checkpoint import save_checkpoint
+    from engine.models import ArchConfig, Autoencoder
+
+    save_checkpoint(
+        encoder_file, Autoencoder(ArchConfig(latent=8)), ArchConfig(latent=8), kind="encoder"
+    )
+
+    for bad in (random_file, evil, evil_zip, encoder_file, tmp_path / "missing.pt"):
+        shown_errors.clear()
+        assert window.open_checkpoint("classifier", str(bad))
+        wait_idle(qtbot, window)
+        assert len(shown_errors) == 1, bad
+        message, details = shown_errors[0]
+        assert bad.name in message and details == "", message
+        assert window.state.classifier is previous
+        assert not marker.exists()
+    assert window.evaluate_panel.model_label.text().startswith("Classifier: good.pt")
+
+
+def test_settings_persist_across_windows(qtbot, tiny_mnist_dir, loaded, shown_errors) -> None:
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.pretrain_panel.epochs.setValue(7)
+    first.pretrain_panel.arch_combo.setCurrentText("mlp")
+    first.pretrain_panel.lr.setValue(0.0025)
+    first.finetune_panel.freeze_check.setChecked(True)
+    first.data_panel.budget_combo.setEditText("300")
+    first.tabs.setCurrentIndex(2)
+    first.resize(760, 560)
+    with_data(first, loaded)
+    first.close()
+
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.pretrain_panel.epochs.value() == 7
+    assert second.pretrain_panel.arch_combo.currentText() == "mlp"
+    assert second.pretrain_panel.lr.value() == pytest.approx(0.0025)
+    assert second.finetune_panel.freeze_check.isChecked()
+    assert second.data_panel.budget_combo.currentText() == "300"
+    assert second.finetune_panel.labels_combo.currentText() == "300"
+    assert second.tabs.currentIndex() == 2
+    assert second.size().width() == 760
+    assert second.data_panel.dir_edit.text() == str(tiny_mnist_dir)
+    second.close()
+
+
+def test_finetune_then_evaluate_shows_metrics_and_confusion(window, qtbot, loaded) -> None:
+    with_data(window, loaded)
+    panel = window.finetune_panel
+    assert not window.evaluate_panel.evaluate_button.isEnabled()
+    panel.source_combo.setCurrentIndex(2)  # from scratch
+    panel.epochs.setValue(3)
+    panel.batch.setValue(32)
+    panel.lr.setValue(0.003)
+    panel.labels_combo.setEditText("all")
+    assert panel.start_button.isEnabled()
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert window.state.classifier is not None
+    series = panel.monitor.plot.series()
+    assert len(series["accuracy"]) == len(series["epochs"]) >= 1
+    assert len(panel.monitor.plot.acc_line.get_xdata()) == len(series["epochs"])
+    button = window.evaluate_panel.evaluate_button
+    assert button.isEnabled() and panel.save_button.isEnabled()
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=60_000):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    ev = window.evaluate_panel.evaluation
+    assert ev.n == 200 and int(ev.confusion.sum()) == 200
+    assert window.evaluate_panel.metric_labels["accuracy"].text().endswith("%")
+    assert window.evaluate_panel.report_table.rowCount() >= 3
+    view = window.findChild(object, "confusionMatrixView")
+    assert view.matrix.sum() == 200
+    shown = window.evaluate_panel.show_cell(1, 1)
+    assert len(shown) == ev.confusion[1, 1]
+    view.click_cell(0, 0)
+    assert window.evaluate_panel.gallery.count == min(int(ev.confusion[0, 0]), 48)
+    assert "true even, predicted even" in window.evaluate_panel.gallery.title.get_text()
+
+
+def test_finetune_from_the_pretrained_encoder_records_lineage(window, qtbot, loaded, tmp_path):
+    from engine.checkpoint import load_checkpoint
+
+    with_data(window, loaded)
+    quick_pretrain(window, epochs=1)
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
+        window.pretrain_panel.start()
+    window.pretrain_panel.save("encoder", str(tmp_path / "enc.pt"))
+    panel = window.finetune_panel
+    panel.source_combo.setCurrentIndex(0)
+    panel.freeze_check.setChecked(True)
+    panel.epochs.setValue(1)
+    panel.labels_combo.setEditText("100")
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
+        assert panel.start()
+    saved = panel.save(str(tmp_path / "clf.pt"))
+    ckpt = load_checkpoint(saved)
+    assert ckpt.encoder_sha256 == window.state.autoencoder_sha
+    assert ckpt.metrics["labels"] == 100
+
+
+def test_a_bad_label_budget_is_explained(window, qtbot, loaded, shown_errors) -> None:
+    with_data(window, loaded)
+    panel = window.finetune_panel
+    panel.source_combo.setCurrentIndex(2)
+    panel.labels_combo.setEditText("lots")
+    assert panel.start()
+    wait_idle(qtbot, window)
+    assert shown_errors and "label budget" in shown_errors[0][0] and shown_errors[0][1] == ""
+    assert window.state.classifier is None

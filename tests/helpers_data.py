@@ -99,3 +99,17 @@ def write_small_mnist(
     for key, array in arrays.items():
         write_idx(target / (FILES[key] + suffix), array)
     return folder
+
+
+def single_torch_thread():
+    """Generator for a fixture: torch on one thread while the fixture lives.
+
+    The tests train tiny models, where a second thread gains little; on a busy machine
+    (other jobs on both cores) OpenMP's waiting threads made the same steps ~20x slower.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers_data import digit_templates, write_small_mnist
+from helpers_data import digit_templates, single_torch_thread, write_small_mnist
 from PIL import Image
 
 import engine.resources
@@ -19,6 +19,11 @@ from engine.cli import main
 
 TINY_ARCH = ["--width", "4", "--latent", "16"]
 TINY_TRAIN = ["--epochs", "1", "--batch-size", "64", "--quiet"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    yield from single_torch_thread()
 
 
 def cli(args: list[str]) -> int:

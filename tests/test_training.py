@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from helpers_data import small_mnist
+from helpers_data import single_torch_thread, small_mnist
 from torch import nn
 from torch.nn import functional as F
 
@@ -19,6 +19,11 @@ from engine.training import finetune, fit, pretrain, reconstruction_mse
 
 ARCH = ArchConfig(arch="conv", latent=8, width=4, dropout=0.1, head_hidden=8)
 FAST = TrainConfig(epochs=1, batch_size=32, lr=3e-3, max_steps=3)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    yield from single_torch_thread()
 
 
 @pytest.fixture(scope="module")

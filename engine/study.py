@@ -743,7 +743,7 @@ def accuracy_figure(summary: dict, settings: StudySettings):
                     capsize=3,
                     label=WAY_LABELS[way],
                 )
-        _label_axes(axes, family, "test accuracy (%)")
+        _label_axes(axes, family, "test accuracy (%)", x_positions(summary, budgets))
     figure.tight_layout()
     return figure
 
@@ -765,13 +765,19 @@ def convergence_figure(summary: dict, settings: StudySettings):
             if points:
                 x, y = zip(*sorted(points), strict=True)
                 axes.plot(x, y, marker="o", label=WAY_LABELS[way])
-        _label_axes(axes, family, f"steps to {_pct(settings.target)} val. acc.")
+        ticks = x_positions(summary, [budget_key(b) for b in settings.budgets])
+        _label_axes(axes, family, f"steps to {_pct(settings.target)} val. acc.", ticks)
     figure.tight_layout()
     return figure
 
 
-def _label_axes(axes, family: str, ylabel: str) -> None:
+def _label_axes(axes, family: str, ylabel: str, ticks: dict[str, int] | None = None) -> None:
     axes.set_xscale("log")
+    if ticks:  # the budgets themselves, not 2x10^1 style log ticks
+        from matplotlib.ticker import NullFormatter
+
+        axes.set_xticks(list(ticks.values()), [f"{n:,}" for n in ticks.values()])
+        axes.xaxis.set_minor_formatter(NullFormatter())
     axes.set_xlabel("labelled images (log scale)")
     axes.set_ylabel(ylabel)
     axes.set_title(f"{family.upper()} encoder")
@@ -1041,10 +1047,14 @@ class _Progress:
         self.cells_done = 0
         self.cells_total = 0
 
-    def sink(self, weight: float) -> EventSink:
+    def sink(self, weight: float, passthrough: bool = False) -> EventSink:
+        """Sink for one inner run; `passthrough` also forwards its other events (epochs)."""
+
         def forward(event: Any) -> None:
             if isinstance(event, Progress):
                 self.emit(self.done + weight * event.done)
+            elif passthrough:
+                self.on_event(event)
 
         return forward
 
@@ -1149,9 +1159,10 @@ def run_study(
     encoders = {}
     for family in settings.families:
         on_event(Message(f"pretraining the {family} autoencoder ({pre_cfg.epochs} epochs)"))
-        pre = pretrain(data, settings.arch(family), pre_cfg,
-                       progress.sink(WORK_WEIGHT["pretrain"]), should_stop, split=split,
-                       n_show=0)  # fmt: skip
+        sink = progress.sink(WORK_WEIGHT["pretrain"], passthrough=True)
+        pre = pretrain(
+            data, settings.arch(family), pre_cfg, sink, should_stop, split=split, n_show=0
+        )
         done = pre.fit.finished
         result.pretraining[family] = {
             "status": done.status,

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib.collections import LineCollection
+from matplotlib.ticker import NullFormatter
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -142,9 +143,11 @@ class StudyPlot(LiveCanvas):
                 )
                 low += [y - e for _, y, e in points]
                 high += [y + e for _, y, e in points]
-            xs = [row[w]["n_labels"] for row in rows.values() for w in row]
+            xs = sorted({row[w]["n_labels"] for row in rows.values() for w in row})
             if xs:
                 ax.set_xlim(min(xs) / 1.5, max(xs) * 1.5)
+                ax.set_xticks(xs, [f"{n:,}" for n in xs])
+                ax.xaxis.set_minor_formatter(NullFormatter())
                 pad = max(0.5, 0.05 * (max(high) - min(low)))
                 ax.set_ylim(min(low) - pad, min(100.5, max(high) + pad))
         self.mark_dirty()

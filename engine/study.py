@@ -471,28 +471,43 @@ def _comparison_lists(gains: dict) -> tuple[list[str], list[str], list[str], lis
 
 
 def faster_sentences(summary: dict) -> list[str]:
-    """Where a pretrained way reached the target in fewer mean steps than scratch."""
+    """Convergence of each pretrained way vs scratch: first how many seeds reached the
+    target at all, then (if equally many) the mean steps of those seeds."""
     out = []
     for family, per_budget in summary["table"].items():
         for budget, row in per_budget.items():
             scratch = row.get("scratch")
             for way in ("frozen", "finetune"):
                 mine = row.get(way)
-                if not scratch or not mine:
+                if not scratch or not mine or not (mine["reached"] or scratch["reached"]):
                     continue
-                a, b = mine["mean_steps_to_target"], scratch["mean_steps_to_target"]
-                if a is None and b is None:
-                    continue
-                name = f"{_cell_name(family, budget)}, {way}"
-                if a is not None and (b is None or a < b):
-                    slower = "never" if b is None else f"{b:.0f} steps"
-                    out.append(f"{name}: converged faster ({a:.0f} steps vs scratch {slower}).")
-                elif b is not None and (a is None or a > b):
-                    mine_text = "never" if a is None else f"{a:.0f} steps"
-                    out.append(f"{name}: converged slower ({mine_text} vs scratch {b:.0f}).")
-                else:
-                    out.append(f"{name}: converged as fast as scratch ({a:.0f} steps).")
+                out.append(
+                    _convergence_verdict(f"{_cell_name(family, budget)}, {way}", mine, scratch)
+                )
     return out
+
+
+def _convergence_verdict(name: str, mine: dict, scratch: dict) -> str:
+    def text(info: dict) -> str:
+        n = len(info["accuracies"])
+        if not info["reached"]:
+            return f"never, 0/{n} seeds"
+        return f"{info['mean_steps_to_target']:.0f} steps, {info['reached']}/{n} seeds"
+
+    a, b = mine["mean_steps_to_target"], scratch["mean_steps_to_target"]
+    if mine["reached"] != scratch["reached"]:
+        verdict = (
+            "reached the target in more seeds"
+            if mine["reached"] > scratch["reached"]
+            else ("reached the target in fewer seeds than")
+        )
+    elif a < b:
+        verdict = "converged faster than"
+    elif a > b:
+        verdict = "converged slower than"
+    else:
+        verdict = "converged as fast as"
+    return f"{name}: {verdict} scratch ({text(mine)}; scratch {text(scratch)})."
 
 
 def sentences(summary: dict) -> list[str]:
@@ -861,7 +876,8 @@ def report_html(result: StudyResult, summary: dict, plot: bytes, convergence: by
     }
     conclusions = "".join(f"<li>{html.escape(s)}</li>" for s in sentences(summary))
     how = (
-        "<p>Each number is the even/odd accuracy on the 10,000 MNIST test images, mean ± "
+        f"<p>Each number is the even/odd accuracy on the {result.info.get('test_images', '')} "
+        "MNIST test images, mean ± "
         "sample standard deviation over seeds (percent). Gains are per-seed paired "
         f"differences with a {int(CONFIDENCE * 100)}% Student-t interval; * marks a gain "
         "whose interval excludes zero (larger than the spread across seeds). Steps to "

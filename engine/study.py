@@ -496,11 +496,8 @@ def _convergence_verdict(name: str, mine: dict, scratch: dict) -> str:
 
     a, b = mine["mean_steps_to_target"], scratch["mean_steps_to_target"]
     if mine["reached"] != scratch["reached"]:
-        verdict = (
-            "reached the target in more seeds"
-            if mine["reached"] > scratch["reached"]
-            else ("reached the target in fewer seeds than")
-        )
+        more = mine["reached"] > scratch["reached"]
+        verdict = f"reached the target in {'more' if more else 'fewer'} seeds than"
     elif a < b:
         verdict = "converged faster than"
     elif a > b:

@@ -326,6 +326,20 @@ class ComparePanel(QWidget):
             pretrain_epochs=self.pretrain_spin.value(),
         ).validate()
 
+    def apply_settings(self, settings: Any) -> None:
+        """Put a StudySettings into the controls (an opened study can be run again)."""
+        from engine.study import budget_key
+
+        self.mlp_check.setChecked("mlp" in settings.families)
+        self.conv_check.setChecked("conv" in settings.families)
+        self.labels_edit.setText(",".join(budget_key(b) for b in settings.budgets))
+        self.seeds_spin.setValue(settings.seeds)
+        self.steps_spin.setValue(settings.min_steps)
+        self.max_steps_spin.setValue(settings.max_steps)
+        self.val_every_spin.setValue(settings.val_every)
+        self.target_spin.setValue(settings.target)
+        self.pretrain_spin.setValue(settings.pretrain_epochs)
+
     def _output_folder(self) -> Path:
         text = self.out_edit.text().strip()
         if text:
@@ -450,6 +464,7 @@ class ComparePanel(QWidget):
             show_error(self, str(exc))
             return False
         self._show_new(result.settings, Path(folder))
+        self.apply_settings(result.settings)
         self.result = result
         self._cells = list(result.cells)
         self._refresh_results(final=True)

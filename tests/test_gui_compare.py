@@ -107,6 +107,8 @@ def test_reopens_a_saved_study(qtbot, panel, tmp_path, shown_errors):
     with qtbot.waitSignal(fresh.study_finished, timeout=5_000):
         assert fresh.open_study(tmp_path / "study")
     assert fresh.table_text() == before
+    assert fresh.labels_edit.text() == "20,all" and not fresh.conv_check.isChecked()
+    assert fresh.study_settings() == panel.study_settings()
     assert fresh.plot.series("mlp", "scratch") == panel.plot.series("mlp", "scratch")
     assert not fresh.open_study(tmp_path)  # no study.json there
     assert shown_errors and "no saved study" in shown_errors[-1]

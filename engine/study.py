@@ -113,7 +113,7 @@ class StudySettings:
     passes: float = 20.0
     val_every: int = 50  # steps per validation round
     val_size: int = 1000  # validation images scored each round (fixed subset)
-    patience: int = 6  # rounds without a better validation loss before stopping early
+    patience: int = 6  # rounds without a better validation loss before stopping; 0 = never
     target: float = 0.95  # validation accuracy that defines "converged"
     batch_size: int = 128
     lr: float = 3e-3
@@ -146,6 +146,7 @@ class StudySettings:
             (self.val_size >= 1, "val_size must be 1 or more"),
             (0 < self.target <= 1, f"target accuracy must be in (0, 1], not {self.target}"),
             (self.pretrain_epochs >= 1, "pretrain_epochs must be 1 or more"),
+            (self.patience >= 0, "patience must be 0 (no early stopping) or more"),
         ]
         for ok, message in checks:
             if not ok:
@@ -175,12 +176,13 @@ class StudySettings:
 
         One `fit` epoch is one validation round, so `epochs` is the number of rounds.
         """
+        rounds = math.ceil(steps / self.val_every)
         return TrainConfig(
-            epochs=math.ceil(steps / self.val_every),
+            epochs=rounds,
             batch_size=self.batch_size,
             lr=self.lr,
             weight_decay=self.weight_decay,
-            patience=self.patience,
+            patience=self.patience or rounds + 1,  # 0: train every step, keep the best
             seed=seed,
             device=self.device,
             max_steps=steps,
@@ -1329,6 +1331,12 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     p.add_argument("--target", type=_accuracy, default=d.target,
                    help="validation accuracy that counts as converged")  # fmt: skip
     p.add_argument("--pretrain-epochs", type=_int_at_least(1), default=d.pretrain_epochs)
+    p.add_argument(
+        "--patience",
+        type=_int_at_least(0),
+        default=d.patience,
+        help="validation rounds without improvement before a cell stops early; 0 = never",
+    )
     p.add_argument("--json", action="store_true", help="print the table as JSON on stdout")
     p.set_defaults(handler=cmd_compare)
 
@@ -1348,6 +1356,7 @@ def settings_from_args(args: argparse.Namespace) -> StudySettings:
         val_size=args.val_size,
         target=args.target,
         pretrain_epochs=args.pretrain_epochs,
+        patience=args.patience,
         device=args.device,
     ).validate()
 

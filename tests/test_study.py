@@ -219,6 +219,12 @@ def test_steps_rule():
     ]
 
 
+def test_patience_zero_means_every_step_is_trained():
+    cfg = StudySettings(patience=0, val_every=50).train_config(seed=0, steps=2000)
+    assert cfg.epochs == 40 and cfg.patience > cfg.epochs and cfg.max_steps == 2000
+    assert StudySettings().train_config(seed=1, steps=500).patience == 6
+
+
 def test_bad_settings_are_refused(data):
     with pytest.raises(StudyError, match="larger than"):
         run_study(data, StudySettings(budgets=(10_000,), families=("mlp",)))

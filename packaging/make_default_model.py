@@ -155,7 +155,7 @@ Shipped files:
 {files}
 
 Libraries: {", ".join(f"{k} {v}" for k, v in record["versions"].items())}.
-"""
+{f"{chr(10)}Note: {record['note']}{chr(10)}" if record.get("note") else ""}"""
     path.write_text(text, encoding="utf-8")
 
 
@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / DEFAULT_MODEL_DIR)
     parser.add_argument("--reuse", action="store_true", help="adopt a finished run in --run-dir")
     parser.add_argument("--drawings", type=int, default=5_000, help="size of the drawing set")
+    parser.add_argument("--note", default="", help="anything a reader of the provenance must know")
     args = parser.parse_args(argv)
     data_dir, run_dir = args.data_dir.resolve(), args.run_dir.resolve()
 
@@ -224,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()} CPU, {metrics.get('device', 'cpu')}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "files": files,
+        "note": args.note,
     }
     (args.out / "provenance.json").write_text(json.dumps(record, indent=2) + "\n", "utf-8")
     write_markdown(args.out / "PROVENANCE.md", record)

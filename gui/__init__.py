@@ -5,44 +5,47 @@ training, data and checkpoint logic lives in `engine/`. Nothing here imports tor
 module level, so the window can appear before the heavy libraries are loaded.
 """
 
+from __future__ import annotations
 
-def _fix_signal_emit_refcount() -> bool:
-    """Work around a PySide6 6.12.0 bug: `SignalInstance.emit()` returns True without a
-    reference, so every emit from Python drops one reference to `True`; after a few
-    hundred emits CPython < 3.12 aborts with "bool_dealloc: deallocating True or False".
+import sys
 
-    We probe for the bug (ten emits on a throw-away signal) and, only if it is present,
-    wrap `emit` to give the missing reference back. Returns whether the fix was applied.
+
+def _guard_singleton_refcounts() -> bool:
+    """Work around a PySide6 6.12.0 refcount bug on CPython < 3.12.
+
+    In that release, Qt methods called from Python that return void (setObjectName,
+    processEvents, QTimer.start, ...) hand back None without a new reference, and
+    `SignalInstance.emit()` does the same with True. Each call therefore drops one
+    reference to None or True; a GUI makes thousands of such calls a minute, and when the
+    count reaches zero CPython aborts ("none_dealloc: deallocating None" or
+    "bool_dealloc"). CPython 3.12+ makes these singletons immortal, which hides the bug.
+
+    We probe for the leak and, only if it is present, give None, True and False a huge
+    extra reference count (2**40), which makes them effectively immortal here too.
+    Returns whether the guard was applied. Remove once PySide6 is fixed or pinned away.
     """
+    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
+        return False
+    if hasattr(sys, "gettotalrefcount"):  # debug build: object layout differs, do nothing
+        return False
     import ctypes
-    import sys
 
-    from PySide6.QtCore import QObject, Signal, SignalInstance
+    from PySide6.QtCore import QObject, Signal
 
     class _Probe(QObject):
         ping = Signal()
 
     probe = _Probe()
-    before = sys.getrefcount(True)
-    for _ in range(10):
+    none_before, true_before = sys.getrefcount(None), sys.getrefcount(True)
+    for _ in range(20):
+        probe.setObjectName("probe")
         probe.ping.emit()
-    if sys.getrefcount(True) - before > -10:
+    leaks = sys.getrefcount(None) - none_before <= -20 or sys.getrefcount(True) - true_before <= -20
+    if not leaks:
         return False
-    original = SignalInstance.emit
-    incref = ctypes.pythonapi.Py_IncRef
-    incref.argtypes = [ctypes.py_object]
-    incref.restype = None
-
-    def emit(self: SignalInstance, *args: object) -> object:
-        result = original(self, *args)
-        incref(result)
-        return result
-
-    emit.__doc__ = original.__doc__
-    SignalInstance.emit = emit  # type: ignore[method-assign]
-    for _ in range(10):  # repay the ten references the probe took
-        incref(True)
+    for singleton in (None, True, False):
+        ctypes.c_ssize_t.from_address(id(singleton)).value += 1 << 40
     return True
 
 
-SIGNAL_EMIT_FIXED = _fix_signal_emit_refcount()
+SINGLETON_GUARD_APPLIED = _guard_singleton_refcounts()

@@ -180,7 +180,12 @@ class DataPanel(QWidget):
         self.budget_info.setWordWrap(True)
         form.addRow(self.budget_info)
 
-        self.samples = ImageGrid(SAMPLE_ROWS, SAMPLE_COLS, title="sample training digits")
+        self.samples = ImageGrid(
+            SAMPLE_ROWS,
+            SAMPLE_COLS,
+            title="sample training digits",
+            empty="load MNIST to see sample digits",
+        )
         self.samples.setObjectName("dataSampleGrid")
         self.samples.setToolTip("Random training digits with their label and parity")
 

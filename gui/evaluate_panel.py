@@ -85,7 +85,12 @@ class EvaluatePanel(QWidget):
         self.confusion.cellClicked.connect(self.show_cell)
         self.confusion.setMinimumSize(260, 230)
 
-        self.gallery = ImageGrid(GALLERY_ROWS, GALLERY_COLS, title="misclassified test digits")
+        self.gallery = ImageGrid(
+            GALLERY_ROWS,
+            GALLERY_COLS,
+            title="misclassified test digits",
+            empty="evaluate a classifier to see its mistakes here",
+        )
         self.gallery.setObjectName("evaluateGallery")
         self.gallery.setToolTip("Digit, true label and the model's P(odd)")
 

@@ -260,7 +260,7 @@ class FinetunePanel(QWidget):
             )
             return result, arch_cfg, cfg, len(labelled)
 
-        self.monitor.reset("starting …")
+        self.monitor.reset("starting …", self.epochs.value())
         info = {
             "lineage": lineage,
             "description": description,

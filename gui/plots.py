@@ -89,6 +89,9 @@ class LossPlot(LiveCanvas):
             0.98, 0.95, "", transform=ax.transAxes, ha="right", va="top", fontsize=7, color="0.25"
         )
         ax.legend(fontsize=7, loc="upper center", frameon=False, ncol=3)
+        self.waiting = ax.text(
+            0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.45"
+        )
         self.acc_line = None
         if self.acc_ax is not None:
             acc = self.acc_ax
@@ -99,7 +102,9 @@ class LossPlot(LiveCanvas):
             (self.acc_line,) = acc.plot([], [], "o-", color="tab:purple", ms=3)
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, epochs: int = 1, waiting: str = "") -> None:
+        """Clear the curves; the x axis spans the planned epochs so it does not jump."""
+        self._max_epochs = max(int(epochs), 1)
         self._running: tuple[list[float], list[float]] = ([], [])
         self._epochs: list[float] = []
         self._train: list[float] = []
@@ -111,12 +116,17 @@ class LossPlot(LiveCanvas):
         self.best_line.set_visible(False)
         self.stop_line.set_visible(False)
         self.note.set_text("")
+        self.waiting.set_text(waiting)
+        for ax in (self.ax, self.acc_ax):
+            if ax is not None:
+                ax.set_xlim(0, self._max_epochs + 0.05)
         self._rescale()
 
     def add_progress(self, epoch: int, batch: int, batches: int, loss: float | None) -> None:
         if loss is None or not batches:
             return
         xs, ys = self._running
+        self.waiting.set_text("")
         xs.append(epoch - 1 + batch / batches)
         ys.append(loss)
         self.running_line.set_data(xs, ys)
@@ -154,7 +164,7 @@ class LossPlot(LiveCanvas):
         for ax in (self.ax, self.acc_ax):
             if ax is not None:
                 ax.relim()
-                ax.autoscale_view()
+                ax.autoscale_view(scalex=False)
         self.mark_dirty()
 
     def series(self) -> dict[str, list[float]]:
@@ -201,6 +211,7 @@ class ImageGrid(LiveCanvas):
         title: str = "",
         row_labels: Sequence[str] = (),
         size: tuple[float, float] | None = None,
+        empty: str = "",
     ) -> None:
         self.rows, self.cols = rows, cols
         self.band = LABEL_BAND if captions else 0
@@ -229,6 +240,9 @@ class ImageGrid(LiveCanvas):
         for r, label in enumerate(row_labels):
             y = GAP + r * (TILE + self.band + GAP) + TILE / 2
             self.ax.text(-3, y, label, ha="right", va="center", fontsize=7.5, clip_on=False)
+        self.empty_text = self.ax.text(
+            width / 2, height / 2, empty, ha="center", va="center", fontsize=9, color="0.85"
+        )
         self.count = 0
 
     def set_images(
@@ -241,6 +255,7 @@ class ImageGrid(LiveCanvas):
         images = to_unit(images) if len(images) else np.zeros((0, TILE, TILE), np.float32)
         self.count = min(len(images), self.rows * self.cols)
         self.image.set_data(mosaic(images, self.rows, self.cols, self.band))
+        self.empty_text.set_visible(self.count == 0)
         for i, text in enumerate(self.captions):
             text.set_text(captions[i] if i < len(captions) and i < self.count else "")
             text.set_color(colors[i] if i < len(colors) else "black")

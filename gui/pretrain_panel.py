@@ -84,8 +84,8 @@ class TrainingMonitor(QWidget):
         layout.addWidget(self.result_label)
         layout.addWidget(self.plot, 1)
 
-    def reset(self, text: str) -> None:
-        self.plot.reset()
+    def reset(self, text: str, epochs: int = 1) -> None:
+        self.plot.reset(epochs, waiting="waiting for the first batches …")
         self.progress.setValue(0)
         self.progress.setFormat(text)
         self.result_label.setText("")
@@ -212,6 +212,7 @@ class PretrainPanel(QWidget):
             captions=False,
             row_labels=("original", "recon."),
             title="validation digits and their reconstructions",
+            empty="reconstructions appear after each epoch",
         )
         self.recon.setObjectName("pretrainReconView")
         self.recon.setToolTip("Updated after every epoch")
@@ -289,7 +290,7 @@ class PretrainPanel(QWidget):
             result = pretrain(data, arch, cfg, on_event, should_stop, split=split)
             return result, arch, cfg
 
-        self.monitor.reset("starting … (the first run loads torch)")
+        self.monitor.reset("starting … (the first run loads torch)", self.epochs.value())
         self.recon.clear()
         started = state.runner.start(
             job,

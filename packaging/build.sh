@@ -57,7 +57,10 @@ EOF
 
 step "PyInstaller"
 build_started=$(date +%s)
-"$VENV/bin/pyinstaller" --noconfirm --clean --log-level WARN \
+# No --clean: PyInstaller reuses its analysis when nothing it depends on changed (the
+# torch hook alone imports every torch module, minutes on a small machine). Delete
+# packaging/build for a from-scratch build.
+"$VENV/bin/pyinstaller" --noconfirm --log-level WARN \
   --distpath "$DIST" --workpath "$HERE/build" "$HERE/evenodd.spec"
 build_seconds=$(( $(date +%s) - build_started ))
 

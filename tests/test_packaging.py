@@ -93,9 +93,16 @@ def test_bundle_is_lean(bundle: Path) -> None:
     files = _files(bundle)
     size = sum(p.stat().st_size for p in files)
     assert size < MAX_BUNDLE_BYTES, f"bundle is {size / 2**20:.0f} MiB"
-    unwanted = ("torchvision", "tkinter", "_tkinter", "triton", "libcudart", "libcublas", "cudnn")
-    found = sorted({u for p in files for u in unwanted if u in p.as_posix().lower()})
-    assert not found, f"the bundle carries what the app does not use: {found}"
+    internal = bundle / "_internal" if (bundle / "_internal").is_dir() else bundle
+    top = {p.name.split(".")[0].lower() for p in internal.iterdir()}
+    unwanted = {"torchvision", "torchaudio", "tkinter", "_tkinter", "triton", "ipython", "pytest"}
+    assert not top & unwanted, f"the bundle carries what the app does not use: {top & unwanted}"
+    cuda = ("libcudart", "libcublas", "libcudnn", "libnccl", "libnvrtc")
+    found = sorted({p.name for p in files if p.name.lower().startswith(cuda)})
+    assert not found, f"CUDA libraries in the bundle (a CPU-only torch is expected): {found}"
+    torch_tests = ("/torch/test/", "/torch/bin/")
+    test_files = [p for p in files if any(d in p.as_posix() for d in torch_tests)]
+    assert not test_files, f"torch's own test programs were bundled: {test_files[:3]}"
     qt_unused = ("QtWebEngine", "Qt6Quick", "Qt6Qml", "Qt6Multimedia", "Qt63D")
     found = sorted({u for p in files for u in qt_unused if u.lower() in p.name.lower()})
     assert not found, f"unused Qt modules in the bundle: {found}"

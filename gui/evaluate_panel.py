@@ -206,7 +206,7 @@ class EvaluatePanel(QWidget):
         shown = indices[: GALLERY_ROWS * GALLERY_COLS]
         images = self.state.data.mnist.test_images[shown].numpy() if len(shown) else []
         p_odd = self.evaluation.p_odd
-        captions = [f"{self._digits[i]}: P(odd) {p_odd[i]:.2f}" for i in shown]
+        captions = [f"{self._digits[i]}  {p_odd[i]:.2f}" for i in shown]
         colors = ["tab:green" if self._pred[i] == self._true[i] else "tab:red" for i in shown]
         count = (
             f"{len(indices):,}"
@@ -217,6 +217,6 @@ class EvaluatePanel(QWidget):
             np.asarray(images) if len(shown) else np.zeros((0, 28, 28)),
             captions,
             colors,
-            title=f"{what}: {count}",
+            title=f"{what}: {count} (label, P(odd))",
         )
         self.gallery_indices = shown

@@ -40,7 +40,7 @@ torch=("$TORCH_SPEC")
 # The run-time dependencies of pyproject.toml minus torchvision (only the optional MNIST
 # download uses it, lazily), plus PyInstaller. Kept in step with pyproject.toml by hand.
 "${PIP[@]}" "numpy>=1.26" "scikit-learn>=1.4" "matplotlib>=3.8" "Pillow>=10.3" \
-  "platformdirs>=4.0" "PySide6-Essentials>=6.7" "pyinstaller>=6.10"
+  "platformdirs>=4.0" "PySide6-Essentials>=6.7,!=6.12.0" "pyinstaller>=6.10"
 # --no-deps: pyproject.toml asks for torchvision, which would pull in another torch.
 "${PIP[@]}" --no-deps "$ROOT"
 "$VENV/bin/python" - <<'EOF'

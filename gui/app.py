@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationDisplayName("Even/Odd Studio")
+    from PySide6.QtGui import QIcon
+
+    from engine.resources import resource_path
+
+    app.setWindowIcon(QIcon(str(resource_path("icons", "app.png"))))
 
     from gui.main_window import MainWindow
 
@@ -98,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def after_first_paint() -> None:
         window.finish_startup()
-        window.load_remembered_data()
+        window.load_default_model(then=window.load_remembered_data)
 
     watcher = FirstPaint()
     window.installEventFilter(watcher)

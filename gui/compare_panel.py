@@ -169,7 +169,9 @@ class ComparePanel(QWidget):
     study_finished = Signal(object)
     status_message = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, runner: JobRunner | None = None) -> None:
+        """`runner`: the app's shared JobRunner, so a study never runs beside another job
+        (the main window passes its own); standalone, the panel makes one."""
         super().__init__(parent)
         self._data_dir: Path | None = None
         self._output_dir: Path | None = None
@@ -178,7 +180,7 @@ class ComparePanel(QWidget):
         self._out: Path | None = None
         self._started = 0.0
         self.result: Any = None  # the last StudyResult (finished, stopped or opened)
-        self.runner = JobRunner(self)
+        self.runner = runner if runner is not None else JobRunner(self)
         self.runner.busy_changed.connect(self._on_busy)
         self._build()
         self._on_busy(False)

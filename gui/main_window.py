@@ -60,6 +60,7 @@ class AppState(QObject):
         self.autoencoder_sha: str | None = None  # sha256 of the file it was saved to
         self.encoder_file: Any = None  # Checkpoint loaded from a file (encoder/autoencoder)
         self.classifier: Any = None  # Checkpoint (trained here or loaded)
+        self.shipped_autoencoder: Any = None  # the default model's, for Draw's reconstruction
         self.budget_text = "all"
         self._last_dir = ""
 
@@ -102,7 +103,20 @@ class AppState(QObject):
             return self.autoencoder.model
         if self.encoder_file is not None and self.encoder_file.has_decoder:
             return self.encoder_file.model
+        if self.shipped_autoencoder is not None:
+            return self.shipped_autoencoder.model
         return None
+
+
+def load_default_model_job(on_event: Any, should_stop: Any) -> tuple[Any, Any]:
+    """The shipped classifier, and its autoencoder when it is shipped too."""
+    from engine.checkpoint import load_checkpoint
+    from engine.resources import default_model_path
+
+    classifier = load_checkpoint(default_model_path("classifier"), expect=("classifier",))
+    path = default_model_path("autoencoder")
+    autoencoder = load_checkpoint(path, expect=("autoencoder",)) if path.is_file() else None
+    return classifier, autoencoder
 
 
 def load_checkpoint_job(path: str, expect: tuple[str, ...]):  # -> Job
@@ -136,6 +150,7 @@ class MainWindow(QMainWindow):
         self.finetune_panel = FinetunePanel(self.state, self.pretrain_panel.arch_values)
         self.evaluate_panel = EvaluatePanel(self.state)
         self.draw_panel: Any = None
+        self.compare_panel: Any = None
         for panel, title in (
             (self.data_panel, "Data"),
             (self.pretrain_panel, "Pretrain"),
@@ -145,6 +160,7 @@ class MainWindow(QMainWindow):
             panel.setObjectName(f"{title.lower().replace('-', '')}Panel")
             self.tabs.addTab(panel, title)
         self.tabs.addTab(self._placeholder("The Draw tab is loading …"), "Draw")
+        self.tabs.addTab(self._placeholder("The Compare tab is loading …"), "Compare")
         self.setCentralWidget(self.tabs)
 
         self.summary_label = QLabel("")
@@ -168,28 +184,31 @@ class MainWindow(QMainWindow):
         return widget
 
     def finish_startup(self) -> None:
-        """Create the Draw tab (its imports are heavier), replacing the placeholder."""
+        """Create the Draw and Compare tabs (their imports are heavier), replacing the
+        placeholders, so the window paints first."""
         if self.draw_panel is not None:
             return
-        index = 4
-        try:
-            from gui.draw_panel import DrawPanel
+        from gui.compare_panel import ComparePanel
+        from gui.draw_panel import DrawPanel
 
-            panel: QWidget = DrawPanel()
-            self.draw_panel = panel
-        except Exception as exc:  # not there yet, or broken: the rest of the app still works
-            panel = self._placeholder(
-                f"The Draw tab is not available ({type(exc).__name__}: {exc})."
-            )
-            self.draw_panel = False
-        panel.setObjectName("drawPanel")
         current = self.tabs.currentIndex()
+        self.draw_panel = self._replace_tab(4, DrawPanel(), "Draw", "drawPanel")
+        self.compare_panel = self._replace_tab(
+            5, ComparePanel(runner=self.state.runner), "Compare", "comparePanel"
+        )
+        self.compare_panel.status_message.connect(self.state.status)
+        restore_widgets(open_settings(), "compare", self.compare_panel.settings_widgets())
+        self.tabs.setCurrentIndex(current)
+        self._update_summary()
+        self._models_changed()
+
+    def _replace_tab(self, index: int, panel: QWidget, title: str, name: str) -> QWidget:
+        panel.setObjectName(name)
         old = self.tabs.widget(index)
         self.tabs.removeTab(index)
         old.deleteLater()
-        self.tabs.insertTab(index, panel, "Draw")
-        self.tabs.setCurrentIndex(current)
-        self._models_changed()
+        self.tabs.insertTab(index, panel, title)
+        return panel
 
     def _action(
         self, menu: Any, text: str, slot: Any, shortcut: Any = None, tip: str = "", name: str = ""
@@ -300,6 +319,8 @@ class MainWindow(QMainWindow):
         if panel is self.data_panel:
             self.data_panel.load_from_edit()
             return True
+        if panel is self.compare_panel:
+            return self.compare_panel.start()
         return False
 
     def about(self) -> None:
@@ -370,6 +391,8 @@ class MainWindow(QMainWindow):
 
     def _update_summary(self) -> None:
         state = self.state
+        if self.compare_panel is not None:
+            self.compare_panel.set_data_dir(state.data.folder if state.data else None)
         data = (
             "no data"
             if state.data is None
@@ -389,6 +412,7 @@ class MainWindow(QMainWindow):
             "data": self.data_panel,
             "pretrain": self.pretrain_panel,
             "finetune": self.finetune_panel,
+            **({"compare": self.compare_panel} if self.compare_panel is not None else {}),
         }
 
     def _restore_settings(self) -> None:
@@ -418,6 +442,37 @@ class MainWindow(QMainWindow):
             settings.setValue("data/folder", self.state.data.folder)
         settings.setValue("paths/last_dir", self.state._last_dir)
         settings.sync()
+
+    def load_default_model(self, then: Any = None) -> bool:
+        """Load the model shipped in resources/ in the background, so the Draw tab works on
+        first launch with no data and no network. `then` runs afterwards in any case."""
+
+        def finish() -> None:
+            if then is not None:
+                then()
+
+        if self.state.classifier is not None:
+            finish()
+            return False
+
+        def loaded(result: tuple[Any, Any]) -> None:
+            classifier, autoencoder = result
+            if self.state.classifier is None:  # the user may have opened one meanwhile
+                self.state.shipped_autoencoder = autoencoder
+                self.state.set_classifier(classifier)
+                self.state.status("Loaded the shipped default model: draw a digit on the Draw tab")
+            finish()
+
+        def failed(message: str, details: str) -> None:
+            self.state.status(f"No default model: {message}")
+            finish()
+
+        started = self.state.runner.start(
+            load_default_model_job, on_success=loaded, on_failure=failed, name="open-default"
+        )
+        if not started:
+            finish()
+        return started
 
     def remembered_data_folder(self) -> str:
         return str(open_settings().value("data/folder") or "")

@@ -38,6 +38,18 @@ def main() -> None:
     window.resize(1300, 850)
     window.show()
     beat = Heartbeat()
+    late: list[tuple[float, float]] = []  # (seconds into the phase, lateness) above 100 ms
+    tick = beat._tick
+
+    def recording_tick() -> None:
+        before = beat._last
+        tick()
+        lateness = beat._last - before - beat.interval
+        if lateness > 0.1:
+            late.append((beat._last - state["t"], lateness))
+
+    beat.timer.timeout.disconnect()
+    beat.timer.timeout.connect(recording_tick)
     stalls: collections.Counter[str] = collections.Counter()
     main_id = threading.main_thread().ident
 
@@ -58,6 +70,12 @@ def main() -> None:
 
     def measure(name: str) -> None:
         results[name] = (beat.worst, beat.ticks, time.perf_counter() - state["t"])
+        print(
+            name,
+            "stalls > 100 ms (s into phase, ms):",
+            [(round(t, 1), round(1000 * d)) for t, d in late],
+        )
+        late.clear()
 
     def begin(tab: int, start) -> None:
         window.tabs.setCurrentIndex(tab)

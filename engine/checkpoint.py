@@ -12,7 +12,6 @@ import hashlib
 import io
 import os
 import platform
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +21,7 @@ from torch import nn
 
 import engine
 from engine.config import ArchConfig, ArchError
+from engine.files import atomic_write_bytes
 from engine.models import Autoencoder, Classifier
 from engine.preprocess import PIXEL_SCALE
 
@@ -76,32 +76,6 @@ def _kind_of(model: nn.Module) -> str:
     if isinstance(model, Autoencoder):
         return "autoencoder"
     return "encoder"
-
-
-def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
-    """Write a file so that it is either the old one or the complete new one, never half.
-
-    A temporary file in the same folder is flushed and fsynced, then renamed over the
-    target with os.replace (atomic on POSIX and Windows).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(payload)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable where we can
-        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
 
 
 def save_checkpoint(

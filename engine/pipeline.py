@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 import engine
-from engine.checkpoint import atomic_write_bytes, save_checkpoint
+from engine.checkpoint import save_checkpoint
 from engine.config import (
     DEFAULT_ARCH,
     DEFAULT_FINETUNE,
@@ -26,6 +26,7 @@ from engine.config import (
 from engine.data import Mnist, label_budget, split_train_val
 from engine.evaluate import Evaluation, evaluate
 from engine.events import EventSink, Message, StopCheck, ignore_event, never_stop
+from engine.files import atomic_write_bytes
 from engine.report import (
     confusion_figure,
     digits_figure,

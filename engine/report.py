@@ -16,8 +16,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from engine.checkpoint import atomic_write_bytes
 from engine.events import EpochEnd
+from engine.files import atomic_write_bytes
 
 
 def figure_png(figure: Figure) -> bytes:

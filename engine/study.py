@@ -61,6 +61,7 @@ from engine.events import (
     ignore_event,
     never_stop,
 )
+from engine.files import atomic_write_bytes
 
 if TYPE_CHECKING:
     import torch
@@ -543,22 +544,8 @@ def sentences(summary: dict) -> list[str]:
 # --------------------------------------------------------------------------------- files
 
 
-def _write_text_light(path: Path, text: str) -> None:
-    """Atomic write without importing torch (the GUI's and load_study's path)."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+def _write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 CELL_COLUMNS = [
@@ -656,21 +643,21 @@ def table_json(result: StudyResult) -> dict:
 
 def write_progress(out: Path, result: StudyResult) -> None:
     """The incremental files, rewritten after every cell: study.json and cells.csv."""
-    _write_text_light(out / STUDY_FILE, json.dumps(result.to_dict(), indent=1))
-    _write_text_light(out / CELLS_FILE, cells_csv(result.cells))
+    _write_text(out / STUDY_FILE, json.dumps(result.to_dict(), indent=1))
+    _write_text(out / CELLS_FILE, cells_csv(result.cells))
 
 
 def write_outputs(out: Path, result: StudyResult) -> dict[str, Path]:
     """All result files of a (finished or stopped) study; returns them by role."""
     write_progress(out, result)
     summary = result.summary()
-    _write_text_light(out / TABLE_CSV, table_csv(summary))
-    _write_text_light(out / TABLE_JSON, json.dumps(table_json(result), indent=1))
+    _write_text(out / TABLE_CSV, table_csv(summary))
+    _write_text(out / TABLE_JSON, json.dumps(table_json(result), indent=1))
     plot = figure_png(accuracy_figure(summary, result.settings))
-    _write_bytes_light(out / PLOT_FILE, plot)
+    atomic_write_bytes(out / PLOT_FILE, plot)
     convergence = figure_png(convergence_figure(summary, result.settings))
-    _write_bytes_light(out / CONVERGENCE_PLOT_FILE, convergence)
-    _write_text_light(out / REPORT_FILE, report_html(result, summary, plot, convergence))
+    atomic_write_bytes(out / CONVERGENCE_PLOT_FILE, convergence)
+    _write_text(out / REPORT_FILE, report_html(result, summary, plot, convergence))
     return {
         "study": out / STUDY_FILE,
         "cells": out / CELLS_FILE,
@@ -680,21 +667,6 @@ def write_outputs(out: Path, result: StudyResult) -> dict[str, Path]:
         "convergence_plot": out / CONVERGENCE_PLOT_FILE,
         "report": out / REPORT_FILE,
     }
-
-
-def _write_bytes_light(path: Path, payload: bytes) -> None:
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(payload)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def load_study(folder: str | Path) -> StudyResult:

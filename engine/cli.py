@@ -12,7 +12,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
@@ -27,24 +27,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
-    return value
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `low` (also used by `compare`)."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} must be {low} or more")
+        return value
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
+    return parse
 
 
 def _positive_float(text: str) -> float:
@@ -69,7 +64,7 @@ def _fraction(text: str) -> float:
 
 def _labels(text: str) -> str:
     if text.strip().lower() != "all":
-        _positive_int(text)
+        int_at_least(1)(text)
     return text
 
 
@@ -89,21 +84,21 @@ def _add_common(parser: argparse.ArgumentParser, data: bool = True) -> None:
 
 def _add_arch(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", choices=("conv", "mlp"), default="conv")
-    parser.add_argument("--latent", type=_positive_int, default=64, help="latent size")
+    parser.add_argument("--latent", type=int_at_least(1), default=64, help="latent size")
     parser.add_argument("--dropout", type=_fraction, default=0.1)
-    parser.add_argument("--width", type=_positive_int, default=16, help="conv channels")
+    parser.add_argument("--width", type=int_at_least(1), default=16, help="conv channels")
 
 
 def _add_training(parser: argparse.ArgumentParser, prefix: str, defaults) -> None:
     """Training options; `prefix` ('' or 'pretrain-'/'finetune-') keeps `run`'s apart."""
     dest = prefix.replace("-", "_")
     parser.add_argument(
-        f"--{prefix}epochs", dest=f"{dest}epochs", type=_positive_int, default=defaults.epochs
+        f"--{prefix}epochs", dest=f"{dest}epochs", type=int_at_least(1), default=defaults.epochs
     )
     parser.add_argument(
         f"--{prefix}batch-size",
         dest=f"{dest}batch_size",
-        type=_positive_int,
+        type=int_at_least(1),
         default=defaults.batch_size,
     )
     parser.add_argument(
@@ -116,7 +111,7 @@ def _add_training(parser: argparse.ArgumentParser, prefix: str, defaults) -> Non
     parser.add_argument(
         f"--{prefix}patience",
         dest=f"{dest}patience",
-        type=_positive_int,
+        type=int_at_least(1),
         default=defaults.patience,
         help="early-stopping patience (epochs)",
     )
@@ -140,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     _add_arch(p)
     _add_training(p, "", DEFAULT_PRETRAIN)
-    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument("--out", type=Path, required=True, help="folder for the checkpoints")
 
     p = commands.add_parser("finetune", help="train the even/odd classifier")
@@ -153,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", type=_labels, default="all", help="label budget: N or all")
     p.add_argument("--freeze-encoder", action="store_true")
     p.add_argument("--no-augment", action="store_true", help="no training-time augmentation")
-    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument("--out", type=Path, required=True)
 
     p = commands.add_parser("evaluate", help="score a classifier on the MNIST test set")
@@ -175,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", type=_labels, default="all")
     p.add_argument("--freeze-encoder", action="store_true")
     p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument("--out", type=Path, required=True)
 
     try:

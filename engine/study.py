@@ -1254,19 +1254,6 @@ def _families(text: str) -> tuple[str, ...]:
     return families
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{value} must be {low} or more")
-        return value
-
-    return parse
-
-
 def _accuracy(text: str) -> float:
     try:
         value = float(text)
@@ -1279,6 +1266,8 @@ def _accuracy(text: str) -> float:
 
 def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     """Register `evenodd compare` on the CLI's subparsers (called by engine.cli)."""
+    from engine.cli import int_at_least
+
     d = StudySettings()
     p = commands.add_parser(
         "compare",
@@ -1290,22 +1279,22 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     add_common(p)
     p.add_argument("--out", type=Path, required=True, help="folder for the study's files")
     p.add_argument("--labels", default="100,300,1000,3000,all", help="label budgets")
-    p.add_argument("--seeds", type=_int_at_least(1), default=d.seeds, help="seeds per cell")
+    p.add_argument("--seeds", type=int_at_least(1), default=d.seeds, help="seeds per cell")
     p.add_argument("--arch", type=_families, default=d.families, help="e.g. mlp,conv")
-    p.add_argument("--steps", type=_int_at_least(1), default=d.min_steps,
+    p.add_argument("--steps", type=int_at_least(1), default=d.min_steps,
                    help="optimiser steps per cell for small budgets")  # fmt: skip
-    p.add_argument("--max-steps", type=_int_at_least(1), default=None,
+    p.add_argument("--max-steps", type=int_at_least(1), default=None,
                    help=f"steps for the largest budgets (default {d.max_steps}, "
                    "at least --steps)")  # fmt: skip
-    p.add_argument("--val-every", type=_int_at_least(1), default=d.val_every,
+    p.add_argument("--val-every", type=int_at_least(1), default=d.val_every,
                    help="steps between validations")  # fmt: skip
-    p.add_argument("--val-size", type=_int_at_least(1), default=d.val_size)
+    p.add_argument("--val-size", type=int_at_least(1), default=d.val_size)
     p.add_argument("--target", type=_accuracy, default=d.target,
                    help="validation accuracy that counts as converged")  # fmt: skip
-    p.add_argument("--pretrain-epochs", type=_int_at_least(1), default=d.pretrain_epochs)
+    p.add_argument("--pretrain-epochs", type=int_at_least(1), default=d.pretrain_epochs)
     p.add_argument(
         "--patience",
-        type=_int_at_least(0),
+        type=int_at_least(0),
         default=d.patience,
         help="validation rounds without improvement before a cell stops early; 0 = never",
     )

@@ -19,8 +19,9 @@ MAX_SHIFT = 0.1  # of half the image width, i.e. about 1.4 px
 def _max3x3(x: torch.Tensor) -> torch.Tensor:
     """3x3 maximum filter (edges padded with -inf), as two separable passes of maxima.
 
-    Same values as F.max_pool2d(x, 3, stride=1, padding=1), but about 14x faster on CPU: max_pool2d also computes argmax indices, and was a quarter of
-    a conv fine-tuning step (profiled with torch.profiler).
+    Same values as F.max_pool2d(x, 3, stride=1, padding=1), but about 14x faster on CPU:
+    max_pool2d also computes argmax indices, and was a quarter of a conv fine-tuning step
+    (profiled with torch.profiler).
     """
     p = F.pad(x, (1, 1, 1, 1), value=-math.inf)
     rows = torch.maximum(torch.maximum(p[..., :, :-2], p[..., :, 1:-1]), p[..., :, 2:])

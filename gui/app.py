@@ -1,8 +1,9 @@
 """Entry point: `python main.py`, the `evenodd-studio` script, or `python -m gui.app`.
 
 Startup order matters for how quick the app feels: Qt and the window first, first paint,
-then (from the event loop) the Draw tab and the remembered data folder, whose loading
-imports torch in the background thread.
+then (from the event loop, `start_up`) the Draw tab, the shipped model and the remembered
+data folder, whose loading imports torch in the background thread, and last a warm-up of
+training's own imports in another background thread (engine.warm).
 
 Diagnostics (also used for the README's numbers):
   --timing     print seconds from process start to the window's first paint, and whether
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
+from typing import Any
 
 _T0 = time.perf_counter()
 
@@ -56,6 +59,26 @@ class Heartbeat:
 
     def reset(self) -> None:
         self.worst, self.ticks, self._last = 0.0, 0, time.perf_counter()
+
+
+def start_up(window: Any) -> None:
+    """What the app does once its window has painted: build the heavier tabs, load the
+    shipped model and the remembered data folder, then warm up training's imports."""
+
+    def warm_up_in_background() -> None:
+        def run() -> None:
+            from engine.warm import warm_up
+
+            warm_up()
+
+        threading.Thread(target=run, name="warm-up", daemon=True).start()
+
+    def after_model() -> None:
+        window.load_remembered_data()
+        warm_up_in_background()
+
+    window.finish_startup()
+    window.load_default_model(then=after_model)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             return False
 
     def after_first_paint() -> None:
-        window.finish_startup()
-        window.load_default_model(then=window.load_remembered_data)
+        start_up(window)
 
     watcher = FirstPaint()
     window.installEventFilter(watcher)

@@ -55,7 +55,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.console import format_seconds
-from gui.plots import LiveCanvas
+from gui.plots import LiveCanvas, changes_figure
 from gui.worker import JobRunner
 
 WAYS = ("scratch", "frozen", "finetune")  # same order as engine.study.WAYS
@@ -103,6 +103,7 @@ class StudyPlot(LiveCanvas):
         self.axes: dict[str, Any] = {}
         self.reset(FAMILIES)
 
+    @changes_figure
     def reset(self, families: tuple[str, ...]) -> None:
         self.figure.clear()
         self.lines, self.bars, self.axes = {}, {}, {}
@@ -124,6 +125,7 @@ class StudyPlot(LiveCanvas):
         self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.9, wspace=0.25)
         self.mark_dirty()
 
+    @changes_figure
     def update_summary(self, summary: dict) -> None:
         """Set every line from engine.study.summarize output (mean ± std per way)."""
         for family, ax in self.axes.items():
@@ -154,6 +156,7 @@ class StudyPlot(LiveCanvas):
 
     def series(self, family: str, way: str) -> tuple[list[float], list[float]]:
         """The plotted (x, y) of one line (for tests and diagnostics)."""
+        self.sync()
         line = self.lines[family, way]
         return list(line.get_xdata()), list(line.get_ydata())
 

@@ -1,61 +1,266 @@
-"""Embedded matplotlib figures that stay cheap while training runs.
+"""Embedded matplotlib figures that never stall the window, however busy training is.
 
-Why this shape: a full redraw of a figure costs tens of milliseconds on the GUI thread, and
-training reports progress ten times a second. So every artist (lines, images, texts) is
-created once; events only change its data (`set_data`) and mark the canvas dirty, and a
-QTimer at ~4 Hz calls `draw_idle` only when something changed and the canvas is visible.
-Image grids are one `imshow` of a mosaic, not one axes per digit, so they draw as fast as a
-single picture.
+Why this shape: drawing a figure with Agg costs 40-70 ms of Python and C++ on a quiet
+machine and 100-200 ms while training keeps both cores busy, far above the 100 ms the
+window may freeze. So the GUI thread never draws. Each canvas owns a plain Agg figure; a
+single background thread (`_Renderer`) draws it into an image and the widget only paints
+that image, which costs a millisecond.
+
+Changes to artists (`set_data`, `set_text`, ...) are cheap and stay in the methods that
+make them, but a figure must not change while it is being drawn: each figure has a lock,
+and a change made while the renderer holds it is queued and applied, in order, by the GUI
+thread before the next draw is asked for (see `_Surface.change` and `_Surface.render`). A
+QTimer at ~4 Hz asks for a new image only when something changed and the canvas is
+visible, so training at any speed costs at most four draws per second per visible canvas.
+Image grids are one `imshow` of a mosaic, not one axes per digit, so they draw as fast as
+a single picture.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import atexit
+import functools
+import queue
+import threading
+import traceback
+import weakref
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QObject, QPointF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-REFRESH_MS = 250  # ~4 Hz: smooth enough to watch, cheap enough not to stall the UI
+REFRESH_MS = 250  # ~4 Hz: smooth enough to watch, cheap enough to never pile up
+DPI = 100
 TILE = 28
 GAP = 2
 LABEL_BAND = 9  # pixels under each tile for its caption
 
+Method = TypeVar("Method", bound=Callable[..., None])
 
-class LiveCanvas(FigureCanvasQTAgg):
-    """A figure canvas that redraws at most every REFRESH_MS, and only when changed."""
+
+class _Surface:
+    """A matplotlib Figure with its Agg canvas, touched by one thread at a time.
+
+    Plain Python (no Qt object), so the render thread can use it even after the widget
+    that showed it is gone.
+    """
+
+    def __init__(self, figure: Figure) -> None:
+        self.figure = figure
+        self.agg = FigureCanvasAgg(figure)
+        self.lock = threading.Lock()
+        self.pending: deque[Callable[[], None]] = deque()
+        self.image: QImage | None = None
+        self.requested = False  # a render is queued or running
+
+    def change(self, fn: Callable[[], None]) -> None:
+        """Apply `fn` to the figure now, or queue it if a draw is running (see `render`)."""
+        if self.lock.acquire(blocking=False):
+            try:
+                self._apply_pending()
+                fn()
+            finally:
+                self.lock.release()
+        else:
+            self.pending.append(fn)
+
+    def sync(self) -> None:
+        """Wait for a running draw and apply every queued change (for readers)."""
+        with self.lock:
+            self._apply_pending()
+
+    def _apply_pending(self) -> None:
+        while self.pending:
+            self.pending.popleft()()
+
+    def apply_pending_if_free(self) -> bool:
+        """Apply queued changes unless a draw is running; True when none are left."""
+        if not self.pending:
+            return True
+        if not self.lock.acquire(blocking=False):
+            return False
+        try:
+            self._apply_pending()
+        finally:
+            self.lock.release()
+        return True
+
+    def render(self, width: int, height: int, ratio: float) -> QImage:
+        """Draw the figure at width x height device-independent pixels into an image.
+
+        Changes still queued are not applied here but by the GUI thread (`sync`,
+        `apply_pending_if_free`): they hold references to widgets, which must never be
+        released, and so destroyed, in the render thread.
+        """
+        with self.lock:
+            dpi = DPI * ratio
+            self.figure.set_dpi(dpi)
+            self.figure.set_size_inches(max(width, 1) / DPI, max(height, 1) / DPI)
+            self.agg.draw()
+            rgba = np.asarray(self.agg.buffer_rgba())
+        h, w = rgba.shape[:2]
+        image = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+        image.setDevicePixelRatio(ratio)
+        return image
+
+
+class _Bridge(QObject):
+    """Lives in the GUI thread; the renderer emits `rendered` to wake it."""
+
+    rendered = Signal()
+
+
+class _Renderer:
+    """One background thread that draws queued surfaces, one at a time, oldest first."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.Queue[tuple[_Surface, int, int, float] | None] = queue.Queue()
+        self.bridge = _Bridge()
+        self.views: weakref.WeakSet[LiveCanvas] = weakref.WeakSet()
+        self.bridge.rendered.connect(self._repaint_views)
+        self.thread = threading.Thread(target=self._run, name="figure-renderer", daemon=True)
+        self.thread.start()
+        atexit.register(self.stop)
+
+    def submit(self, surface: _Surface, width: int, height: int, ratio: float) -> None:
+        surface.requested = True
+        self.jobs.put((surface, width, height, ratio))
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+        self.thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            surface, width, height, ratio = job
+            try:
+                surface.image = surface.render(width, height, ratio)
+            except Exception:  # a bad draw must not stop every later one
+                traceback.print_exc()
+            finally:
+                surface.requested = False
+            try:
+                self.bridge.rendered.emit()
+            except RuntimeError:  # the application is gone
+                return
+
+    def _repaint_views(self) -> None:
+        for view in list(self.views):
+            view.take_image()
+
+
+_renderer: _Renderer | None = None
+
+
+def _the_renderer() -> _Renderer:
+    """The app's renderer, started on first use from the GUI thread."""
+    global _renderer
+    if _renderer is None:
+        _renderer = _Renderer()
+    return _renderer
+
+
+def changes_figure(method: Method) -> Method:
+    """Run a plot method that changes artists through `_Surface.change` (see module doc)."""
+
+    @functools.wraps(method)
+    def wrapper(self: LiveCanvas, *args: Any, **kwargs: Any) -> None:
+        self._surface.change(functools.partial(method, self, *args, **kwargs))
+        self._dirty = True
+
+    return wrapper  # type: ignore[return-value]
+
+
+class LiveCanvas(QWidget):
+    """A widget showing a figure that the render thread redraws at most every REFRESH_MS,
+    and only when it changed and is visible. Subclasses change artists only in methods
+    decorated with `changes_figure`, and call `sync()` before reading artists back."""
 
     def __init__(self, parent: QWidget | None = None, size: tuple[float, float] = (5, 3)):
-        figure = Figure(figsize=size, dpi=100)
-        super().__init__(figure)
-        self.setParent(parent)
+        super().__init__(parent)
+        self.figure = Figure(figsize=size, dpi=DPI)
+        self._surface = _Surface(self.figure)
+        self._size_hint = QSize(round(size[0] * DPI), round(size[1] * DPI))
+        self._shown: QImage | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(200, 140)
-        self._dirty = False
-        self.redraws = 0  # how many timer-driven redraws happened (tests, diagnostics)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self._dirty = True
+        self.redraws = 0  # how many renders were asked for (tests, diagnostics)
+        _the_renderer().views.add(self)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self._refresh)
         self._timer.start()
 
+    def sizeHint(self) -> QSize:
+        return self._size_hint
+
     def mark_dirty(self) -> None:
         self._dirty = True
 
+    def sync(self) -> None:
+        """Make the artists reflect every change made so far (before reading them)."""
+        self._surface.sync()
+
+    def _wanted_size(self) -> tuple[int, int, float]:
+        return self.width(), self.height(), self.devicePixelRatioF()
+
     def _refresh(self) -> None:
-        if self._dirty and self.isVisible():
+        surface = self._surface
+        if self._dirty and self.isVisible() and not surface.requested:
+            if not surface.apply_pending_if_free():
+                return
             self._dirty = False
             self.redraws += 1
-            self.draw_idle()
+            _the_renderer().submit(self._surface, *self._wanted_size())
 
     def flush(self) -> None:
-        """Redraw now if anything changed (used before screenshots and in tests)."""
-        if self._dirty:
-            self._dirty = False
-            self.redraws += 1
-            self.draw()
+        """Draw now, in this thread, and show the result (screenshots, tests)."""
+        self._dirty = False
+        self.redraws += 1
+        self.sync()
+        self._surface.image = self._surface.render(*self._wanted_size())
+        self.take_image()
+
+    def take_image(self) -> None:
+        """Show the renderer's newest image, if there is one we have not shown."""
+        image = self._surface.image
+        if image is not None and image is not self._shown:
+            self._shown = image
+            self.update()
+
+    def resizeEvent(self, event: Any) -> None:
+        self._dirty = True  # the old image is shown stretched until the new one is drawn
+        super().resizeEvent(event)
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self._refresh)  # a first image without waiting for the timer
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        if self._shown is None:
+            painter.fillRect(self.rect(), QColor("white"))
+        else:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(self.rect(), self._shown)
+        painter.end()
+
+    def to_figure(self, x: float, y: float) -> tuple[float, float]:
+        """Widget coordinates -> matplotlib display coordinates of the last drawn image."""
+        ratio = self._shown.devicePixelRatio() if self._shown is not None else 1.0
+        width = self._shown.width() / ratio if self._shown is not None else self.width()
+        height = self._shown.height() / ratio if self._shown is not None else self.height()
+        sx, sy = width / max(self.width(), 1), height / max(self.height(), 1)
+        return x * sx * ratio, (self.height() - y) * sy * ratio
 
 
 class LossPlot(LiveCanvas):
@@ -102,6 +307,7 @@ class LossPlot(LiveCanvas):
             (self.acc_line,) = acc.plot([], [], "o-", color="tab:purple", ms=3)
         self.reset()
 
+    @changes_figure
     def reset(self, epochs: int = 1, waiting: str = "") -> None:
         """Clear the curves; the x axis spans the planned epochs so it does not jump."""
         self._max_epochs = max(int(epochs), 1)
@@ -122,6 +328,7 @@ class LossPlot(LiveCanvas):
                 ax.set_xlim(0, self._max_epochs + 0.05)
         self._rescale()
 
+    @changes_figure
     def add_progress(self, epoch: int, batch: int, batches: int, loss: float | None) -> None:
         if loss is None or not batches:
             return
@@ -132,6 +339,7 @@ class LossPlot(LiveCanvas):
         self.running_line.set_data(xs, ys)
         self._rescale()
 
+    @changes_figure
     def add_epoch(
         self, epoch: int, train: float, val: float, best_epoch: int, accuracy: float | None
     ) -> None:
@@ -149,6 +357,7 @@ class LossPlot(LiveCanvas):
             self.acc_line.set_data(self._epochs, self._acc)
         self._rescale()
 
+    @changes_figure
     def finish(self, status: str, epochs_run: int, best_epoch: int) -> None:
         words = {"early_stopped": "early stop", "stopped": "stopped", "diverged": "diverged"}
         if status in ("early_stopped", "stopped", "diverged") and epochs_run:
@@ -169,6 +378,7 @@ class LossPlot(LiveCanvas):
 
     def series(self) -> dict[str, list[float]]:
         """The plotted numbers (for tests and export)."""
+        self.sync()
         return {
             "epochs": list(self._epochs),
             "train": list(self._train),
@@ -254,10 +464,21 @@ class ImageGrid(LiveCanvas):
     ) -> None:
         images = to_unit(images) if len(images) else np.zeros((0, TILE, TILE), np.float32)
         self.count = min(len(images), self.rows * self.cols)
+        self._show(images, self.count, captions, colors, title)
+
+    @changes_figure
+    def _show(
+        self,
+        images: np.ndarray,
+        count: int,
+        captions: Sequence[str],
+        colors: Sequence[str],
+        title: str | None,
+    ) -> None:
         self.image.set_data(mosaic(images, self.rows, self.cols, self.band))
-        self.empty_text.set_visible(self.count == 0)
+        self.empty_text.set_visible(count == 0)
         for i, text in enumerate(self.captions):
-            text.set_text(captions[i] if i < len(captions) and i < self.count else "")
+            text.set_text(captions[i] if i < len(captions) and i < count else "")
             text.set_color(colors[i] if i < len(colors) else "black")
         if title is not None:
             self.title.set_text(title)
@@ -295,21 +516,25 @@ class ConfusionPlot(LiveCanvas):
             (-0.5, -0.5), 1, 1, fill=False, ec="tab:red", lw=2.5, visible=False
         )
         ax.add_patch(self.highlight)
-        self.mpl_connect("button_press_event", self._on_click)
 
     def set_matrix(self, matrix: np.ndarray) -> None:
         self.matrix = np.asarray(matrix, dtype=int)
-        self.image.set_data(self.matrix)
-        top = max(int(self.matrix.max()), 1)
+        self._show(self.matrix)
+
+    @changes_figure
+    def _show(self, matrix: np.ndarray) -> None:
+        self.image.set_data(matrix)
+        top = max(int(matrix.max()), 1)
         self.image.set_clim(0, top)
         for r in range(2):
             for c in range(2):
-                value = int(self.matrix[r, c])
+                value = int(matrix[r, c])
                 self.texts[r][c].set_text(str(value))
                 self.texts[r][c].set_color("white" if value > top * 0.6 else "black")
         self.highlight.set_visible(False)
         self.mark_dirty()
 
+    @changes_figure
     def select(self, true: int, predicted: int) -> None:
         self.highlight.set_xy((predicted - 0.5, true - 0.5))
         self.highlight.set_visible(True)
@@ -320,12 +545,19 @@ class ConfusionPlot(LiveCanvas):
         self.select(true, predicted)
         self.cellClicked.emit(true, predicted)
 
-    def _on_click(self, event: object) -> None:
-        if getattr(event, "inaxes", None) is not self.ax:
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self._shown is None:
             return
-        x, y = event.xdata, event.ydata  # type: ignore[attr-defined]
-        if x is None or y is None:
-            return
-        col, row = round(x), round(y)
-        if 0 <= row < 2 and 0 <= col < 2:
-            self.click_cell(row, col)
+        cell = self.cell_at(event.position())
+        if cell is not None:
+            self.click_cell(*cell)
+
+    def cell_at(self, point: QPointF) -> tuple[int, int] | None:
+        """(true, predicted) of the matrix cell under a widget point, or None."""
+        x, y = self.to_figure(point.x(), point.y())
+        with self._surface.lock:
+            if not self.ax.contains_point((x, y)):
+                return None
+            col, row = self.ax.transData.inverted().transform((x, y))
+        col, row = round(col), round(row)
+        return (row, col) if 0 <= row < 2 and 0 <= col < 2 else None

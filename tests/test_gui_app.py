@@ -371,6 +371,7 @@ def test_finetune_then_evaluate_shows_metrics_and_confusion(window, qtbot, loade
     assert window.state.classifier is not None
     series = panel.monitor.plot.series()
     assert len(series["accuracy"]) == len(series["epochs"]) >= 1
+    panel.monitor.plot.sync()
     assert len(panel.monitor.plot.acc_line.get_xdata()) == len(series["epochs"])
     button = window.evaluate_panel.evaluate_button
     assert button.isEnabled() and panel.save_button.isEnabled()
@@ -386,6 +387,7 @@ def test_finetune_then_evaluate_shows_metrics_and_confusion(window, qtbot, loade
     assert len(shown) == ev.confusion[1, 1]
     view.click_cell(0, 0)
     assert window.evaluate_panel.gallery.count == min(int(ev.confusion[0, 0]), 48)
+    window.evaluate_panel.gallery.sync()
     assert "true even, predicted even" in window.evaluate_panel.gallery.title.get_text()
 
 

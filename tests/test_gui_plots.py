@@ -1,0 +1,75 @@
+"""The live figures: drawn by the render thread, never by the GUI thread; changes made
+during a draw are kept, in order; clicks on the confusion matrix find the right cell."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from PySide6.QtCore import QPoint, Qt
+
+from gui.plots import ConfusionPlot, ImageGrid, LossPlot
+
+
+@pytest.fixture
+def draw_threads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Idents of the threads that drew any figure during the test."""
+    seen: list[int] = []
+    original = FigureCanvasAgg.draw
+
+    def recording_draw(self: FigureCanvasAgg) -> None:
+        seen.append(threading.get_ident())
+        original(self)
+
+    monkeypatch.setattr(FigureCanvasAgg, "draw", recording_draw)
+    return seen
+
+
+def test_training_updates_are_drawn_off_the_gui_thread(qtbot, draw_threads) -> None:
+    plot = LossPlot(accuracy=True)
+    qtbot.addWidget(plot)
+    plot.resize(600, 300)
+    plot.show()
+    plot.reset(epochs=3)
+    for step in range(1, 30):
+        plot.add_progress(1, step, 30, 1.0 / step)
+    plot.add_epoch(1, 0.5, 0.6, 1, 0.9)
+    qtbot.waitUntil(lambda: plot._shown is not None, timeout=10_000)
+    assert draw_threads, "nothing was drawn"
+    assert threading.get_ident() not in draw_threads
+    assert plot._shown.width() >= 600  # drawn at the widget's size (times its pixel ratio)
+
+
+def test_a_change_made_during_a_draw_is_applied_before_the_next(qtbot) -> None:
+    grid = ImageGrid(2, 2)
+    qtbot.addWidget(grid)
+    surface = grid._surface
+    with surface.lock:  # as if the render thread were drawing right now
+        grid.set_images(np.ones((4, 28, 28), np.float32), title="first")
+        grid.set_images(np.ones((3, 28, 28), np.float32), title="second")
+        assert len(surface.pending) == 2
+        assert grid.count == 3  # what readers of the widget see is current at once
+    grid.sync()
+    assert not surface.pending
+    assert grid.title.get_text() == "second"
+    assert grid.captions[3].get_text() == ""
+
+
+def test_clicking_a_confusion_cell_selects_it(qtbot) -> None:
+    plot = ConfusionPlot()
+    qtbot.addWidget(plot)
+    plot.resize(360, 320)
+    plot.show()
+    plot.set_matrix(np.array([[5, 1], [2, 7]]))
+    plot.flush()
+    plot.sync()
+    for true, predicted in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        x, y = plot.ax.transData.transform((predicted, true))  # cell centre, display pixels
+        ratio = plot._shown.devicePixelRatio()
+        point = QPoint(round(x / ratio), round(plot.height() - y / ratio))
+        with qtbot.waitSignal(plot.cellClicked, timeout=2_000) as signal:
+            qtbot.mouseClick(plot, Qt.MouseButton.LeftButton, pos=point)
+        assert signal.args == [true, predicted]
+    assert plot.cell_at(QPoint(2, 2).toPointF()) is None  # the margin is not a cell

@@ -93,6 +93,7 @@ def main() -> None:
 
     def begin(tab: int, start) -> None:
         window.tabs.setCurrentIndex(tab)
+        late.clear()  # e.g. the screenshot just taken: the bench's own stall, not the app's
         beat.reset()
         state["t"] = time.perf_counter()
         start()

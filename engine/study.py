@@ -891,35 +891,6 @@ def indices_sha256(indices: torch.Tensor) -> str:
     return hashlib.sha256(indices.to(torch.int64).contiguous().numpy().tobytes()).hexdigest()
 
 
-class _BatchStream:
-    """Endless seeded stream of indices 0..n-1: reshuffled passes, cut into batches.
-
-    Each batch comes from the stream, so every labelled image is used equally often
-    (to within one) whatever the relation between budget and batch size.
-    """
-
-    def __init__(self, n: int, seed: int) -> None:
-        import torch
-
-        self._torch = torch
-        self._n = n
-        self._generator = torch.Generator().manual_seed(seed)
-        self._order = torch.empty(0, dtype=torch.long)
-        self._pos = 0
-
-    def take(self, count: int) -> torch.Tensor:
-        parts = []
-        while count > 0:
-            if self._pos >= len(self._order):
-                self._order = self._torch.randperm(self._n, generator=self._generator)
-                self._pos = 0
-            part = self._order[self._pos : self._pos + count]
-            self._pos += len(part)
-            count -= len(part)
-            parts.append(part)
-        return self._torch.cat(parts)
-
-
 @dataclass
 class CellRun:
     """What `train_cell` returns: the trained model's scores and its training curve."""
@@ -941,71 +912,39 @@ def train_cell(
     labelled: torch.Tensor,
     encoder: Any,
     freeze: bool,
-    val_x: torch.Tensor,
-    val_y: torch.Tensor,
+    val_indices: torch.Tensor,
     val_every: int,
     on_event: EventSink = ignore_event,
     should_stop: StopCheck = never_stop,
 ) -> CellRun:
     """Train one classifier the study's way and score it on the test set.
 
-    Mirrors engine.training.finetune (same model, loss, augmentation, Adam + one-cycle
-    via engine.training.fit) except for the step-based schedule described in the module
-    docstring: one fit "epoch" = `val_every` steps drawn from a _BatchStream.
+    That is engine.training.finetune (same model, loss, augmentation, Adam + one-cycle)
+    in rounds of `val_every` steps, validated on the study's fixed `val_indices`.
     """
     import torch
-    from torch.nn import functional as F
 
-    from engine.augment import augment_batch
     from engine.data import parity
-    from engine.device import pick_device
-    from engine.training import fit, make_classifier, predict_proba, to_float_images
+    from engine.training import finetune, predict_proba
 
     clock = Stopwatch()
-    device = pick_device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    model = make_classifier(arch, encoder, freeze).to(device)
-    train_x = data.train_images[labelled].to(device)
-    train_y = parity(data.train_labels[labelled]).to(device)
-    val_x, val_y = val_x.to(device), val_y.to(device)
-    stream = _BatchStream(len(labelled), cfg.seed)
-    augmenter = torch.Generator(device=device).manual_seed(cfg.seed + 1)
-    round_size = val_every * cfg.batch_size  # one fit epoch = one validation round
-
-    def make_batch(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        picked = stream.take(len(index)).to(device)
-        x = to_float_images(train_x[picked])
-        if cfg.augment:
-            x = augment_batch(x, augmenter)
-        return x, train_y[picked]
-
-    def loss_fn(output: torch.Tensor, _: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(output, target)
-
-    @torch.no_grad()
-    def validate(net: torch.nn.Module) -> tuple[float, float]:
-        was_training = net.training
-        net.eval()
-        logits = net(to_float_images(val_x))
-        net.train(was_training)
-        loss = float(F.binary_cross_entropy_with_logits(logits, val_y))
-        return loss, float(((logits > 0).float() == val_y).float().mean())
-
-    result = fit(model, round_size, make_batch, loss_fn, validate, cfg, "study", on_event,
-                 should_stop)  # fmt: skip
-    finished = result.finished
-    curve = [(e.steps, float(e.val_accuracy or 0.0)) for e in result.history]
-    p_odd = predict_proba(model, data.test_images)
+    result = finetune(
+        data, arch, cfg, labelled, encoder, freeze, on_event, should_stop,
+        val_indices=val_indices, round_steps=val_every,
+    )  # fmt: skip
+    finished = result.fit.finished
+    curve = [(e.steps, float(e.val_accuracy or 0.0)) for e in result.fit.history]
+    p_odd = predict_proba(result.model, data.test_images)
     truth = parity(data.test_labels)
     test_accuracy = float(((p_odd > 0.5).float() == truth).float().mean())
     return CellRun(
         test_accuracy=test_accuracy,
-        val_accuracy=validate(model)[1],
+        val_accuracy=result.val_accuracy,
         steps=finished.steps,
         status=finished.status,
         best_round=finished.best_epoch,
         curve=curve,
-        labels_sha256=indices_sha256(labelled),
+        labels_sha256=indices_sha256(labelled.to(torch.int64)),
         seconds=clock.elapsed,
     )
 
@@ -1071,14 +1010,12 @@ def _study_split(n: int):
     return split_train_val(n)
 
 
-def _validation_subset(data: Mnist, split: Any, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _validation_subset(split: Any, size: int) -> torch.Tensor:
+    """The same `size` validation indices for every cell (sorted, seeded)."""
     import torch
 
-    from engine.data import parity
-
     order = torch.randperm(len(split.val), generator=torch.Generator().manual_seed(VAL_SUBSET_SEED))
-    chosen = split.val[order[: min(size, len(split.val))]].sort().values
-    return data.train_images[chosen], parity(data.train_labels[chosen])
+    return split.val[order[: min(size, len(split.val))]].sort().values
 
 
 def run_study(
@@ -1163,7 +1100,7 @@ def run_study(
             return finish("stopped" if done.status == "stopped" else "failed")
         encoders[family] = pre.model.encoder
 
-    val_x, val_y = _validation_subset(data, split, settings.val_size)
+    val_indices = _validation_subset(split, settings.val_size)
     for seed, family, budget in plan:
         labelled = label_budget(data.train_labels, split.train, budget, seed)  # once per 3 ways
         steps = settings.steps_for(len(labelled))
@@ -1178,8 +1115,7 @@ def run_study(
                 labelled,
                 None if way == "scratch" else encoders[family],
                 way == "frozen",
-                val_x,
-                val_y,
+                val_indices,
                 settings.val_every,
                 progress.sink(WORK_WEIGHT[way]),
                 should_stop,

@@ -284,6 +284,32 @@ class FinetuneResult:
     val_accuracy: float
 
 
+class BatchStream:
+    """Endless seeded stream of indices 0..n-1: reshuffled passes, cut into batches.
+
+    Every index is used equally often (to within one) whatever the relation between n
+    and the batch size, which epochs cannot promise when n is smaller than a batch.
+    """
+
+    def __init__(self, n: int, seed: int) -> None:
+        self._n = n
+        self._generator = torch.Generator().manual_seed(seed)
+        self._order = torch.empty(0, dtype=torch.long)
+        self._pos = 0
+
+    def take(self, count: int) -> torch.Tensor:
+        parts = []
+        while count > 0:
+            if self._pos >= len(self._order):
+                self._order = torch.randperm(self._n, generator=self._generator)
+                self._pos = 0
+            part = self._order[self._pos : self._pos + count]
+            self._pos += len(part)
+            count -= len(part)
+            parts.append(part)
+        return torch.cat(parts)
+
+
 def make_classifier(arch: ArchConfig, encoder: nn.Module | None, freeze: bool) -> Classifier:
     """A classifier on a copy of `encoder` (None: a fresh one, i.e. from scratch)."""
     encoder = copy.deepcopy(encoder) if encoder is not None else None
@@ -302,27 +328,43 @@ def finetune(
     on_event: EventSink = ignore_event,
     should_stop: StopCheck = never_stop,
     split: Split | None = None,
+    *,
+    val_indices: torch.Tensor | None = None,
+    round_steps: int | None = None,
 ) -> FinetuneResult:
     """Train the even/odd classifier on the `labelled` training indices.
 
     `encoder` is copied, never changed; None trains from scratch with a fresh encoder of
-    the same architecture. Validation (early stopping) uses the split's validation images.
+    the same architecture. Validation (early stopping) uses the split's validation images,
+    or the training images `val_indices` when given.
+
+    `round_steps` switches from epochs to rounds (used by the study, where a 100-label
+    epoch is a single batch): every round is `round_steps` batches drawn from a
+    `BatchStream` over the labelled images, then a validation, so `cfg.epochs` and
+    `cfg.patience` count rounds and the best round's weights are kept.
     """
     cfg = cfg.validate()
     arch = arch.validate()
     if len(labelled) == 0:
         raise ConfigError("fine-tuning needs at least one labelled image")
+    if round_steps is not None and round_steps < 1:
+        raise ConfigError(f"a round must have at least one step, not {round_steps}")
     split = split or split_train_val(len(data.train_images))
+    val_indices = split.val if val_indices is None else val_indices
     device = pick_device(cfg.device)
     _seed_everything(cfg.seed)
     model = make_classifier(arch, encoder, freeze).to(device)
     train_x = data.train_images[labelled].to(device)
     train_y = parity(data.train_labels[labelled]).to(device)
-    val_x = data.train_images[split.val].to(device)
-    val_y = parity(data.train_labels[split.val]).to(device)
+    val_x = data.train_images[val_indices].to(device)
+    val_y = parity(data.train_labels[val_indices]).to(device)
     augmenter = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+    stream = BatchStream(len(labelled), cfg.seed) if round_steps is not None else None
+    n_train = len(train_x) if round_steps is None else round_steps * cfg.batch_size
 
     def make_batch(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if stream is not None:  # fit's epoch order only says how many: rounds use the stream
+            index = stream.take(len(index))
         index = index.to(device)
         x = to_float_images(train_x[index])
         if cfg.augment:
@@ -339,7 +381,7 @@ def finetune(
         return loss, accuracy
 
     result = fit(
-        model, len(train_x), make_batch, loss_fn, validate, cfg, "finetune", on_event, should_stop
+        model, n_train, make_batch, loss_fn, validate, cfg, "finetune", on_event, should_stop
     )
     return FinetuneResult(model, result, validate(model)[1])
 

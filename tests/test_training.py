@@ -15,7 +15,7 @@ from engine.config import ArchConfig, ConfigError, TrainConfig
 from engine.data import label_budget, split_train_val
 from engine.events import EpochEnd, Finished, Progress, Reconstructions
 from engine.models import Autoencoder
-from engine.training import finetune, fit, pretrain, reconstruction_mse
+from engine.training import BatchStream, finetune, fit, pretrain, reconstruction_mse
 
 ARCH = ArchConfig(arch="conv", latent=8, width=4, dropout=0.1, head_hidden=8)
 FAST = TrainConfig(epochs=1, batch_size=32, lr=3e-3, max_steps=3)
@@ -397,3 +397,21 @@ def test_fit_refuses_a_model_with_nothing_to_train():
 def test_train_config_round_trip():
     cfg = TrainConfig(epochs=3, lr=0.01, max_steps=5, augment=True)
     assert TrainConfig.from_dict({**cfg.to_dict(), "unknown": 1}) == cfg
+
+
+def test_batch_stream_uses_every_index_equally_often():
+    stream = BatchStream(7, seed=0)
+    taken = torch.cat([stream.take(5) for _ in range(7)])  # 35 = five passes over 7
+    assert torch.bincount(taken, minlength=7).tolist() == [5] * 7
+    assert torch.equal(BatchStream(7, seed=0).take(35), taken)
+
+
+def test_finetune_in_rounds_validates_every_round_on_the_given_images(data, split):
+    labelled = label_budget(data.train_labels, split.train, 20, seed=0)  # under one batch
+    cfg = TrainConfig(epochs=3, batch_size=32, lr=1e-3, patience=10, max_steps=8)
+    result = finetune(
+        data, ArchConfig(arch="mlp"), cfg, labelled, val_indices=split.val[:10], round_steps=3
+    )
+    assert [e.steps for e in result.fit.history] == [3, 6, 8]  # rounds, cut at max_steps
+    assert result.fit.finished.steps == 8
+    assert result.val_accuracy * 10 == pytest.approx(round(result.val_accuracy * 10))

@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
 
     try:
-        from engine.study import add_compare_parser
+        from engine.study.cli import add_compare_parser
     except ImportError:
         pass
     else:

@@ -17,6 +17,7 @@ from engine import study
 from engine.cli import main
 from engine.events import CellDone, Progress
 from engine.study import WAYS, StudyError, StudySettings, load_study, run_study
+from engine.study import run as study_run
 
 TINY = StudySettings(
     budgets=(20, None),
@@ -91,7 +92,7 @@ def test_steps_follow_the_settings(tiny_run):
 def test_three_ways_see_exactly_the_same_labelled_indices(data, monkeypatch):
     """Wrap the per-cell trainer and record what each way really trained on."""
     seen: dict[tuple, dict[bool | None, tuple]] = {}
-    real = study.train_cell
+    real = study_run.train_cell
 
     def spy(data_, arch, cfg, labelled, encoder, freeze, *rest, **kwargs):
         way = "scratch" if encoder is None else ("frozen" if freeze else "finetune")
@@ -99,7 +100,7 @@ def test_three_ways_see_exactly_the_same_labelled_indices(data, monkeypatch):
         seen.setdefault(key, {})[way] = (tuple(labelled.tolist()), cfg)
         return real(data_, arch, cfg, labelled, encoder, freeze, *rest, **kwargs)
 
-    monkeypatch.setattr(study, "train_cell", spy)
+    monkeypatch.setattr(study_run, "train_cell", spy)
     result = run_study(data, TINY)
     assert len(seen) == 4  # 2 budgets x 2 seeds
     for per_way in seen.values():

@@ -1,0 +1,373 @@
+"""The study's files (study.json, cells.csv, tables), its plots and its HTML report.
+
+Separate because writing and reopening results (write_outputs, load_study) does not need
+training; matplotlib is imported only inside the functions that draw.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.files import atomic_write_bytes
+from engine.study.settings import (
+    CELLS_FILE,
+    CONFIDENCE,
+    CONVERGENCE_PLOT_FILE,
+    PLOT_FILE,
+    REPORT_FILE,
+    STUDY_FILE,
+    TABLE_CSV,
+    TABLE_JSON,
+    WAY_LABELS,
+    WAYS,
+    Cell,
+    StudyError,
+    StudyResult,
+    StudySettings,
+    budget_key,
+)
+from engine.study.stats import _pct, sentences
+
+# --------------------------------------------------------------------------------- files
+
+
+def _write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+CELL_COLUMNS = [
+    "family",
+    "budget",
+    "n_labels",
+    "seed",
+    "way",
+    "test_accuracy",
+    "val_accuracy",
+    "steps",
+    "planned_steps",
+    "steps_to_target",
+    "status",
+    "best_round",
+    "seconds",
+    "labels_sha256",
+]
+
+
+def cells_csv(cells: Sequence[Cell]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CELL_COLUMNS)
+    for cell in cells:
+        values = cell.to_dict()
+        writer.writerow(["" if values[c] is None else values[c] for c in CELL_COLUMNS])
+    return buffer.getvalue()
+
+
+def table_csv(summary: dict) -> str:
+    """One row per family, budget and way: mean, std, per-seed accuracies, gain."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "family",
+            "budget",
+            "n_labels",
+            "way",
+            "mean",
+            "std",
+            "n_seeds",
+            "accuracies",
+            "gain_vs_scratch",
+            "gain_std",
+            "gain_low",
+            "gain_high",
+            "gain_clear",
+            "mean_steps_to_target",
+            "reached_target",
+        ]
+    )
+    for family, per_budget in summary["table"].items():
+        for budget, row in per_budget.items():
+            for way, info in row.items():
+                gain = summary["gains"].get(family, {}).get(budget, {}).get(way, {})
+                writer.writerow(
+                    [
+                        family,
+                        budget,
+                        info["n_labels"],
+                        way,
+                        f"{info['mean']:.6f}",
+                        "" if info["std"] is None else f"{info['std']:.6f}",
+                        len(info["accuracies"]),
+                        " ".join(f"{a:.6f}" for a in info["accuracies"]),
+                        *[
+                            "" if gain.get(k) is None else f"{gain[k]:.6f}"
+                            for k in ("mean", "std", "low", "high")
+                        ],
+                        "" if gain.get("clear") is None else gain["clear"],
+                        ""
+                        if info["mean_steps_to_target"] is None
+                        else f"{info['mean_steps_to_target']:.1f}",
+                        f"{info['reached']}/{len(info['accuracies'])}",
+                    ]
+                )
+    return buffer.getvalue()
+
+
+def table_json(result: StudyResult) -> dict:
+    """What `evenodd compare --json` prints and table.json holds (see cmd_compare)."""
+    summary = result.summary()
+    return {
+        "status": result.status,
+        "cells_done": len(result.cells),
+        "cells_planned": result.planned_cells,
+        "seconds": result.seconds,
+        **summary,
+        "sentences": sentences(summary),
+        "settings": result.settings.to_dict(),
+    }
+
+
+def write_progress(out: Path, result: StudyResult) -> None:
+    """The incremental files, rewritten after every cell: study.json and cells.csv."""
+    _write_text(out / STUDY_FILE, json.dumps(result.to_dict(), indent=1))
+    _write_text(out / CELLS_FILE, cells_csv(result.cells))
+
+
+def write_outputs(out: Path, result: StudyResult) -> dict[str, Path]:
+    """All result files of a (finished or stopped) study; returns them by role."""
+    write_progress(out, result)
+    summary = result.summary()
+    _write_text(out / TABLE_CSV, table_csv(summary))
+    _write_text(out / TABLE_JSON, json.dumps(table_json(result), indent=1))
+    plot = figure_png(accuracy_figure(summary, result.settings))
+    atomic_write_bytes(out / PLOT_FILE, plot)
+    convergence = figure_png(convergence_figure(summary, result.settings))
+    atomic_write_bytes(out / CONVERGENCE_PLOT_FILE, convergence)
+    _write_text(out / REPORT_FILE, report_html(result, summary, plot, convergence))
+    return {
+        "study": out / STUDY_FILE,
+        "cells": out / CELLS_FILE,
+        "table_csv": out / TABLE_CSV,
+        "table_json": out / TABLE_JSON,
+        "plot": out / PLOT_FILE,
+        "convergence_plot": out / CONVERGENCE_PLOT_FILE,
+        "report": out / REPORT_FILE,
+    }
+
+
+def load_study(folder: str | Path) -> StudyResult:
+    """Reopen a saved study folder (its study.json); never runs anything."""
+    folder = Path(folder)
+    path = folder / STUDY_FILE
+    if not path.is_file():
+        raise StudyError(f"{folder} holds no saved study ({STUDY_FILE} not found)")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StudyError(f"{path.name}: cannot be read as a study ({exc})") from None
+    if not isinstance(values, dict):
+        raise StudyError(f"{path.name}: not a saved study")
+    try:
+        result = StudyResult.from_dict(values)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, StudyError):
+            raise
+        raise StudyError(f"{path.name}: damaged study file ({exc})") from None
+    result.out_dir = folder
+    return result
+
+
+# --------------------------------------------------------------------------------- plots
+
+
+def x_positions(summary: dict, budgets: Sequence[str]) -> dict[str, int]:
+    """Number of labels of each budget that has results (x axis of the plots)."""
+    found: dict[str, int] = {}
+    for per_budget in summary["table"].values():
+        for budget, row in per_budget.items():
+            found[budget] = next(iter(row.values()))["n_labels"]
+    return {b: found[b] for b in budgets if b in found}
+
+
+def accuracy_figure(summary: dict, settings: StudySettings):
+    """Test accuracy vs labels (log x), error bars = std over seeds; a panel per family."""
+    from matplotlib.figure import Figure
+
+    families = list(settings.families)
+    figure = Figure(figsize=(5.2 * len(families), 3.8))
+    budgets = [budget_key(b) for b in settings.budgets]
+    for i, family in enumerate(families, start=1):
+        axes = figure.add_subplot(1, len(families), i)
+        rows = summary["table"].get(family, {})
+        for way in WAYS:
+            points = [
+                (row[way]["n_labels"], row[way]["mean"], row[way]["std"] or 0.0)
+                for b, row in rows.items()
+                if way in row and b in budgets
+            ]
+            if points:
+                x, y, err = zip(*sorted(points), strict=True)
+                axes.errorbar(
+                    x,
+                    [100 * v for v in y],
+                    yerr=[100 * e for e in err],
+                    marker="o",
+                    capsize=3,
+                    label=WAY_LABELS[way],
+                )
+        _label_axes(axes, family, "test accuracy (%)", x_positions(summary, budgets))
+    figure.tight_layout()
+    return figure
+
+
+def convergence_figure(summary: dict, settings: StudySettings):
+    """Mean steps to reach the target validation accuracy (seeds that reached it)."""
+    from matplotlib.figure import Figure
+
+    families = list(settings.families)
+    figure = Figure(figsize=(5.2 * len(families), 3.6))
+    for i, family in enumerate(families, start=1):
+        axes = figure.add_subplot(1, len(families), i)
+        for way in WAYS:
+            points = [
+                (row[way]["n_labels"], row[way]["mean_steps_to_target"])
+                for row in summary["table"].get(family, {}).values()
+                if way in row and row[way]["mean_steps_to_target"] is not None
+            ]
+            if points:
+                x, y = zip(*sorted(points), strict=True)
+                axes.plot(x, y, marker="o", label=WAY_LABELS[way])
+        ticks = x_positions(summary, [budget_key(b) for b in settings.budgets])
+        _label_axes(axes, family, f"steps to {_pct(settings.target)} val. acc.", ticks)
+    figure.tight_layout()
+    return figure
+
+
+def _label_axes(axes, family: str, ylabel: str, ticks: dict[str, int] | None = None) -> None:
+    axes.set_xscale("log")
+    if ticks:  # the budgets themselves, not 2x10^1 style log ticks
+        from matplotlib.ticker import NullFormatter
+
+        axes.set_xticks(list(ticks.values()), [f"{n:,}" for n in ticks.values()])
+        axes.xaxis.set_minor_formatter(NullFormatter())
+    axes.set_xlabel("labelled images (log scale)")
+    axes.set_ylabel(ylabel)
+    axes.set_title(f"{family.upper()} encoder")
+    axes.grid(alpha=0.3, which="both")
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=8)
+
+
+def figure_png(figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------- html
+
+
+def fmt_mean_std(info: dict) -> str:
+    std = "n/a" if info["std"] is None else f"{100 * info['std']:.2f}"
+    return f"{100 * info['mean']:.2f} ± {std}"
+
+
+def fmt_gain(gain: dict | None) -> str:
+    if not gain or gain.get("mean") is None:
+        return ""
+    if gain["low"] is None:
+        return f"{100 * gain['mean']:+.2f} (1 seed)"
+    mark = " *" if gain["clear"] else ""
+    return f"{100 * gain['mean']:+.2f} [{100 * gain['low']:+.2f}, {100 * gain['high']:+.2f}]{mark}"
+
+
+def summary_table_html(summary: dict) -> str:
+    head = (
+        "<tr><th>family</th><th>labels</th>"
+        + "".join(f"<th>{w} (%)</th>" for w in WAYS)
+        + "<th>frozen − scratch</th><th>finetune − scratch</th>"
+        + "".join(f"<th>{w}: steps to target</th>" for w in WAYS)
+        + "</tr>"
+    )
+    rows = []
+    for family, per_budget in summary["table"].items():
+        for budget, row in per_budget.items():
+            gains = summary["gains"].get(family, {}).get(budget, {})
+            cells = [family, budget]
+            cells += [fmt_mean_std(row[w]) if w in row else "" for w in WAYS]
+            cells += [fmt_gain(gains.get("frozen")), fmt_gain(gains.get("finetune"))]
+            for way in WAYS:
+                info = row.get(way)
+                if info is None:
+                    cells.append("")
+                elif info["mean_steps_to_target"] is None:
+                    cells.append(f"never (0/{len(info['accuracies'])})")
+                else:
+                    cells.append(
+                        f"{info['mean_steps_to_target']:.0f} "
+                        f"({info['reached']}/{len(info['accuracies'])})"
+                    )
+            rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells))
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def report_html(result: StudyResult, summary: dict, plot: bytes, convergence: bytes) -> str:
+    from engine.report import embed_png, html_page, settings_table
+
+    settings = result.settings
+    steps = {
+        key: settings.steps_for(_n_for(summary, key) or 0)
+        for key in (budget_key(b) for b in settings.budgets)
+        if _n_for(summary, key)
+    }
+    facts = {
+        "status": result.status,
+        "cells finished": f"{len(result.cells)} of {result.planned_cells}",
+        "wall time": f"{result.seconds:.0f} s",
+        "steps per cell": ", ".join(f"{k}: {v}" for k, v in steps.items()),
+        **{f"pretraining {k}": _pretrain_text(v) for k, v in result.pretraining.items()},
+        **{k: v for k, v in result.info.items() if isinstance(v, str | int | float)},
+    }
+    conclusions = "".join(f"<li>{html.escape(s)}</li>" for s in sentences(summary))
+    how = (
+        f"<p>Each number is the even/odd accuracy on the {result.info.get('test_images', '')} "
+        "MNIST test images, mean ± "
+        "sample standard deviation over seeds (percent). Gains are per-seed paired "
+        f"differences with a {int(CONFIDENCE * 100)}% Student-t interval; * marks a gain "
+        "whose interval excludes zero (larger than the spread across seeds). Steps to "
+        f"target: mean optimiser steps to reach {_pct(settings.target)} accuracy on "
+        f"{settings.val_size} validation images, checked every {settings.val_every} steps, "
+        "over the seeds that reached it (count in brackets).</p>"
+    )
+    sections = [
+        ("Conclusions (computed from the numbers)", f"<ul>{conclusions}</ul>"),
+        ("Accuracy vs labels", embed_png(plot, "test accuracy vs number of labels")),
+        ("Results", how + summary_table_html(summary)),
+        ("Convergence", embed_png(convergence, "steps to the target validation accuracy")),
+        ("Run", settings_table(facts)),
+        ("Settings", settings_table(settings.to_dict())),
+    ]
+    return html_page("Pretraining study: scratch vs frozen vs fine-tuned encoder", sections)
+
+
+def _n_for(summary: dict, budget: str) -> int | None:
+    for per_budget in summary["table"].values():
+        if budget in per_budget:
+            return next(iter(per_budget[budget].values()))["n_labels"]
+    return None
+
+
+def _pretrain_text(info: dict) -> str:
+    return (
+        f"{info.get('status')}, {info.get('epochs_run')} epochs, val MSE "
+        f"{info.get('val_mse', float('nan')):.5f}, {info.get('seconds', 0):.0f} s"
+    )

@@ -1,0 +1,341 @@
+"""Running the study: train_cell (one classifier, one cell) and run_study (all cells).
+
+Separate because this is the only part that trains; torch is imported only inside its
+functions. Tests that replace train_cell patch it here (engine.study.run), where
+run_study looks it up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import engine
+from engine.config import ArchConfig, TrainConfig
+from engine.events import (
+    CellDone,
+    EventSink,
+    Message,
+    Progress,
+    StopCheck,
+    Stopwatch,
+    ignore_event,
+    never_stop,
+)
+from engine.study.report import write_outputs, write_progress
+from engine.study.settings import (
+    VAL_SUBSET_SEED,
+    WAYS,
+    Cell,
+    StudyError,
+    StudyResult,
+    StudySettings,
+    budget_key,
+)
+from engine.study.stats import _pct
+
+if TYPE_CHECKING:
+    import torch
+
+    from engine.data import Mnist
+
+
+# ------------------------------------------------------------------------------ training
+
+
+def indices_sha256(indices: torch.Tensor) -> str:
+    """Fingerprint of a set of labelled indices (as int64), to prove the ways share it."""
+    import torch
+
+    return hashlib.sha256(indices.to(torch.int64).contiguous().numpy().tobytes()).hexdigest()
+
+
+@dataclass
+class CellRun:
+    """What `train_cell` returns: the trained model's scores and its training curve."""
+
+    test_accuracy: float
+    val_accuracy: float
+    steps: int
+    status: str
+    best_round: int
+    curve: list[tuple[int, float]]
+    labels_sha256: str
+    seconds: float
+
+
+def train_cell(
+    data: Mnist,
+    arch: ArchConfig,
+    cfg: TrainConfig,
+    labelled: torch.Tensor,
+    encoder: Any,
+    freeze: bool,
+    val_indices: torch.Tensor,
+    val_every: int,
+    on_event: EventSink = ignore_event,
+    should_stop: StopCheck = never_stop,
+) -> CellRun:
+    """Train one classifier the study's way and score it on the test set.
+
+    That is engine.training.finetune (same model, loss, augmentation, Adam + one-cycle)
+    in rounds of `val_every` steps, validated on the study's fixed `val_indices`.
+    """
+    import torch
+
+    from engine.data import parity
+    from engine.training import finetune, predict_proba
+
+    clock = Stopwatch()
+    result = finetune(
+        data, arch, cfg, labelled, encoder, freeze, on_event, should_stop,
+        val_indices=val_indices, round_steps=val_every,
+    )  # fmt: skip
+    finished = result.fit.finished
+    curve = [(e.steps, float(e.val_accuracy or 0.0)) for e in result.fit.history]
+    p_odd = predict_proba(result.model, data.test_images)
+    truth = parity(data.test_labels)
+    test_accuracy = float(((p_odd > 0.5).float() == truth).float().mean())
+    return CellRun(
+        test_accuracy=test_accuracy,
+        val_accuracy=result.val_accuracy,
+        steps=finished.steps,
+        status=finished.status,
+        best_round=finished.best_epoch,
+        curve=curve,
+        labels_sha256=indices_sha256(labelled.to(torch.int64)),
+        seconds=clock.elapsed,
+    )
+
+
+def steps_to_target(curve: Sequence[tuple[int, float]], target: float) -> int | None:
+    """Steps at the first validation round whose accuracy reached `target`."""
+    return next((steps for steps, accuracy in curve if accuracy >= target), None)
+
+
+# ----------------------------------------------------------------------------- the study
+
+
+WORK_WEIGHT = {"pretrain": 2.0, "scratch": 1.0, "frozen": 0.5, "finetune": 1.0}  # for ETA
+
+
+class _Progress:
+    """Turns the inner runs' Progress events into one study-wide Progress with an ETA.
+
+    Work is counted in steps weighted by their rough cost (WORK_WEIGHT), so the ETA is
+    sensible although pretraining steps cost more than frozen-encoder steps.
+    """
+
+    def __init__(self, total: float, on_event: EventSink) -> None:
+        self.total, self.done, self.on_event = total, 0.0, on_event
+        self.clock = Stopwatch()
+        self.cells_done = 0
+        self.cells_total = 0
+
+    def sink(self, weight: float, passthrough: bool = False) -> EventSink:
+        """Sink for one inner run; `passthrough` also forwards its other events (epochs)."""
+
+        def forward(event: Any) -> None:
+            if isinstance(event, Progress):
+                self.emit(self.done + weight * event.done)
+            elif passthrough:
+                self.on_event(event)
+
+        return forward
+
+    def advance(self, units: float) -> None:
+        self.done += units
+        self.emit(self.done)
+
+    def emit(self, done: float) -> None:
+        done = min(done, self.total)
+        self.on_event(
+            Progress(
+                "compare",
+                round(done),
+                round(self.total),
+                self.clock.elapsed,
+                self.clock.eta(done, self.total),
+                batch=self.cells_done,
+                batches=self.cells_total,
+            )
+        )
+
+
+def _study_split(n: int):
+    """The app's own train/validation split (engine.data decides the sizes)."""
+    from engine.data import split_train_val
+
+    return split_train_val(n)
+
+
+def _validation_subset(split: Any, size: int) -> torch.Tensor:
+    """The same `size` validation indices for every cell (sorted, seeded)."""
+    import torch
+
+    order = torch.randperm(len(split.val), generator=torch.Generator().manual_seed(VAL_SUBSET_SEED))
+    return split.val[order[: min(size, len(split.val))]].sort().values
+
+
+def run_study(
+    data: Mnist,
+    settings: StudySettings = StudySettings(),  # noqa: B008 (frozen dataclass, immutable)
+    on_event: EventSink = ignore_event,
+    should_stop: StopCheck = never_stop,
+    out_dir: str | Path | None = None,
+) -> StudyResult:
+    """Run the study; cells are reported (CellDone) and saved (out_dir) as they finish.
+
+    Order: pretrain every family first, then seed by seed (so a stopped study has whole
+    curves for its first seeds), family, budget, and the three ways of each labelled
+    subset in a row. Stopping keeps every finished cell; the unfinished one is dropped.
+    """
+    import torch
+
+    from engine.data import label_budget
+    from engine.training import pretrain
+
+    settings = settings.validate()
+    out = Path(out_dir) if out_dir is not None else None
+    split = _study_split(len(data.train_images))
+    for budget in settings.budgets:
+        if budget is not None and budget > len(split.train):
+            raise StudyError(
+                f"label budget {budget} is larger than the {len(split.train)} training images"
+            )
+    n_labels = {b: len(split.train) if b is None else b for b in settings.budgets}
+    plan = [
+        (seed, family, budget)
+        for seed in range(settings.seeds)
+        for family in settings.families
+        for budget in settings.budgets
+    ]
+    pre_cfg = settings.pretrain_config()
+    pre_steps = pre_cfg.epochs * math.ceil(len(split.train) / pre_cfg.batch_size)
+    total = len(settings.families) * pre_steps * WORK_WEIGHT["pretrain"] + sum(
+        settings.steps_for(n_labels[b]) * WORK_WEIGHT[w] for _, _, b in plan for w in WAYS
+    )
+    progress = _Progress(total, on_event)
+    progress.cells_total = len(plan) * len(WAYS)
+    result = StudyResult(settings, planned_cells=progress.cells_total, out_dir=out)
+    result.info = {
+        "data_source": data.source,
+        "train_images": len(split.train),
+        "val_images_scored": min(settings.val_size, len(split.val)),
+        "test_images": len(data.test_images),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "evenodd_studio": engine.__version__,
+    }
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_progress(out, result)
+
+    def finish(status: str) -> StudyResult:
+        result.status = status
+        result.seconds = progress.clock.elapsed
+        if out is not None:
+            write_outputs(out, result)
+        return result
+
+    encoders = {}
+    for family in settings.families:
+        on_event(Message(f"pretraining the {family} autoencoder ({pre_cfg.epochs} epochs)"))
+        sink = progress.sink(WORK_WEIGHT["pretrain"], passthrough=True)
+        pre = pretrain(
+            data, settings.arch(family), pre_cfg, sink, should_stop, split=split, n_show=0
+        )
+        done = pre.fit.finished
+        result.pretraining[family] = {
+            "status": done.status,
+            "epochs_run": done.epochs_run,
+            "steps": done.steps,
+            "val_mse": pre.val_mse,
+            "seconds": done.seconds,
+        }
+        progress.advance(pre_steps * WORK_WEIGHT["pretrain"])
+        if done.status in ("stopped", "diverged"):
+            return finish("stopped" if done.status == "stopped" else "failed")
+        encoders[family] = pre.model.encoder
+
+    val_indices = _validation_subset(split, settings.val_size)
+    for seed, family, budget in plan:
+        labelled = label_budget(data.train_labels, split.train, budget, seed)  # once per 3 ways
+        steps = settings.steps_for(len(labelled))
+        cfg = settings.train_config(seed, steps)
+        for way in WAYS:
+            if should_stop():
+                return finish("stopped")
+            run = train_cell(
+                data,
+                settings.arch(family),
+                cfg,
+                labelled,
+                None if way == "scratch" else encoders[family],
+                way == "frozen",
+                val_indices,
+                settings.val_every,
+                progress.sink(WORK_WEIGHT[way]),
+                should_stop,
+            )
+            if run.status == "stopped":
+                return finish("stopped")
+            cell = Cell(
+                family=family,
+                budget=budget_key(budget),
+                n_labels=len(labelled),
+                seed=seed,
+                way=way,
+                test_accuracy=run.test_accuracy,
+                val_accuracy=run.val_accuracy,
+                steps=run.steps,
+                planned_steps=steps,
+                steps_to_target=steps_to_target(run.curve, settings.target),
+                status=run.status,
+                best_round=run.best_round,
+                seconds=run.seconds,
+                labels_sha256=run.labels_sha256,
+                curve=run.curve,
+            )
+            _record(result, cell, progress, steps * WORK_WEIGHT[way], on_event, out)
+    return finish("completed")
+
+
+def _record(
+    result: StudyResult,
+    cell: Cell,
+    progress: _Progress,
+    units: float,
+    on_event: EventSink,
+    out: Path | None,
+) -> None:
+    result.cells.append(cell)
+    result.seconds = progress.clock.elapsed
+    progress.cells_done += 1
+    if out is not None:
+        write_progress(out, result)
+    progress.advance(units)
+    on_event(
+        CellDone(
+            cell.family,
+            cell.budget,
+            cell.way,
+            cell.seed,
+            cell.test_accuracy,
+            cell.steps_to_target,
+            extra=cell.to_dict(),
+        )
+    )
+    on_event(
+        Message(
+            f"cell {progress.cells_done}/{progress.cells_total}: {cell.family} "
+            f"{cell.budget} labels seed {cell.seed} {cell.way}: test accuracy "
+            f"{_pct(cell.test_accuracy)} after {cell.steps} steps ({cell.seconds:.1f} s)"
+        )
+    )

@@ -1,0 +1,246 @@
+"""Study settings and results: constants, StudyError, StudySettings, Cell, StudyResult.
+
+Separate because every other part of the study (statistics, files, training, CLI) and the
+GUI need these plain data types, and they must import cheaply (no torch, no matplotlib).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from engine.config import ARCHS, DEFAULT_ARCH, ArchConfig, TrainConfig
+
+WAYS = ("scratch", "frozen", "finetune")
+WAY_LABELS = {
+    "scratch": "from scratch",
+    "frozen": "frozen pretrained encoder",
+    "finetune": "fine-tuned pretrained encoder",
+}
+STUDY_FILE = "study.json"
+CELLS_FILE = "cells.csv"
+TABLE_CSV = "table.csv"
+TABLE_JSON = "table.json"
+PLOT_FILE = "accuracy_vs_labels.png"
+CONVERGENCE_PLOT_FILE = "steps_to_target.png"
+REPORT_FILE = "report.html"
+FORMAT = "evenodd-study"
+FORMAT_VERSION = 1
+VAL_SUBSET_SEED = 777  # fixes which validation images the study scores (same for all)
+CONFIDENCE = 0.95  # two-sided level of the paired intervals on gains
+
+
+class StudyError(ValueError):
+    """Study settings or a saved study folder that cannot be used; the message says why."""
+
+
+# ------------------------------------------------------------------------------ settings
+
+
+def budget_key(budget: int | None) -> str:
+    """Budget as used in tables and JSON keys: '100', ..., 'all'."""
+    return "all" if budget is None else str(budget)
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """Everything that defines a study; recorded in every result file."""
+
+    budgets: tuple[int | None, ...] = (100, 300, 1000, 3000, None)  # None = all labels
+    seeds: int = 3  # seeds 0..seeds-1: label subset and training seed of each cell
+    families: tuple[str, ...] = ("mlp", "conv")
+    # Steps per cell: about `passes` passes over the labelled images, clamped to
+    # [min_steps, max_steps]; with the defaults every budget up to 3000 gets 500 steps
+    # and all labels (55k) get 2000 steps (4.7 epochs).
+    min_steps: int = 500
+    max_steps: int = 2000
+    passes: float = 20.0
+    val_every: int = 50  # steps per validation round
+    val_size: int = 1000  # validation images scored each round (fixed subset)
+    patience: int = 6  # rounds without a better validation loss before stopping; 0 = never
+    target: float = 0.95  # validation accuracy that defines "converged"
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    augment: bool = True
+    latent: int = DEFAULT_ARCH.latent
+    width: int = DEFAULT_ARCH.width
+    dropout: float = DEFAULT_ARCH.dropout
+    head_hidden: int = DEFAULT_ARCH.head_hidden
+    pretrain_epochs: int = 4
+    pretrain_lr: float = 2e-3
+    pretrain_seed: int = 0
+    device: str = "auto"
+
+    def validate(self) -> StudySettings:
+        checks = [
+            (len(self.budgets) > 0, "give at least one label budget"),
+            (len(set(self.budgets)) == len(self.budgets), "label budgets are repeated"),
+            (all(b is None or b >= 1 for b in self.budgets), "label budgets must be >= 1"),
+            (1 <= self.seeds <= 100, f"seeds must be between 1 and 100, not {self.seeds}"),
+            (len(self.families) > 0, "give at least one encoder family (mlp, conv)"),
+            (
+                all(f in ARCHS for f in self.families),
+                f"encoder families must be among {', '.join(ARCHS)}, not {self.families}",
+            ),
+            (len(set(self.families)) == len(self.families), "encoder families are repeated"),
+            (1 <= self.min_steps <= self.max_steps, "need 1 <= min_steps <= max_steps"),
+            (self.passes > 0, "passes must be above 0"),
+            (self.val_every >= 1, "val_every must be 1 or more"),
+            (self.val_size >= 1, "val_size must be 1 or more"),
+            (0 < self.target <= 1, f"target accuracy must be in (0, 1], not {self.target}"),
+            (self.pretrain_epochs >= 1, "pretrain_epochs must be 1 or more"),
+            (self.patience >= 0, "patience must be 0 (no early stopping) or more"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise StudyError(message)
+        for family in self.families:
+            self.arch(family).validate()
+        self.train_config(0, self.min_steps).validate()
+        self.pretrain_config().validate()
+        return self
+
+    def steps_for(self, n_labels: int) -> int:
+        """Optimiser steps of a cell with `n_labels` labelled images (same for all ways)."""
+        wanted = math.ceil(self.passes * n_labels / self.batch_size)
+        return int(min(self.max_steps, max(self.min_steps, wanted)))
+
+    def arch(self, family: str) -> ArchConfig:
+        return ArchConfig(
+            arch=family,
+            latent=self.latent,
+            dropout=self.dropout,
+            width=self.width,
+            head_hidden=self.head_hidden,
+        )
+
+    def train_config(self, seed: int, steps: int) -> TrainConfig:
+        """The one classifier config of a cell; only `seed` and `steps` vary between cells.
+
+        One `fit` epoch is one validation round, so `epochs` is the number of rounds.
+        """
+        rounds = math.ceil(steps / self.val_every)
+        return TrainConfig(
+            epochs=rounds,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            patience=self.patience or rounds + 1,  # 0: train every step, keep the best
+            seed=seed,
+            device=self.device,
+            max_steps=steps,
+            augment=self.augment,
+        )
+
+    def pretrain_config(self) -> TrainConfig:
+        return TrainConfig(
+            epochs=self.pretrain_epochs,
+            batch_size=self.batch_size,
+            lr=self.pretrain_lr,
+            patience=self.pretrain_epochs,  # no early stop inside so few epochs
+            seed=self.pretrain_seed,
+            device=self.device,
+        )
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["budgets"] = [budget_key(b) for b in self.budgets]
+        values["families"] = list(self.families)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> StudySettings:
+        known = {f.name: values[f.name] for f in fields(cls) if f.name in values}
+        if "budgets" in known:
+            known["budgets"] = tuple(None if str(b) == "all" else int(b) for b in known["budgets"])
+        if "families" in known:
+            known["families"] = tuple(known["families"])
+        try:
+            return cls(**known).validate()
+        except (TypeError, ValueError) as exc:
+            raise StudyError(f"bad study settings: {exc}") from None
+
+
+# ------------------------------------------------------------------------------- results
+
+
+@dataclass
+class Cell:
+    """One finished (family, budget, seed, way) training run and its scores."""
+
+    family: str
+    budget: str  # '100', ..., 'all'
+    n_labels: int
+    seed: int
+    way: str
+    test_accuracy: float
+    val_accuracy: float
+    steps: int  # optimiser steps actually taken (fewer when stopped early)
+    planned_steps: int
+    steps_to_target: int | None
+    status: str  # fit's status: "completed" or "early_stopped"
+    best_round: int
+    seconds: float
+    labels_sha256: str  # of the labelled indices this run trained on
+    curve: list[tuple[int, float]] = field(default_factory=list)  # (steps, val accuracy)
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["curve"] = [[s, a] for s, a in self.curve]
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Cell:
+        known = {f.name: values[f.name] for f in fields(cls) if f.name in values}
+        known["curve"] = [(int(s), float(a)) for s, a in known.get("curve", [])]
+        return cls(**known)
+
+
+@dataclass
+class StudyResult:
+    """A study's settings, its finished cells and how it ended."""
+
+    settings: StudySettings
+    cells: list[Cell] = field(default_factory=list)
+    pretraining: dict[str, dict] = field(default_factory=dict)
+    status: str = "running"  # "running", "completed", "stopped"
+    seconds: float = 0.0
+    planned_cells: int = 0
+    out_dir: Path | None = None
+    info: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        from engine.study.stats import summarize
+
+        return summarize(self.cells, self.settings)
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "status": self.status,
+            "seconds": self.seconds,
+            "planned_cells": self.planned_cells,
+            "settings": self.settings.to_dict(),
+            "pretraining": self.pretraining,
+            "info": self.info,
+            "cells": [cell.to_dict() for cell in self.cells],
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> StudyResult:
+        if values.get("format") != FORMAT:
+            raise StudyError("not a saved Even/Odd Studio study")
+        if values.get("format_version") != FORMAT_VERSION:
+            raise StudyError(f"study format version {values.get('format_version')} unsupported")
+        return cls(
+            settings=StudySettings.from_dict(values.get("settings") or {}),
+            cells=[Cell.from_dict(c) for c in values.get("cells") or []],
+            pretraining=dict(values.get("pretraining") or {}),
+            status=str(values.get("status", "unknown")),
+            seconds=float(values.get("seconds", 0.0)),
+            planned_cells=int(values.get("planned_cells", 0)),
+            info=dict(values.get("info") or {}),
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import threading
@@ -42,24 +43,26 @@ def int_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} must be a number above 0")
-    return value
+def number_between(
+    low: float, high: float = math.inf, *, low_included: bool = False, high_included: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a finite number between `low` and `high` (also used by `compare`)."""
+    bounds = f"{'at least' if low_included else 'above'} {low:g}"
+    if high != math.inf:
+        bounds += f" and {'at most' if high_included else 'below'} {high:g}"
 
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        above = value >= low if low_included else value > low
+        below = value <= high if high_included else value < high
+        if not (above and below and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"{text} must be a number {bounds}")
+        return value
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 0 and below 1")
-    return value
+    return parse
 
 
 def _labels(text: str) -> str:
@@ -85,7 +88,7 @@ def _add_common(parser: argparse.ArgumentParser, data: bool = True) -> None:
 def _add_arch(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", choices=("conv", "mlp"), default="conv")
     parser.add_argument("--latent", type=int_at_least(1), default=64, help="latent size")
-    parser.add_argument("--dropout", type=_fraction, default=0.1)
+    parser.add_argument("--dropout", type=number_between(0, 1, low_included=True), default=0.1)
     parser.add_argument("--width", type=int_at_least(1), default=16, help="conv channels")
 
 
@@ -104,7 +107,7 @@ def _add_training(parser: argparse.ArgumentParser, prefix: str, defaults) -> Non
     parser.add_argument(
         f"--{prefix}lr",
         dest=f"{dest}lr",
-        type=_positive_float,
+        type=number_between(0),
         default=defaults.lr,
         help="learning rate (peak)",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import signal
@@ -15,7 +16,7 @@ from PIL import Image
 
 import engine.resources
 from engine.checkpoint import file_sha256, load_checkpoint
-from engine.cli import main
+from engine.cli import main, number_between
 
 TINY_ARCH = ["--width", "4", "--latent", "16"]
 TINY_TRAIN = ["--epochs", "1", "--batch-size", "64", "--quiet"]
@@ -343,3 +344,19 @@ def test_console_script_exit_code(small_mnist_dir, bad_checkpoint):
     assert done.returncode == 1, done.stderr
     assert done.stdout == ""
     assert "bad.pt" in one_error_line(done.stderr)
+
+
+@pytest.mark.parametrize(
+    ("checker", "good", "bad"),
+    [
+        (number_between(0), ["0.5", "1e3"], ["0", "-1", "nan", "inf", "x"]),
+        (number_between(0, 1, low_included=True), ["0", "0.99"], ["1", "-0.1"]),
+        (number_between(0, 1, high_included=True), ["1", "0.5"], ["0", "1.01"]),
+    ],
+)
+def test_number_between_takes_its_interval_and_nothing_else(checker, good, bad) -> None:
+    for text in good:
+        assert checker(text) == float(text)
+    for text in bad:
+        with pytest.raises(argparse.ArgumentTypeError):
+            checker(text)

@@ -31,19 +31,9 @@ def _families(text: str) -> tuple[str, ...]:
     return families
 
 
-def _accuracy(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} must be above 0 and at most 1")
-    return value
-
-
 def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     """Register `evenodd compare` on the CLI's subparsers (called by engine.cli)."""
-    from engine.cli import int_at_least
+    from engine.cli import int_at_least, number_between
 
     d = StudySettings()
     p = commands.add_parser(
@@ -66,7 +56,7 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     p.add_argument("--val-every", type=int_at_least(1), default=d.val_every,
                    help="steps between validations")  # fmt: skip
     p.add_argument("--val-size", type=int_at_least(1), default=d.val_size)
-    p.add_argument("--target", type=_accuracy, default=d.target,
+    p.add_argument("--target", type=number_between(0, 1, high_included=True), default=d.target,
                    help="validation accuracy that counts as converged")  # fmt: skip
     p.add_argument("--pretrain-epochs", type=int_at_least(1), default=d.pretrain_epochs)
     p.add_argument(

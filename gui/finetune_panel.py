@@ -3,6 +3,8 @@
 Encoder source: the autoencoder just trained on the Pretrain tab, an encoder loaded from a
 file, or none (train from scratch with the Pretrain tab's architecture). The saved
 classifier records which encoder file it came from (`encoder_sha256`), when there is one.
+What this tab shares with the Pretrain tab (training settings, Start/Stop, the monitor,
+saving) is in `gui.training_panel`.
 """
 
 from __future__ import annotations
@@ -12,19 +14,15 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
-from gui import errors
 from gui.data_panel import BUDGET_CHOICES
-from gui.pretrain_panel import TrainingMonitor, dspin, spin
+from gui.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
     from gui.main_window import AppState
@@ -33,12 +31,22 @@ SOURCES = ("Just trained (Pretrain tab)", "Loaded from file", "None (from scratc
 JUST_TRAINED, FROM_FILE, SCRATCH = range(3)
 
 
-class FinetunePanel(QWidget):
+class FinetunePanel(TrainingPanel):
+    """The classifier's tab: which encoder it starts from, how many labels it learns from."""
+
+    job_name = "finetune"
+    job_title = "Fine-tuning"
+    start_tip = "Train the even/odd classifier (F5)"
+    epochs_tip = "Maximum passes over the labelled images"
+    seed_tip = "Random seed (also picks which images are labelled)"
+    default_batch_size = 64
+    no_model_text = "No classifier yet."
+    shows_accuracy = True
+
     def __init__(
         self, state: AppState, arch_values: Any = None, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        self.state = state
+        super().__init__(state, parent)
         self.arch_values = arch_values or (lambda: {})
 
         self.source_combo = QComboBox()
@@ -73,26 +81,6 @@ class FinetunePanel(QWidget):
         )
         self.labels_combo.currentTextChanged.connect(state.set_budget_text)
         state.budget_changed.connect(self._show_budget)
-        self.epochs = spin(
-            1, 1000, 10, "Maximum passes over the labelled images", "finetuneEpochsSpin"
-        )
-        self.batch = spin(8, 4096, 64, "Images per optimiser step", "finetuneBatchSpin", 32)
-        self.lr = dspin(1e-5, 1.0, 1e-3, 5, 1e-4, "Adam's (peak) learning rate", "finetuneLrSpin")
-        self.patience = spin(
-            1,
-            100,
-            3,
-            "Stop early after this many epochs without a better "
-            "validation loss; the best weights are kept",
-            "finetunePatienceSpin",
-        )
-        self.seed = spin(
-            0,
-            2**31 - 1,
-            0,
-            "Random seed (also picks which images are labelled)",
-            "finetuneSeedSpin",
-        )
         self.augment_check = QCheckBox("Augment (small shifts, rotations, stroke width)")
         self.augment_check.setObjectName("finetuneAugmentCheck")
         self.augment_check.setToolTip(
@@ -113,43 +101,11 @@ class FinetunePanel(QWidget):
         form.addRow("Seed:", self.seed)
         form.addRow(self.augment_check)
 
-        self.start_button = QPushButton("Start")
-        self.start_button.setObjectName("finetuneStartButton")
-        self.start_button.clicked.connect(self.start)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("finetuneStopButton")
-        self.stop_button.setToolTip("Stop within a second and keep the best weights so far (Esc)")
-        self.stop_button.clicked.connect(self.state.runner.stop)
         self.save_button = QPushButton("Save classifier…")
         self.save_button.setObjectName("saveClassifierButton")
         self.save_button.setToolTip("Save the classifier as a .pt checkpoint (Ctrl+S)")
         self.save_button.clicked.connect(lambda: self.save())
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.stop_button)
-        self.model_label = QLabel("No classifier yet.")
-        self.model_label.setObjectName("finetuneModelLabel")
-        self.model_label.setWordWrap(True)
-
-        left = QVBoxLayout()
-        left.addWidget(box)
-        left.addLayout(buttons)
-        left.addWidget(self.save_button)
-        left.addWidget(self.model_label)
-        left.addStretch(1)
-        left_widget = QWidget()
-        left_widget.setLayout(left)
-        left_widget.setMaximumWidth(340)
-
-        self.monitor = TrainingMonitor("finetune", accuracy=True)
-        layout = QHBoxLayout(self)
-        layout.addWidget(left_widget)
-        layout.addWidget(self.monitor, 1)
-
-        state.runner.busy_changed.connect(lambda _busy: self.update_controls())
-        state.data_changed.connect(self.update_controls)
-        state.models_changed.connect(self.update_controls)
-        self.update_controls()
+        self._finish_setup(box, self.save_button, self.monitor, left_width=340)
 
     def settings_widgets(self) -> dict[str, QWidget]:
         return {
@@ -191,27 +147,12 @@ class FinetunePanel(QWidget):
             return "Open an encoder file first (File ▸ Open encoder…)"
         return ""
 
-    def update_controls(self) -> None:
-        busy = self.state.runner.is_busy()
-        mine = busy and self.state.runner.name == "finetune"
-        reason = self._reason_disabled()
-        self.start_button.setEnabled(not busy and not reason)
-        self.start_button.setToolTip(reason or "Train the even/odd classifier (F5)")
-        self.stop_button.setEnabled(mine)
+    def _update_own_controls(self, busy: bool, mine: bool) -> None:
         self.save_button.setEnabled(self.state.classifier is not None and not mine)
         self.load_encoder_button.setEnabled(not busy)
+        # Tighter than the settings lock: from scratch there is no encoder to freeze.
         self.freeze_check.setEnabled(not mine and self.source_combo.currentIndex() != SCRATCH)
-        for widget in (
-            self.source_combo,
-            self.labels_combo,
-            self.epochs,
-            self.batch,
-            self.lr,
-            self.patience,
-            self.seed,
-            self.augment_check,
-        ):
-            widget.setEnabled(not mine)
+        self.labels_combo.setEnabled(not mine)  # saved with the Data tab's settings
         ckpt = self.state.encoder_file
         self.encoder_label.setText(
             f"File: {ckpt.path.name if ckpt.path else '?'} ({ckpt.kind}, {ckpt.arch.arch}, "
@@ -221,22 +162,14 @@ class FinetunePanel(QWidget):
         )
 
     def start(self) -> bool:
-        state = self.state
-        if state.runner.is_busy() or self._reason_disabled():
+        if not self._can_start():
             return False
-        data, split = state.data.mnist, state.data.split
+        data, split = self.state.data.mnist, self.state.data.split
         encoder, arch, lineage, description = self.encoder_choice()
         arch_values = dict(arch.to_dict()) if arch is not None else dict(self.arch_values())
         freeze = self.freeze_check.isChecked() and encoder is not None
         budget_text = self.labels_combo.currentText()
-        train_values = {
-            "epochs": self.epochs.value(),
-            "batch_size": self.batch.value(),
-            "lr": self.lr.value(),
-            "patience": self.patience.value(),
-            "seed": self.seed.value(),
-            "augment": self.augment_check.isChecked(),
-        }
+        train_values = {**self._train_values(), "augment": self.augment_check.isChecked()}
 
         def job(on_event, should_stop):
             from engine.data import label_budget, parse_budget
@@ -260,46 +193,37 @@ class FinetunePanel(QWidget):
             )
             return result, arch_cfg, cfg, len(labelled)
 
-        self.monitor.reset("starting …", self.epochs.value())
         info = {
             "lineage": lineage,
             "description": description,
             "freeze": freeze,
             "budget": budget_text,
         }
-        started = state.runner.start(
+        return self._run(
             job,
+            starting="starting …",
+            status=f"Fine-tuning from {description} …",
             on_event=self.monitor.handle,
             on_success=lambda out: self._done(out, info),
-            on_failure=self._failed,
-            name="finetune",
         )
-        if started:
-            state.status(f"Fine-tuning from {description} …")
-            self.update_controls()
-        return started
 
     def _done(self, outcome: tuple, info: dict) -> None:
         result, arch, cfg, n_labels = outcome
-        from engine.checkpoint import Checkpoint
-
         finished = result.fit.finished
-        if finished.epochs_run == 0:
-            self.state.status("Fine-tuning stopped before the first epoch ended: no model.")
-            self.update_controls()
+        if self._nothing_trained(finished):
             return
-        checkpoint = Checkpoint(
-            kind="classifier",
-            model=result.model,
-            arch=arch,
-            train_config=cfg.to_dict(),
-            metrics={
-                "val_accuracy": result.val_accuracy,
-                "labels": n_labels,
-                "best_epoch": finished.best_epoch,
-                "frozen": info["freeze"],
-            },
-            seed=cfg.seed,
+        metrics = {
+            "val_accuracy": result.val_accuracy,
+            "labels": n_labels,
+            "best_epoch": finished.best_epoch,
+            "frozen": info["freeze"],
+        }
+        checkpoint = self._checkpoint(
+            "classifier",
+            result,
+            arch,
+            cfg,
+            metrics,
             encoder_sha256=info["lineage"],
             extra={"encoder_source": info["description"]},
         )
@@ -314,50 +238,27 @@ class FinetunePanel(QWidget):
             f"validation accuracy {result.val_accuracy:.2%}"
         )
 
-    def _failed(self, message: str, details: str) -> None:
-        self.monitor.progress.setFormat("failed")
-        self.state.status("Fine-tuning failed")
-        errors.show_error(self, message, details)
-
     def save(self, path: str | None = None) -> str | None:
+        """Save the classifier with its encoder lineage; returns the path or None."""
         checkpoint = self.state.classifier
         if checkpoint is None:
             return None
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self,
-                "Save classifier",
-                self.state.last_dir() + "/classifier.pt",
-                "Checkpoints (*.pt)",
-            )
-            if not path:
-                return None
-        try:
-            from engine.checkpoint import save_checkpoint
-
-            sha = save_checkpoint(
-                path,
-                checkpoint.model,
-                checkpoint.arch,
-                kind="classifier",
-                train_config=checkpoint.train_config,
-                metrics=checkpoint.metrics,
-                seed=checkpoint.seed,
-                encoder_sha256=checkpoint.encoder_sha256,
-                extra=checkpoint.extra,
-            )
-        except Exception as exc:
-            errors.show_error(self, *errors.describe(exc))
+        written = self._write_checkpoint(
+            checkpoint,
+            "classifier",
+            path,
+            encoder_sha256=checkpoint.encoder_sha256,
+            extra=checkpoint.extra,
+        )
+        if written is None:
             return None
+        path, sha = written
         checkpoint.sha256 = sha
-        self.state.remember_dir(path)
         lineage = (
             f"; encoder sha256 {checkpoint.encoder_sha256[:12]}…"
             if checkpoint.encoder_sha256
             else ""
         )
         self.state.status(f"Saved classifier to {path}{lineage}")
-        self.model_label.setText(
-            self.model_label.text().replace(" Not saved yet.", "") + f" Saved to {path}."
-        )
+        self._show_saved(f" Saved to {path}.")
         return path

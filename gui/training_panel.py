@@ -1,0 +1,345 @@
+"""What the Pretrain and Fine-tune tabs share.
+
+Both tabs collect training settings, run one engine job through the shared JobRunner, show
+its events in a `TrainingMonitor` and save the result as a checkpoint. `TrainingPanel` holds
+those common parts; each tab subclasses it and keeps only what differs (its own settings,
+the job, what the result is called).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui import errors
+from gui.plots import LossPlot
+
+if TYPE_CHECKING:
+    from gui.main_window import AppState
+    from gui.worker import Job
+
+SpinBox = TypeVar("SpinBox", QSpinBox, QDoubleSpinBox)
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def spin(low: int, high: int, value: int, tip: str, name: str, step: int = 1) -> QSpinBox:
+    return _set_up(QSpinBox(), low, high, value, step, tip, name)
+
+
+def dspin(
+    low: float, high: float, value: float, decimals: int, step: float, tip: str, name: str
+) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setDecimals(decimals)  # first: the value is rounded to it
+    return _set_up(box, low, high, value, step, tip, name)
+
+
+def _set_up(
+    box: SpinBox, low: float, high: float, value: float, step: float, tip: str, name: str
+) -> SpinBox:
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    box.setObjectName(name)
+    return box
+
+
+class TrainingMonitor(QWidget):
+    """Progress bar with epoch/batch/ETA, live loss curves and a one-line outcome."""
+
+    def __init__(self, prefix: str, accuracy: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.progress = QProgressBar()
+        self.progress.setObjectName(f"{prefix}Progress")
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.progress.setTextVisible(True)
+        self.plot = LossPlot(accuracy=accuracy)
+        self.plot.setObjectName(f"{prefix}LossPlot")
+        self.result_label = QLabel("")
+        self.result_label.setObjectName(f"{prefix}ResultLabel")
+        self.result_label.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.result_label)
+        layout.addWidget(self.plot, 1)
+
+    def reset(self, text: str, epochs: int = 1) -> None:
+        self.plot.reset(epochs, waiting="waiting for the first batches …")
+        self.progress.setValue(0)
+        self.progress.setFormat(text)
+        self.result_label.setText("")
+
+    def handle(self, event: object) -> None:
+        from engine.events import EpochEnd, Finished, Progress
+
+        if isinstance(event, Progress):
+            self.progress.setValue(int(1000 * event.fraction))
+            loss = f" · loss {event.loss:.4f}" if event.loss is not None else ""
+            self.progress.setFormat(
+                f"epoch {event.epoch}/{event.epochs} · batch {event.batch}/{event.batches}"
+                f"{loss} · ETA {format_seconds(event.eta)}"
+            )
+            self.plot.add_progress(event.epoch, event.batch, event.batches, event.loss)
+        elif isinstance(event, EpochEnd):
+            self.plot.add_epoch(
+                event.epoch, event.train_loss, event.val_loss, event.best_epoch, event.val_accuracy
+            )
+            accuracy = (
+                f", validation accuracy {event.val_accuracy:.2%}"
+                if event.val_accuracy is not None
+                else ""
+            )
+            self.result_label.setText(
+                f"Epoch {event.epoch}: train {event.train_loss:.4f}, validation "
+                f"{event.val_loss:.4f}{accuracy}; best so far epoch {event.best_epoch}."
+            )
+        elif isinstance(event, Finished):
+            self.plot.finish(event.status, event.epochs_run, event.best_epoch)
+            if event.status == "completed":
+                self.progress.setValue(1000)
+            self.progress.setFormat(
+                f"{event.status.replace('_', ' ')} · {format_seconds(event.seconds)}"
+            )
+            self.result_label.setText(event.reason[:1].upper() + event.reason[1:] + ".")
+
+
+class TrainingPanel(QWidget):
+    """A tab that runs one training job: the settings every training has, Start/Stop, the
+    monitor, the "model ready" line, and saving the result.
+
+    A subclass sets the class attributes below, builds its own settings form around the
+    widgets made here, and calls `_finish_setup` last in its `__init__`.
+    """
+
+    job_name: str  # "pretrain" or "finetune": the runner's job name and the object-name prefix
+    job_title: str  # "Pretraining" or "Fine-tuning": how status lines name the job
+    start_tip: str  # the Start button's tooltip when it can start
+    epochs_tip: str  # what one epoch passes over
+    seed_tip: str  # what the seed decides
+    default_batch_size: int
+    no_model_text: str  # the model line before anything is trained
+    shows_accuracy: bool  # the monitor plots validation accuracy too (classifiers)
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        name = self.job_name
+        self.epochs = spin(1, 1000, 10, self.epochs_tip, f"{name}EpochsSpin")
+        self.batch = spin(
+            8, 4096, self.default_batch_size, "Images per optimiser step", f"{name}BatchSpin", 32
+        )
+        self.lr = dspin(1e-5, 1.0, 1e-3, 5, 1e-4, "Adam's (peak) learning rate", f"{name}LrSpin")
+        self.patience = spin(
+            1,
+            100,
+            3,
+            "Stop early after this many epochs without a better "
+            "validation loss; the best weights are kept",
+            f"{name}PatienceSpin",
+        )
+        self.seed = spin(0, 2**31 - 1, 0, self.seed_tip, f"{name}SeedSpin")
+
+        self.start_button = QPushButton("Start")
+        self.start_button.setObjectName(f"{name}StartButton")
+        self.start_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName(f"{name}StopButton")
+        self.stop_button.setToolTip("Stop within a second and keep the best weights so far (Esc)")
+        self.stop_button.clicked.connect(self.state.runner.stop)
+        self.model_label = QLabel(self.no_model_text)
+        self.model_label.setObjectName(f"{name}ModelLabel")
+        self.model_label.setWordWrap(True)
+        self.monitor = TrainingMonitor(name, accuracy=self.shows_accuracy)
+
+    def _finish_setup(
+        self,
+        settings_box: QGroupBox,
+        save_buttons: QWidget | QLayout,
+        right: QWidget | QLayout,
+        left_width: int,
+    ) -> None:
+        """Lay the tab out (settings, Start/Stop, save, model line | `right`) and keep the
+        controls in step with the app: called last, once every widget exists."""
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.stop_button)
+        left = QVBoxLayout()
+        left.addWidget(settings_box)
+        left.addLayout(buttons)
+        _add(left, save_buttons)
+        left.addWidget(self.model_label)
+        left.addStretch(1)
+        left_widget = QWidget()
+        left_widget.setLayout(left)
+        left_widget.setMaximumWidth(left_width)
+        layout = QHBoxLayout(self)
+        layout.addWidget(left_widget)
+        _add(layout, right, 1)
+
+        self.state.runner.busy_changed.connect(lambda _busy: self.update_controls())
+        self.state.data_changed.connect(self.update_controls)
+        self.state.models_changed.connect(self.update_controls)
+        self.update_controls()
+
+    # ------------------------------------------------------------------ to override
+
+    def settings_widgets(self) -> dict[str, QWidget]:
+        """The settings remembered between sessions (the keys are QSettings keys)."""
+        raise NotImplementedError
+
+    def start(self) -> bool:
+        """Start this tab's job (Start button, F5); False when it cannot start now."""
+        raise NotImplementedError
+
+    def _reason_disabled(self) -> str:
+        """Why Start cannot be used now (shown as its tooltip), or "" when it can."""
+        raise NotImplementedError
+
+    def _update_own_controls(self, busy: bool, mine: bool) -> None:
+        """Enable the tab's other controls; `mine` is True while this tab's job runs."""
+
+    # ------------------------------------------------------------------------ shared
+
+    def update_controls(self) -> None:
+        """Start only when nothing runs and the tab has what it needs; Stop, and locked
+        settings, only while this tab's own job runs (another tab's job leaves them editable)."""
+        busy = self.state.runner.is_busy()
+        mine = busy and self.state.runner.name == self.job_name
+        reason = self._reason_disabled()
+        self.start_button.setEnabled(not busy and not reason)
+        self.start_button.setToolTip(reason or self.start_tip)
+        self.stop_button.setEnabled(mine)
+        for widget in self.settings_widgets().values():
+            widget.setEnabled(not mine)
+        self._update_own_controls(busy, mine)
+
+    def _can_start(self) -> bool:
+        return not self.state.runner.is_busy() and not self._reason_disabled()
+
+    def _train_values(self) -> dict[str, Any]:
+        """TrainConfig fields from the shared spin boxes, read in the GUI thread."""
+        return {
+            "epochs": self.epochs.value(),
+            "batch_size": self.batch.value(),
+            "lr": self.lr.value(),
+            "patience": self.patience.value(),
+            "seed": self.seed.value(),
+        }
+
+    def _run(
+        self,
+        job: Job,
+        starting: str,
+        status: str,
+        on_event: Callable[[object], None],
+        on_success: Callable[[Any], None],
+    ) -> bool:
+        """Reset the monitor and start `job` on the shared runner; False if it did not start."""
+        self.monitor.reset(starting, self.epochs.value())
+        started = self.state.runner.start(
+            job,
+            on_event=on_event,
+            on_success=on_success,
+            on_failure=self._failed,
+            name=self.job_name,
+        )
+        if started:
+            self.state.status(status)
+            self.update_controls()
+        return started
+
+    def _nothing_trained(self, finished: Any) -> bool:
+        """True (and said in the status bar) when the job stopped before one epoch ended."""
+        if finished.epochs_run != 0:
+            return False
+        self.state.status(f"{self.job_title} stopped before the first epoch ended: no model.")
+        self.update_controls()
+        return True
+
+    def _checkpoint(
+        self, kind: str, result: Any, arch: Any, cfg: Any, metrics: dict, **extra: Any
+    ) -> Any:
+        """The trained model as a Checkpoint (not saved yet), with the settings it came from."""
+        from engine.checkpoint import Checkpoint
+
+        return Checkpoint(
+            kind=kind,
+            model=result.model,
+            arch=arch,
+            train_config=cfg.to_dict(),
+            metrics=metrics,
+            seed=cfg.seed,
+            **extra,
+        )
+
+    def _failed(self, message: str, details: str) -> None:
+        self.monitor.progress.setFormat("failed")
+        self.state.status(f"{self.job_title} failed")
+        errors.show_error(self, message, details)
+
+    def _write_checkpoint(
+        self, checkpoint: Any, kind: str, path: str | None, **extra: Any
+    ) -> tuple[str, str] | None:
+        """Write `checkpoint` as `kind` to `path` (asked for when None); (path, sha256), or
+        None when cancelled or failed (the error is shown)."""
+        if path is None:
+            default = self.state.last_dir() + f"/{kind}.pt"
+            path, _ = QFileDialog.getSaveFileName(
+                self, f"Save {kind}", default, "Checkpoints (*.pt)"
+            )
+            if not path:
+                return None
+        try:
+            from engine.checkpoint import save_checkpoint
+
+            sha = save_checkpoint(
+                path,
+                checkpoint.model,
+                checkpoint.arch,
+                kind=kind,
+                train_config=checkpoint.train_config,
+                metrics=checkpoint.metrics,
+                seed=checkpoint.seed,
+                **extra,
+            )
+        except Exception as exc:  # disk full, permissions, engine errors: all shown
+            errors.show_error(self, *errors.describe(exc))
+            return None
+        self.state.remember_dir(path)
+        return path, sha
+
+    def _show_saved(self, note: str) -> None:
+        """Replace the model line's "Not saved yet." with where it was saved."""
+        self.model_label.setText(self.model_label.text().replace(" Not saved yet.", "") + note)
+
+
+def _add(layout: QHBoxLayout | QVBoxLayout, item: QWidget | QLayout, stretch: int = 0) -> None:
+    if isinstance(item, QLayout):
+        layout.addLayout(item, stretch)
+    else:
+        layout.addWidget(item, stretch)

@@ -6,10 +6,11 @@ training images with Adam and MSE, in the same process, one after the other:
 - reference: torchvision `datasets.MNIST` + `ToTensor` + `DataLoader(batch_size=64)`,
   i.e. a PIL image and a tensor conversion per sample;
 - engine: the uint8 tensor in memory, batches sliced from a shuffled index
-  (`engine.training.pretrain`), at its default batch size and at 64.
+  (`engine.training.pretrain`), at its default batch size and at 64 (or --batch-sizes).
 
 Prints seconds per epoch, the speed-up ratio and the achieved GFLOP/s of the training
 step. Usage: python bench/bench_epoch.py [--data-dir ../shared/mnist] [--repeats 1]
+       [--batch-sizes 64,128]
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ def main() -> None:
     root = Path(__file__).resolve().parents[1]
     parser.add_argument("--data-dir", type=Path, default=root.parent / "shared" / "mnist")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument(
+        "--batch-sizes", default="64,128", help="engine batch sizes to time, comma separated"
+    )
     args = parser.parse_args()
 
     data = read_folder(args.data_dir)
@@ -85,28 +89,26 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, MLP autoencoder, "
         f"{flops / len(data.train_images) / 1e6:.1f} MFLOP per image per training step"
     )
+    sizes = [int(size) for size in args.batch_sizes.split(",")]
     with tempfile.TemporaryDirectory() as temp:
         layout = torchvision_layout(args.data_dir, Path(temp))
         rows = []
         for repeat in range(args.repeats):
             reference = reference_epoch(layout, repeat)
-            engine_64 = engine_epoch(data, 64, repeat)
-            engine_default = engine_epoch(data, TrainConfig().batch_size, repeat)
-            rows.append((reference, engine_64, engine_default))
-    for reference, engine_64, engine_default in rows:
+            rows.append((reference, [(size, engine_epoch(data, size, repeat)) for size in sizes]))
+    default = TrainConfig().batch_size
+    for reference, engines in rows:
         print(
             f"reference (torchvision + ToTensor + DataLoader, batch 64): {reference:6.2f} s/epoch"
             f"  {flops / reference / 1e9:5.1f} GFLOP/s"
         )
-        print(
-            f"engine (in-memory slicing, batch 64):                     {engine_64:6.2f} s/epoch"
-            f"  {flops / engine_64 / 1e9:5.1f} GFLOP/s  ratio {reference / engine_64:4.1f}x"
-        )
-        print(
-            f"engine (in-memory slicing, batch {TrainConfig().batch_size}):                    "
-            f"{engine_default:6.2f} s/epoch  {flops / engine_default / 1e9:5.1f} GFLOP/s"
-            f"  ratio {reference / engine_default:4.1f}x"
-        )
+        for size, seconds in engines:
+            note = ", default" if size == default else ""
+            label = f"engine (in-memory slicing, batch {size}{note}):"
+            print(
+                f"{label:<58}{seconds:6.2f} s/epoch  {flops / seconds / 1e9:5.1f} GFLOP/s"
+                f"  ratio {reference / seconds:4.1f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -291,3 +291,16 @@ def test_cli_compare_refuses_bad_arguments(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert main(_cli_args(folder, tmp_path / "out", "--labels", "100000")) == 1
     assert "larger than" in capsys.readouterr().err
+
+
+def test_convergence_sentence_says_which_way_reached_the_target_less_often() -> None:
+    from engine.study.stats import _convergence_verdict
+
+    never = {"accuracies": [0.9] * 3, "reached": 0, "mean_steps_to_target": None}
+    twice = {"accuracies": [0.9] * 3, "reached": 2, "mean_steps_to_target": 325.0}
+    text = _convergence_verdict("MLP, 300 labels, frozen", never, twice)
+    assert text == (
+        "MLP, 300 labels, frozen: reached the target less often than scratch "
+        "(never, 0/3 seeds; scratch 325 steps, 2/3 seeds)."
+    )
+    assert "more often" in _convergence_verdict("x", twice, never)

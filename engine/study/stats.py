@@ -213,7 +213,7 @@ def _convergence_verdict(name: str, mine: dict, scratch: dict) -> str:
     a, b = mine["mean_steps_to_target"], scratch["mean_steps_to_target"]
     if mine["reached"] != scratch["reached"]:
         more = mine["reached"] > scratch["reached"]
-        verdict = f"reached the target in {'more' if more else 'fewer'} seeds than"
+        verdict = f"reached the target {'more' if more else 'less'} often than"
     elif a < b:
         verdict = "converged faster than"
     elif a > b:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
+import shiboken6
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -153,7 +154,8 @@ class _Renderer:
 
     def _repaint_views(self) -> None:
         for view in list(self.views):
-            view.take_image()
+            if shiboken6.isValid(view):  # its Qt half may be gone before its Python half
+                view.take_image()
 
 
 _renderer: _Renderer | None = None

@@ -73,3 +73,13 @@ def test_clicking_a_confusion_cell_selects_it(qtbot) -> None:
             qtbot.mouseClick(plot, Qt.MouseButton.LeftButton, pos=point)
         assert signal.args == [true, predicted]
     assert plot.cell_at(QPoint(2, 2).toPointF()) is None  # the margin is not a cell
+
+
+def test_a_finished_render_skips_canvases_whose_widget_is_gone(qtbot) -> None:
+    import shiboken6
+
+    from gui.plots import _the_renderer
+
+    grid = ImageGrid(1, 2)
+    shiboken6.delete(grid)  # the Qt widget is destroyed, the Python object lives on
+    _the_renderer()._repaint_views()  # would raise "C++ object already deleted"

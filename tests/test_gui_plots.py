@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QImage
 
 from gui.plots import ConfusionPlot, ImageGrid, LossPlot
 
@@ -81,5 +82,6 @@ def test_a_finished_render_skips_canvases_whose_widget_is_gone(qtbot) -> None:
     from gui.plots import _the_renderer
 
     grid = ImageGrid(1, 2)
+    grid._surface.image = QImage(4, 4, QImage.Format.Format_RGBA8888)  # a render just ended
     shiboken6.delete(grid)  # the Qt widget is destroyed, the Python object lives on
     _the_renderer()._repaint_views()  # would raise "C++ object already deleted"

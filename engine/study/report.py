@@ -31,7 +31,7 @@ from engine.study.settings import (
     StudySettings,
     budget_key,
 )
-from engine.study.stats import _pct, sentences
+from engine.study.stats import pct, sentences
 
 # --------------------------------------------------------------------------------- files
 
@@ -244,7 +244,7 @@ def convergence_figure(summary: dict, settings: StudySettings):
                 x, y = zip(*sorted(points), strict=True)
                 axes.plot(x, y, marker="o", label=WAY_LABELS[way])
         ticks = x_positions(summary, [budget_key(b) for b in settings.budgets])
-        _label_axes(axes, family, f"steps to {_pct(settings.target)} val. acc.", ticks)
+        _label_axes(axes, family, f"steps to {pct(settings.target)} val. acc.", ticks)
     figure.tight_layout()
     return figure
 
@@ -344,7 +344,7 @@ def report_html(result: StudyResult, summary: dict, plot: bytes, convergence: by
         "sample standard deviation over seeds (percent). Gains are per-seed paired "
         f"differences with a {int(CONFIDENCE * 100)}% Student-t interval; * marks a gain "
         "whose interval excludes zero (larger than the spread across seeds). Steps to "
-        f"target: mean optimiser steps to reach {_pct(settings.target)} accuracy on "
+        f"target: mean optimiser steps to reach {pct(settings.target)} accuracy on "
         f"{settings.val_size} validation images, checked every {settings.val_every} steps, "
         "over the seeds that reached it (count in brackets).</p>"
     )

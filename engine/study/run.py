@@ -37,7 +37,7 @@ from engine.study.settings import (
     StudySettings,
     budget_key,
 )
-from engine.study.stats import _pct
+from engine.study.stats import pct
 
 if TYPE_CHECKING:
     import torch
@@ -86,8 +86,6 @@ def train_cell(
     That is engine.training.finetune (same model, loss, augmentation, Adam + one-cycle)
     in rounds of `val_every` steps, validated on the study's fixed `val_indices`.
     """
-    import torch
-
     from engine.data import parity
     from engine.training import finetune, predict_proba
 
@@ -108,7 +106,7 @@ def train_cell(
         status=finished.status,
         best_round=finished.best_epoch,
         curve=curve,
-        labels_sha256=indices_sha256(labelled.to(torch.int64)),
+        labels_sha256=indices_sha256(labelled),
         seconds=clock.elapsed,
     )
 
@@ -336,6 +334,6 @@ def _record(
         Message(
             f"cell {progress.cells_done}/{progress.cells_total}: {cell.family} "
             f"{cell.budget} labels seed {cell.seed} {cell.way}: test accuracy "
-            f"{_pct(cell.test_accuracy)} after {cell.steps} steps ({cell.seconds:.1f} s)"
+            f"{pct(cell.test_accuracy)} after {cell.steps} steps ({cell.seconds:.1f} s)"
         )
     )

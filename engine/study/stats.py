@@ -113,7 +113,8 @@ def _way_summary(found: Sequence[Cell]) -> dict:
 # --------------------------------------------------------------------- generated sentences
 
 
-def _pct(value: float) -> str:
+def pct(value: float) -> str:
+    """0.9512 -> "95.1%": how every study text writes an accuracy."""
     return f"{100 * value:.1f}%"
 
 
@@ -163,7 +164,7 @@ def convergence_sentence(family: str, budget: str, row: dict, target: float) -> 
     if not parts:
         return None
     return (
-        f"{_cell_name(family, budget)}: reached {_pct(target)} validation accuracy: "
+        f"{_cell_name(family, budget)}: reached {pct(target)} validation accuracy: "
         + "; ".join(parts)
         + "."
     )
@@ -244,7 +245,7 @@ def sentences(summary: dict) -> list[str]:
         best = []
         for budget, row in per_budget.items():
             way = max(row, key=lambda w: row[w]["mean"])
-            best.append(f"{budget}: {way} {_pct(row[way]['mean'])}")
+            best.append(f"{budget}: {way} {pct(row[way]['mean'])}")
         out.append(f"{family.upper()} best way per budget: " + "; ".join(best) + ".")
     for family, per_budget in gains.items():
         for budget, per_way in per_budget.items():

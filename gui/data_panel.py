@@ -40,6 +40,27 @@ BUDGET_CHOICES = ("all", "100", "300", "1000", "3000", "10000")
 SAMPLE_ROWS, SAMPLE_COLS = 3, 12
 
 
+class BudgetCombo(QComboBox):
+    """An editable label-budget box bound to the app's one budget (`AppState`): the Data
+    and Fine-tune tabs each show one, and typing in either changes both."""
+
+    def __init__(self, state: AppState, name: str, tip: str) -> None:
+        super().__init__()
+        self.setObjectName(name)
+        self.setEditable(True)
+        self.addItems(BUDGET_CHOICES)
+        self.setToolTip(tip)
+        self.currentTextChanged.connect(state.set_budget_text)
+        state.budget_changed.connect(self.show_budget)
+
+    def show_budget(self, text: str) -> None:
+        """Show `text` without echoing it back to the state."""
+        if self.currentText() != text:
+            self.blockSignals(True)
+            self.setEditText(text)
+            self.blockSignals(False)
+
+
 @dataclass
 class LoadedData:
     """MNIST plus its train/validation split and the numbers the Data tab shows."""
@@ -163,16 +184,13 @@ class DataPanel(QWidget):
         self.split_label.setObjectName("dataSplitLabel")
         self.split_label.setWordWrap(True)
 
-        self.budget_combo = QComboBox()
-        self.budget_combo.setObjectName("labelBudgetCombo")
-        self.budget_combo.setEditable(True)
-        self.budget_combo.addItems(BUDGET_CHOICES)
-        self.budget_combo.setToolTip(
+        self.budget_combo = BudgetCombo(
+            state,
+            "labelBudgetCombo",
             "How many labelled training images fine-tuning may use (class-balanced, seeded): "
-            "a whole number, or 'all'. The autoencoder never sees labels."
+            "a whole number, or 'all'. The autoencoder never sees labels.",
         )
-        self.budget_combo.currentTextChanged.connect(state.set_budget_text)
-        state.budget_changed.connect(self._show_budget)
+        state.budget_changed.connect(self._show_budget_info)
         budget_box = QGroupBox("Fine-tuning labels")
         form = QFormLayout(budget_box)
         form.addRow("Label budget:", self.budget_combo)
@@ -313,13 +331,9 @@ class DataPanel(QWidget):
         captions = [f"{d} {'odd' if d % 2 else 'even'}" for d in digits]
         colors = ["tab:red" if d % 2 else "tab:blue" for d in digits]
         self.samples.set_images(loaded.samples, captions, colors)
-        self._show_budget(self.state.budget_text)
+        self._show_budget_info(self.state.budget_text)
 
-    def _show_budget(self, text: str) -> None:
-        if self.budget_combo.currentText() != text:
-            self.budget_combo.blockSignals(True)
-            self.budget_combo.setEditText(text)
-            self.budget_combo.blockSignals(False)
+    def _show_budget_info(self, text: str) -> None:
         data = self.state.data
         n_train = len(data.split.train) if data is not None else None
         # A preview only (no engine import here: torch must not load before the window

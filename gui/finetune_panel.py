@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.data_panel import BUDGET_CHOICES
+from gui.data_panel import BudgetCombo
 from gui.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
@@ -71,16 +71,12 @@ class FinetunePanel(TrainingPanel):
             "Frozen: the pretrained features stay as they are and only "
             "the small classifier head learns"
         )
-        self.labels_combo = QComboBox()
-        self.labels_combo.setObjectName("finetuneLabelsCombo")
-        self.labels_combo.setEditable(True)
-        self.labels_combo.addItems(BUDGET_CHOICES)
-        self.labels_combo.setToolTip(
+        self.labels_combo = BudgetCombo(
+            state,
+            "finetuneLabelsCombo",
             "Labelled training images to use: a number (balanced over "
-            "digits, seeded) or 'all'; same as on the Data tab"
+            "digits, seeded) or 'all'; same as on the Data tab",
         )
-        self.labels_combo.currentTextChanged.connect(state.set_budget_text)
-        state.budget_changed.connect(self._show_budget)
         self.augment_check = QCheckBox("Augment (small shifts, rotations, stroke width)")
         self.augment_check.setObjectName("finetuneAugmentCheck")
         self.augment_check.setToolTip(
@@ -118,12 +114,6 @@ class FinetunePanel(TrainingPanel):
             "seed": self.seed,
             "augment": self.augment_check,
         }
-
-    def _show_budget(self, text: str) -> None:
-        if self.labels_combo.currentText() != text:
-            self.labels_combo.blockSignals(True)
-            self.labels_combo.setEditText(text)
-            self.labels_combo.blockSignals(False)
 
     def encoder_choice(self) -> tuple[Any, Any, str | None, str]:
         """(encoder module or None, ArchConfig or None, lineage sha, description)."""

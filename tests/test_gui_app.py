@@ -421,3 +421,14 @@ def test_a_bad_label_budget_is_explained(window, qtbot, loaded, shown_errors) ->
     wait_idle(qtbot, window)
     assert shown_errors and "label budget" in shown_errors[0][0] and shown_errors[0][1] == ""
     assert window.state.classifier is None
+
+
+def test_the_label_budget_is_one_value_shown_on_two_tabs(window) -> None:
+    data_box, finetune_box = window.data_panel.budget_combo, window.finetune_panel.labels_combo
+    finetune_box.setEditText("1000")
+    assert window.state.budget_text == "1000"
+    assert data_box.currentText() == "1000"
+    assert "1,000 labels" in window.data_panel.budget_info.text()
+    data_box.setEditText("all")
+    assert finetune_box.currentText() == "all"
+    assert "every training label" in window.data_panel.budget_info.text()

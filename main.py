@@ -27,7 +27,7 @@ def prepare_environment() -> None:
         folder = os.path.join(tempfile.gettempdir(), "evenodd-studio-matplotlib")
         os.makedirs(folder, exist_ok=True)
         os.environ["MPLCONFIGDIR"] = folder
-    os.environ.setdefault("MPLBACKEND", "Agg")  # the GUI picks QtAgg explicitly itself
+    os.environ.setdefault("MPLBACKEND", "Agg")  # the only backend: the GUI shows Agg images
 
 
 def main(argv: list[str] | None = None) -> int:

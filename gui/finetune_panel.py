@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.config import DEFAULT_FINETUNE
 from gui.data_panel import BudgetCombo
 from gui.training_panel import TrainingPanel
 
@@ -39,7 +40,7 @@ class FinetunePanel(TrainingPanel):
     start_tip = "Train the even/odd classifier (F5)"
     epochs_tip = "Maximum passes over the labelled images"
     seed_tip = "Random seed (also picks which images are labelled)"
-    default_batch_size = 64
+    defaults = DEFAULT_FINETUNE
     no_model_text = "No classifier yet."
     shows_accuracy = True
 
@@ -78,6 +79,7 @@ class FinetunePanel(TrainingPanel):
             "digits, seeded) or 'all'; same as on the Data tab",
         )
         self.augment_check = QCheckBox("Augment (small shifts, rotations, stroke width)")
+        self.augment_check.setChecked(DEFAULT_FINETUNE.augment)
         self.augment_check.setObjectName("finetuneAugmentCheck")
         self.augment_check.setToolTip(
             "Random distortions of each batch: helps with few labels and with hand-drawn digits"

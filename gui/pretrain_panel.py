@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.config import DEFAULT_ARCH, DEFAULT_PRETRAIN
 from gui.plots import ImageGrid
 from gui.training_panel import TrainingPanel, dspin, spin
 
@@ -35,7 +36,7 @@ class PretrainPanel(TrainingPanel):
     start_tip = "Train the autoencoder on the training images (F5)"
     epochs_tip = "Maximum passes over the training images"
     seed_tip = "Random seed: same seed and settings, same model"
-    default_batch_size = 128
+    defaults = DEFAULT_PRETRAIN
     no_model_text = "No autoencoder yet."
     shows_accuracy = False
 
@@ -44,14 +45,25 @@ class PretrainPanel(TrainingPanel):
         self.arch_combo = QComboBox()
         self.arch_combo.setObjectName("pretrainArchCombo")
         self.arch_combo.addItems(["conv", "mlp"])
+        self.arch_combo.setCurrentText(DEFAULT_ARCH.arch)
         self.arch_combo.setToolTip(
             "conv: small convolutional encoder (better on images); mlp: fully connected layers"
         )
         self.latent = spin(
-            2, 1024, 64, "Size of the code the encoder compresses a digit to", "pretrainLatentSpin"
+            2,
+            1024,
+            DEFAULT_ARCH.latent,
+            "Size of the code the encoder compresses a digit to",
+            "pretrainLatentSpin",
         )
         self.dropout = dspin(
-            0.0, 0.9, 0.1, 2, 0.05, "Dropout in the encoder (regularisation)", "pretrainDropoutSpin"
+            0.0,
+            0.9,
+            DEFAULT_ARCH.dropout,
+            2,
+            0.05,
+            "Dropout in the encoder (regularisation)",
+            "pretrainDropoutSpin",
         )
         settings_box = QGroupBox("Autoencoder")
         form = QFormLayout(settings_box)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.config import TrainConfig
 from gui import errors
 from gui.plots import LossPlot
 
@@ -141,7 +142,7 @@ class TrainingPanel(QWidget):
     start_tip: str  # the Start button's tooltip when it can start
     epochs_tip: str  # what one epoch passes over
     seed_tip: str  # what the seed decides
-    default_batch_size: int
+    defaults: TrainConfig  # the engine's defaults for this job, shown until the user changes them
     no_model_text: str  # the model line before anything is trained
     shows_accuracy: bool  # the monitor plots validation accuracy too (classifiers)
 
@@ -149,20 +150,21 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.state = state
         name = self.job_name
-        self.epochs = spin(1, 1000, 10, self.epochs_tip, f"{name}EpochsSpin")
+        d = self.defaults
+        self.epochs = spin(1, 1000, d.epochs, self.epochs_tip, f"{name}EpochsSpin")
         self.batch = spin(
-            8, 4096, self.default_batch_size, "Images per optimiser step", f"{name}BatchSpin", 32
+            8, 4096, d.batch_size, "Images per optimiser step", f"{name}BatchSpin", 32
         )
-        self.lr = dspin(1e-5, 1.0, 1e-3, 5, 1e-4, "Adam's (peak) learning rate", f"{name}LrSpin")
+        self.lr = dspin(1e-5, 1.0, d.lr, 5, 1e-4, "Adam's (peak) learning rate", f"{name}LrSpin")
         self.patience = spin(
             1,
             100,
-            3,
+            d.patience,
             "Stop early after this many epochs without a better "
             "validation loss; the best weights are kept",
             f"{name}PatienceSpin",
         )
-        self.seed = spin(0, 2**31 - 1, 0, self.seed_tip, f"{name}SeedSpin")
+        self.seed = spin(0, 2**31 - 1, d.seed, self.seed_tip, f"{name}SeedSpin")
 
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName(f"{name}StartButton")

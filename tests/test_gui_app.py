@@ -432,3 +432,21 @@ def test_the_label_budget_is_one_value_shown_on_two_tabs(window) -> None:
     data_box.setEditText("all")
     assert finetune_box.currentText() == "all"
     assert "every training label" in window.data_panel.budget_info.text()
+
+
+def test_training_tabs_start_from_the_engine_defaults(window) -> None:
+    """With fresh settings the app trains exactly as `evenodd run` does."""
+    from engine.config import DEFAULT_ARCH, DEFAULT_FINETUNE, DEFAULT_PRETRAIN
+
+    for panel, defaults in (
+        (window.pretrain_panel, DEFAULT_PRETRAIN),
+        (window.finetune_panel, DEFAULT_FINETUNE),
+    ):
+        values = panel._train_values()
+        assert values["epochs"] == defaults.epochs and values["batch_size"] == defaults.batch_size
+        assert values["lr"] == pytest.approx(defaults.lr)
+        assert values["patience"] == defaults.patience and values["seed"] == defaults.seed
+    assert window.finetune_panel.augment_check.isChecked() == DEFAULT_FINETUNE.augment
+    arch = window.pretrain_panel.arch_values()
+    assert (arch["arch"], arch["latent"]) == (DEFAULT_ARCH.arch, DEFAULT_ARCH.latent)
+    assert arch["dropout"] == pytest.approx(DEFAULT_ARCH.dropout)

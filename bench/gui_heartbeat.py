@@ -5,8 +5,9 @@ pretrains (3 epochs) and fine-tunes from the GUI's own controls, evaluates, then
 again (1 epoch) while a simulated pen draws rings on the Draw tab's canvas (~60 mouse
 events a second) and times the live predictions. A 10 ms QTimer heartbeat measures the
 stalls; a watchdog thread samples every thread's stack whenever the heartbeat is more than
-0.1 s late. Also saves a screenshot of each tab. Run on a screen, e.g.
-    xvfb-run -a -s "-screen 0 1400x900x24" python bench/gui_heartbeat.py
+0.1 s late. Afterwards it takes the screenshots in docs/screenshots (the Compare tab's
+when given a saved study folder). Run on a screen, e.g.
+    xvfb-run -a -s "-screen 0 1400x900x24" python bench/gui_heartbeat.py [MNIST_DIR [STUDY]]
 Settings go to a temporary file, never the user's.
 """
 
@@ -32,6 +33,7 @@ from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 DATA = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "mnist"
+STUDY = Path(sys.argv[2]) if len(sys.argv) > 2 else None  # a saved study for the Compare shot
 
 
 def main() -> None:
@@ -100,6 +102,11 @@ def main() -> None:
 
     def step() -> None:
         phase = state["phase"]
+        progress = window.pretrain_panel.monitor.progress
+        if phase == "shot-pretrain" and progress.value() >= 0.7 * progress.maximum():
+            shot("pretrain")  # mid-run, as the README shows it
+            window.state.runner.stop()
+            state["phase"] = "shot-draw"
         if window.state.runner.is_busy():
             return
         if phase == "start":
@@ -143,13 +150,28 @@ def main() -> None:
         elif phase == "draw":
             strokes.stop()
             measure("draw while pretraining")
-            shot("draw")
             times = sorted(classify_ms)
             print(
                 f"drawing while pretraining: {pen['events']} mouse events, "
                 f"{len(times)} live predictions, prediction time median "
                 f"{times[len(times) // 2]:.1f} ms, worst {times[-1]:.1f} ms"
             )
+            # Screenshots for the README, after the measurements: they draw in this thread.
+            window.pretrain_panel.epochs.setValue(2)
+            window.tabs.setCurrentIndex(1)
+            window.pretrain_panel.start()
+            state["phase"] = "shot-pretrain"
+        elif phase == "shot-draw":
+            window.tabs.setCurrentIndex(4)
+            canvas.clear()
+            pen["i"] = 0
+            for _ in range(41):
+                move_pen()  # one whole ring, the pen lifted at the end
+            panel.predict_now()
+            shot("draw")
+            if STUDY is not None and window.compare_panel.open_study(STUDY):
+                window.tabs.setCurrentIndex(5)
+                shot("compare")
             state["phase"] = "done"
             for name, (worst, ticks, seconds) in results.items():
                 print(

@@ -17,9 +17,10 @@ epoch-based schedule would validate after every step for small budgets and only 
 steps with all labels. Here every cell trains for `steps_for(n_labels)` optimiser steps,
 drawing batches from an endless stream of reshuffled passes over its labelled images, and
 validates every `val_every` steps on a fixed subset of the validation split (the same
-images for every cell). The engine's `fit` loop does the training: one of its "epochs" is
-one validation round of `val_every` steps, so its early stopping counts rounds (`patience`
-rounds without a better validation loss) and it restores the weights of the best round.
+images for every cell). `engine.training.finetune` does the training, in its round mode
+(`round_steps=val_every`): one of its "epochs" is one validation round, so early stopping
+counts rounds (`patience` rounds without a better validation loss) and the weights of the
+best round are restored.
 Convergence is the number of steps after which the validation accuracy first reaches
 `target` (None when it never does within the cell's steps).
 

@@ -101,4 +101,4 @@ class TrainConfig:
 # conv family reaches the accuracy target on a 2-core CPU in about three minutes.
 DEFAULT_ARCH = ArchConfig(arch="conv", latent=64, dropout=0.1, width=16)
 DEFAULT_PRETRAIN = TrainConfig(epochs=6, batch_size=128, lr=2e-3, patience=3)
-DEFAULT_FINETUNE = TrainConfig(epochs=12, batch_size=128, lr=3e-3, patience=4, augment=True)
+DEFAULT_FINETUNE = TrainConfig(epochs=16, batch_size=128, lr=3e-3, patience=4, augment=True)

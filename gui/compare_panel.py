@@ -55,10 +55,10 @@ from PySide6.QtWidgets import (
 )
 
 from engine.console import format_seconds
+from engine.study import WAYS
 from gui.plots import LiveCanvas, changes_figure
 from gui.worker import JobRunner
 
-WAYS = ("scratch", "frozen", "finetune")  # same order as engine.study.WAYS
 WAY_COLORS = {"scratch": "tab:gray", "frozen": "tab:blue", "finetune": "tab:orange"}
 FAMILIES = ("mlp", "conv")
 COLUMNS = (

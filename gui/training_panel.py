@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import TrainConfig
+from engine.console import format_seconds
 from gui import errors
 from gui.plots import LossPlot
 
@@ -34,14 +35,6 @@ if TYPE_CHECKING:
     from gui.worker import Job
 
 SpinBox = TypeVar("SpinBox", QSpinBox, QDoubleSpinBox)
-
-
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "…"
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 def spin(low: int, high: int, value: int, tip: str, name: str, step: int = 1) -> QSpinBox:

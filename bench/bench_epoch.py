@@ -6,11 +6,13 @@ training images with Adam and MSE, in the same process, one after the other:
 - reference: torchvision `datasets.MNIST` + `ToTensor` + `DataLoader(batch_size=64)`,
   i.e. a PIL image and a tensor conversion per sample;
 - engine: the uint8 tensor in memory, batches sliced from a shuffled index
-  (`engine.training.pretrain`), at its default batch size and at 64 (or --batch-sizes).
+  (`engine.training.pretrain`), at the batch sizes given (--batch-sizes; the app's
+  pretraining batch is marked "default"), with fused Adam and the engine's precision
+  (bfloat16 matrix products where the CPU has AMX, float32 elsewhere; --precision).
 
 Prints seconds per epoch, the speed-up ratio and the achieved GFLOP/s of the training
 step. Usage: python bench/bench_epoch.py [--data-dir ../shared/mnist] [--repeats 1]
-       [--batch-sizes 64,128]
+       [--batch-sizes 128,256,512] [--precision auto|float32|bfloat16]
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from engine.config import ArchConfig, TrainConfig
+from engine.config import DEFAULT_PRETRAIN, PRECISIONS, ArchConfig, TrainConfig
 from engine.data import FILES, Split, find_files, read_folder
+from engine.device import pick_device, training_precision
 from engine.models import Autoencoder, training_flops_per_image
 from engine.training import pretrain
 
@@ -52,9 +55,16 @@ def reference_epoch(root: Path, seed: int) -> float:
     return time.perf_counter() - start
 
 
-def engine_epoch(data, batch_size: int, seed: int) -> float:
+def engine_epoch(data, batch_size: int, seed: int, precision: str) -> float:
     everything = Split(train=torch.arange(len(data.train_images)), val=torch.arange(500))
-    cfg = TrainConfig(epochs=1, batch_size=batch_size, lr=1e-3, seed=seed, schedule="constant")
+    cfg = TrainConfig(
+        epochs=1,
+        batch_size=batch_size,
+        lr=1e-3,
+        seed=seed,
+        schedule="constant",
+        precision=precision,
+    )
     result = pretrain(data, ARCH, cfg, split=everything, n_show=0)
     return result.fit.finished.seconds
 
@@ -79,15 +89,18 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=root.parent / "shared" / "mnist")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument(
-        "--batch-sizes", default="64,128", help="engine batch sizes to time, comma separated"
+        "--batch-sizes", default="128,256,512", help="engine batch sizes to time, comma separated"
     )
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     args = parser.parse_args()
 
     data = read_folder(args.data_dir)
     flops = training_flops_per_image(Autoencoder(ARCH)) * len(data.train_images)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, MLP autoencoder, "
-        f"{flops / len(data.train_images) / 1e6:.1f} MFLOP per image per training step"
+        f"{flops / len(data.train_images) / 1e6:.1f} MFLOP per image per training step, "
+        f"engine precision {args.precision}: "
+        f"{str(training_precision(args.precision, pick_device())).removeprefix('torch.')}"
     )
     sizes = [int(size) for size in args.batch_sizes.split(",")]
     with tempfile.TemporaryDirectory() as temp:
@@ -95,8 +108,9 @@ def main() -> None:
         rows = []
         for repeat in range(args.repeats):
             reference = reference_epoch(layout, repeat)
-            rows.append((reference, [(size, engine_epoch(data, size, repeat)) for size in sizes]))
-    default = TrainConfig().batch_size
+            engines = [(size, engine_epoch(data, size, repeat, args.precision)) for size in sizes]
+            rows.append((reference, engines))
+    default = DEFAULT_PRETRAIN.batch_size
     for reference, engines in rows:
         print(
             f"reference (torchvision + ToTensor + DataLoader, batch 64): {reference:6.2f} s/epoch"

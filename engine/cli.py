@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from engine.config import PRECISIONS
+
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
 
 
@@ -121,6 +123,14 @@ def _add_training(parser: argparse.ArgumentParser, prefix: str, defaults) -> Non
     parser.add_argument(
         f"--{prefix}min-delta", dest=f"{dest}min_delta", type=float, default=defaults.min_delta
     )
+    parser.add_argument(
+        f"--{prefix}precision",
+        dest=f"{dest}precision",
+        choices=PRECISIONS,
+        default=defaults.precision,
+        help="of the training step's matrix products; auto: bfloat16 where the hardware "
+        "has it (CPUs with AMX, recent GPUs), float32 elsewhere",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,6 +220,7 @@ def _train_config(args: argparse.Namespace, prefix: str = "", augment: bool = Fa
         lr=get("lr"),
         patience=get("patience"),
         min_delta=get("min_delta"),
+        precision=get("precision"),
         seed=args.seed,
         device=args.device,
         augment=augment,

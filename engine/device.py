@@ -1,8 +1,13 @@
-"""Choosing where tensors live: CUDA or Apple's MPS when present, the CPU otherwise."""
+"""Choosing where tensors live (CUDA or Apple's MPS when present, the CPU otherwise) and
+in what precision training multiplies matrices."""
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
+
+from engine.config import PRECISIONS
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -26,3 +31,33 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "mps" and not has_mps:
         raise DeviceError("MPS was asked for but is not available on this machine")
     return torch.device(name)
+
+
+def has_fast_bfloat16(device: torch.device) -> bool:
+    """Whether bfloat16 matrix products run in hardware here: a CUDA GPU that supports
+    them, or a CPU with AMX tiles (Intel Xeon since Sapphire Rapids). Elsewhere bfloat16
+    is emulated and slower than float32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private, hence guarded
+        return bool(probe and probe())
+    return False
+
+
+def training_precision(name: str, device: torch.device) -> torch.dtype:
+    """float32 or bfloat16 for the matrix products of a training step; "auto" takes
+    bfloat16 only where the hardware makes it faster."""
+    if name not in PRECISIONS:
+        raise DeviceError(f"precision must be one of {', '.join(PRECISIONS)}, not {name!r}")
+    if name == "bfloat16" or (name == "auto" and has_fast_bfloat16(device)):
+        return torch.bfloat16
+    return torch.float32
+
+
+def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
+    """Mixed precision for forward passes: matrix products and convolutions in `dtype`,
+    weights, gradients and the optimiser kept in float32. A no-op for float32."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)

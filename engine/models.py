@@ -13,6 +13,37 @@ from torch import nn
 from engine.config import ArchConfig
 
 MLP_HIDDEN = (512, 256)
+_LEVELS = 1 << 16  # dropout draws 16-bit random numbers: p is exact to 1/65536
+
+
+class Dropout(nn.Module):
+    """Inverted dropout with cheap random numbers; same contract as `nn.Dropout`.
+
+    On the CPU, `nn.Dropout` draws one Bernoulli sample per element through the
+    Mersenne Twister: about 11 ns each, a quarter of an MLP training step at batch 256.
+    Here one 64-bit draw is cut into four 16-bit numbers, which makes the mask about
+    five times cheaper (`bench/bench_epoch.py`). The drop rate is `p` rounded to a
+    multiple of 1/65536, and draws come from torch's global generator, so seeding
+    with `torch.manual_seed` still makes a run repeatable.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+        self._threshold = round(p * _LEVELS) - _LEVELS // 2  # int16 values below it drop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self._threshold == -(_LEVELS // 2):
+            return x
+        n = x.numel()
+        words = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device)
+        draws = words.random_(-(2**63), None).view(torch.int16)[:n].view(x.shape)
+        keep = 1.0 - (self._threshold + _LEVELS // 2) / _LEVELS
+        scale = (draws >= self._threshold).to(x.dtype).mul_(1.0 / keep)
+        return x * scale
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 def build_encoder(cfg: ArchConfig) -> nn.Sequential:
@@ -24,7 +55,7 @@ def build_encoder(cfg: ArchConfig) -> nn.Sequential:
             nn.Conv2d(c1, c2, 3, stride=2, padding=1),  # 7x7
             nn.ReLU(),
             nn.Flatten(),
-            nn.Dropout(cfg.dropout),
+            Dropout(cfg.dropout),
             nn.Linear(c2 * 49, cfg.latent),
             nn.ReLU(),
         )
@@ -33,10 +64,10 @@ def build_encoder(cfg: ArchConfig) -> nn.Sequential:
         nn.Flatten(),
         nn.Linear(784, h1),
         nn.ReLU(),
-        nn.Dropout(cfg.dropout),
+        Dropout(cfg.dropout),
         nn.Linear(h1, h2),
         nn.ReLU(),
-        nn.Dropout(cfg.dropout),
+        Dropout(cfg.dropout),
         nn.Linear(h2, cfg.latent),
         nn.ReLU(),
     )
@@ -58,7 +89,7 @@ def build_decoder(cfg: ArchConfig) -> nn.Sequential:
     return nn.Sequential(
         nn.Linear(cfg.latent, h2),
         nn.ReLU(),
-        nn.Dropout(cfg.dropout),
+        Dropout(cfg.dropout),
         nn.Linear(h2, h1),
         nn.ReLU(),
         nn.Linear(h1, 784),
@@ -89,7 +120,7 @@ class Classifier(nn.Module):
         self.head = nn.Sequential(
             nn.Linear(cfg.latent, cfg.head_hidden),
             nn.ReLU(),
-            nn.Dropout(cfg.dropout),
+            Dropout(cfg.dropout),
             nn.Linear(cfg.head_hidden, 1),
         )
 

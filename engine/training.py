@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from engine.augment import augment_batch
 from engine.config import ArchConfig, ConfigError, TrainConfig
 from engine.data import Mnist, Split, parity, split_train_val
-from engine.device import pick_device
+from engine.device import autocast, pick_device, training_precision
 from engine.events import (
     EpochEnd,
     EventSink,
@@ -61,6 +61,18 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Adam:
+    """Adam, fused into one kernel where torch has one (CPU, CUDA).
+
+    The default (for-each) Adam launches a dozen whole-tensor operations per step; on the
+    CPU that was a third of an MLP training step, and fusing it makes the autoencoder
+    epoch about 20 % faster (`bench/bench_epoch.py`). Same update rule, same results
+    for the same seed.
+    """
+    fused = params[0].device.type in ("cpu", "cuda")
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+
+
 def fit(
     model: nn.Module,
     n_train: int,
@@ -85,7 +97,9 @@ def fit(
     total_steps = cfg.epochs * batches
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
-    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = make_optimizer(params, cfg)
+    device = params[0].device
+    precision = training_precision(cfg.precision, device)
     scheduler = None
     if cfg.schedule == "onecycle":
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -110,7 +124,9 @@ def fit(
                 break
             index = permutation[batch * cfg.batch_size : (batch + 1) * cfg.batch_size]
             inputs, targets = make_batch(index)
-            loss = loss_fn(model(inputs), inputs, targets)
+            with autocast(device, precision):
+                outputs = model(inputs)
+            loss = loss_fn(outputs.float(), inputs, targets)
             value = float(loss.detach())  # a sync per batch; cheap next to the step itself
             if not math.isfinite(value):
                 status = "diverged"

@@ -14,7 +14,9 @@ def warm_up() -> None:
     import torch
 
     import engine.evaluate  # noqa: F401 - scikit-learn's metrics
+    from engine.config import TrainConfig
+    from engine.training import make_optimizer
 
     # Building the first optimizer imports torch._dynamo: about 900 modules (sympy and
     # triton among them), 1.5-2 s here.
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    make_optimizer([torch.nn.Parameter(torch.zeros(1))], TrainConfig())

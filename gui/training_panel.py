@@ -244,6 +244,7 @@ class TrainingPanel(QWidget):
             "lr": self.lr.value(),
             "patience": self.patience.value(),
             "seed": self.seed.value(),
+            "precision": self.defaults.precision,  # the engine's choice; no widget
         }
 
     def _run(

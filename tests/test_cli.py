@@ -297,6 +297,7 @@ def test_run_writes_everything_at_the_top_level(small_mnist_dir, tmp_path, capsy
     args = ["run", "--data-dir", small_mnist_dir, "--out", out, *TINY_ARCH, "--quiet"]
     args += ["--pretrain-epochs", "1", "--finetune-epochs", "1", "--labels", "100"]
     args += ["--pretrain-batch-size", "64", "--finetune-batch-size", "32"]
+    args += ["--finetune-precision", "bfloat16"]
     assert cli(args) == 0
     names = {p.name for p in out.iterdir()}
     expected = {
@@ -317,6 +318,8 @@ def test_run_writes_everything_at_the_top_level(small_mnist_dir, tmp_path, capsy
     classifier = load_checkpoint(out / "classifier.pt", expect=("classifier",))
     assert classifier.encoder_sha256 == file_sha256(out / "encoder.pt")
     assert load_checkpoint(out / "autoencoder.pt").has_decoder
+    assert load_checkpoint(out / "autoencoder.pt").train_config["precision"] == "auto"  # default
+    assert classifier.train_config["precision"] == "bfloat16"  # as asked
 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["encoder_sha256"] == file_sha256(out / "encoder.pt")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from engine.config import ArchConfig, ArchError
-from engine.models import Autoencoder, Classifier, build_encoder, count_parameters
+from engine.models import Autoencoder, Classifier, Dropout, build_encoder, count_parameters
 from engine.training import make_classifier
 
 ARCHS = [ArchConfig(arch="conv", latent=12, width=4), ArchConfig(arch="mlp", latent=10)]
@@ -124,3 +124,49 @@ def test_make_classifier_copies_the_encoder():
     with torch.no_grad():
         first.add_(1.0)
     assert not torch.equal(first, next(encoder.parameters()))
+
+
+# ------------------------------------------------------------------------------- dropout
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_dropout_drops_at_rate_p_and_keeps_the_mean(p):
+    torch.manual_seed(0)
+    x = torch.ones(200_000)
+    out = Dropout(p).train()(x)
+    dropped = float((out == 0).float().mean())
+    assert abs(dropped - p) < 0.005
+    assert torch.allclose(out[out != 0], torch.full_like(out[out != 0], 1 / (1 - p)), atol=1e-3)
+    assert abs(float(out.mean()) - 1.0) < 0.01
+
+
+def test_dropout_odd_sizes_and_shapes():
+    x = torch.ones(3, 5, 7)  # 105 elements: not a multiple of the four per random word
+    out = Dropout(0.3).train()(x)
+    assert out.shape == x.shape
+
+
+def test_dropout_is_identity_in_eval_mode_and_at_zero():
+    x = torch.randn(64, 32)
+    assert torch.equal(Dropout(0.5).eval()(x), x)
+    assert torch.equal(Dropout(0.0).train()(x), x)
+
+
+def test_dropout_gradient_flows_only_through_kept_units():
+    torch.manual_seed(1)
+    x = torch.ones(1000, requires_grad=True)
+    out = Dropout(0.4).train()(x)
+    out.sum().backward()
+    assert torch.equal(x.grad, out.detach())  # d(x*scale)/dx = scale: 0 where dropped
+
+
+def test_dropout_masks_follow_the_global_seed():
+    x = torch.ones(4096)
+    layer = Dropout(0.2).train()
+    torch.manual_seed(7)
+    a = layer(x)
+    torch.manual_seed(7)
+    b = layer(x)
+    c = layer(x)
+    assert torch.equal(a, b)
+    assert not torch.equal(b, c)

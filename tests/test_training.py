@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -11,11 +12,20 @@ from helpers_data import single_torch_thread, small_mnist
 from torch import nn
 from torch.nn import functional as F
 
+import engine.device
 from engine.config import ArchConfig, ConfigError, TrainConfig
 from engine.data import label_budget, split_train_val
+from engine.device import training_precision
 from engine.events import EpochEnd, Finished, Progress, Reconstructions
 from engine.models import Autoencoder
-from engine.training import BatchStream, finetune, fit, pretrain, reconstruction_mse
+from engine.training import (
+    BatchStream,
+    finetune,
+    fit,
+    make_optimizer,
+    pretrain,
+    reconstruction_mse,
+)
 
 ARCH = ArchConfig(arch="conv", latent=8, width=4, dropout=0.1, head_hidden=8)
 FAST = TrainConfig(epochs=1, batch_size=32, lr=3e-3, max_steps=3)
@@ -370,6 +380,7 @@ def test_frozen_encoder_is_not_trained(data, split, labelled):
         ({"min_delta": -0.1}, "min_delta"),
         ({"max_steps": 0}, "max_steps"),
         ({"schedule": "cosine"}, "schedule"),
+        ({"precision": "float16"}, "precision"),
     ],
 )
 def test_bad_train_config(changes, word, data, split):
@@ -392,6 +403,53 @@ def test_fit_refuses_a_model_with_nothing_to_train():
     toy.model.requires_grad_(False)
     with pytest.raises(ConfigError, match="nothing to train"):
         toy.fit(scripted([1.0]))
+
+
+def test_optimizer_is_adam_fused_on_the_cpu_with_the_same_updates():
+    torch.manual_seed(0)
+    a = nn.Linear(20, 3)
+    b = copy.deepcopy(a)
+    cfg = TrainConfig(lr=1e-2, weight_decay=1e-3)
+    fused = make_optimizer(list(a.parameters()), cfg)
+    plain = torch.optim.Adam(b.parameters(), lr=1e-2, weight_decay=1e-3)
+    assert fused.defaults["fused"]
+    x = torch.randn(32, 20)
+    for _ in range(5):
+        for model, optimizer in ((a, fused), (b, plain)):
+            optimizer.zero_grad()
+            model(x).square().mean().backward()
+            optimizer.step()
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "fast", "expected"),
+    [
+        ("float32", True, torch.float32),
+        ("bfloat16", False, torch.bfloat16),
+        ("auto", True, torch.bfloat16),
+        ("auto", False, torch.float32),
+    ],
+)
+def test_training_precision_auto_takes_bfloat16_only_where_it_is_fast(
+    name, fast, expected, monkeypatch
+):
+    monkeypatch.setattr(engine.device, "has_fast_bfloat16", lambda device: fast)
+    assert training_precision(name, torch.device("cpu")) == expected
+
+
+def test_bfloat16_training_keeps_float32_weights_and_changes_the_products(data, split):
+    runs = {
+        precision: pretrain(
+            data, ARCH, TrainConfig(**{**FAST.to_dict(), "precision": precision}), split=split
+        )
+        for precision in ("float32", "bfloat16")
+    }
+    low = runs["bfloat16"]
+    assert low.fit.finished.status == "completed" and math.isfinite(low.val_mse)
+    assert all(p.dtype == torch.float32 for p in low.model.parameters())
+    assert not _all_equal(_params(low.model), _params(runs["float32"].model))
 
 
 def test_train_config_round_trip():

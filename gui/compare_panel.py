@@ -55,7 +55,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.console import format_seconds
-from engine.study import WAYS
+from engine.study import WAYS, StudySettings, budget_key
 from gui.plots import LiveCanvas, changes_figure
 from gui.worker import JobRunner
 
@@ -195,18 +195,21 @@ class ComparePanel(QWidget):
         self.conv_check = QCheckBox("conv")
         self.mlp_check.setChecked(True)
         self.conv_check.setChecked(True)
-        self.labels_edit = QLineEdit("100,300,1000,3000,all")
+        d = StudySettings()  # the engine's defaults, as `evenodd compare` has them
+        self.labels_edit = QLineEdit(",".join(budget_key(b) for b in d.budgets))
         self.labels_edit.setToolTip("label budgets, comma separated; 'all' = every label")
-        self.seeds_spin = _spin(1, 20, 3, "seeds per cell (label subset and training seed)")
-        self.steps_spin = _spin(1, 100_000, 500, "optimiser steps per cell, small budgets")
-        self.max_steps_spin = _spin(1, 100_000, 2000, "optimiser steps for the largest budgets")
-        self.val_every_spin = _spin(1, 10_000, 50, "steps between validations")
-        self.pretrain_spin = _spin(1, 100, 4, "autoencoder epochs per family")
+        self.seeds_spin = _spin(1, 20, d.seeds, "seeds per cell (label subset and training seed)")
+        self.steps_spin = _spin(1, 100_000, d.min_steps, "optimiser steps per cell, small budgets")
+        self.max_steps_spin = _spin(
+            1, 100_000, d.max_steps, "optimiser steps for the largest budgets"
+        )
+        self.val_every_spin = _spin(1, 10_000, d.val_every, "steps between validations")
+        self.pretrain_spin = _spin(1, 100, d.pretrain_epochs, "autoencoder epochs per family")
         self.target_spin = QDoubleSpinBox()
         self.target_spin.setRange(0.5, 1.0)
         self.target_spin.setDecimals(3)
         self.target_spin.setSingleStep(0.005)
-        self.target_spin.setValue(0.95)
+        self.target_spin.setValue(d.target)
         self.target_spin.setToolTip("validation accuracy that counts as converged")
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("automatic: a new folder under the app's data folder")
@@ -311,7 +314,7 @@ class ComparePanel(QWidget):
     def study_settings(self) -> Any:
         """The engine.study.StudySettings the controls describe (raises StudyError)."""
         from engine.data import budgets_from_text
-        from engine.study import StudyError, StudySettings
+        from engine.study import StudyError
 
         families = tuple(
             family
@@ -333,8 +336,6 @@ class ComparePanel(QWidget):
 
     def apply_settings(self, settings: Any) -> None:
         """Put a StudySettings into the controls (an opened study can be run again)."""
-        from engine.study import budget_key
-
         self.mlp_check.setChecked("mlp" in settings.families)
         self.conv_check.setChecked("conv" in settings.families)
         self.labels_edit.setText(",".join(budget_key(b) for b in settings.budgets))

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers_data import small_mnist, write_small_mnist
+from helpers_data import single_torch_thread, small_mnist, write_small_mnist
 
 from engine import study
 from engine.cli import main
@@ -31,6 +32,7 @@ TINY = StudySettings(
     pretrain_epochs=1,
     batch_size=32,
     device="cpu",
+    workers=1,  # in this process, so tests can wrap train_cell; the pool has its own tests
 )
 
 
@@ -144,6 +146,52 @@ def test_stopping_mid_study_keeps_finished_cells(data, tmp_path):
     assert (tmp_path / study.CELLS_FILE).read_text().count("\n") == 1 + 4
 
 
+# ------------------------------------------------------- cells in worker processes
+
+
+@pytest.fixture
+def one_thread():
+    yield from single_torch_thread()
+
+
+def _by_cell(result) -> dict:
+    return {(c.family, c.budget, c.seed, c.way): c.to_dict() for c in result.cells}
+
+
+def test_cells_in_worker_processes_give_exactly_the_results_of_one_process(data, one_thread):
+    """Each worker trains on one thread; so does this process here: same numbers."""
+    here = run_study(data, TINY)
+    events: list = []
+    pooled = run_study(data, replace(TINY, workers=2), events.append)
+    assert pooled.status == "completed" and pooled.info["workers"] == 2
+    assert len(pooled.cells) == len(here.cells)
+    mine, theirs = _by_cell(here), _by_cell(pooled)
+    for cell in (mine, theirs):
+        for values in cell.values():
+            values.pop("seconds")
+    assert theirs == mine
+    progress = [e for e in events if isinstance(e, Progress) and e.phase == "compare"]
+    assert [e.done for e in progress] == sorted(e.done for e in progress)
+    assert progress[-1].done == progress[-1].total
+    assert len([e for e in events if isinstance(e, CellDone)]) == len(pooled.cells)
+
+
+def test_stopping_worker_processes_keeps_finished_cells(data, tmp_path):
+    done: list[CellDone] = []
+
+    def on_event(event):
+        if isinstance(event, CellDone):
+            done.append(event)
+
+    settings = replace(TINY, workers=2)
+    result = run_study(data, settings, on_event, lambda: len(done) >= 3, out_dir=tmp_path)
+    assert result.status == "stopped"
+    assert 3 <= len(result.cells) <= 3 + 2 < result.planned_cells  # + the cells running then
+    assert all(c.status != "stopped" for c in result.cells)
+    reopened = load_study(tmp_path)
+    assert [c.to_dict() for c in reopened.cells] == [c.to_dict() for c in result.cells]
+
+
 def test_saved_study_reopens_identically(tiny_run):
     result, _, out = tiny_run
     reopened = load_study(out)
@@ -211,19 +259,27 @@ def test_sentences_are_computed_not_tilted():
 
 def test_steps_rule():
     settings = StudySettings()
-    assert [settings.steps_for(n) for n in (100, 300, 1000, 3000, 55_000)] == [
-        500,
-        500,
-        500,
-        500,
-        2000,
-    ]
+    steps = [settings.steps_for(n) for n in (100, 300, 1000, 3000, 55_000)]
+    assert steps == [500, 500, 500, 500, 6875]  # all labels: 16 epochs of 128, like `run`
+    assert StudySettings(max_steps=2000).steps_for(55_000) == 2000
 
 
 def test_patience_zero_means_every_step_is_trained():
     cfg = StudySettings(patience=0, val_every=50).train_config(seed=0, steps=2000)
     assert cfg.epochs == 40 and cfg.patience > cfg.epochs and cfg.max_steps == 2000
-    assert StudySettings().train_config(seed=1, steps=500).patience == 6
+    assert StudySettings(patience=6).train_config(seed=1, steps=500).patience == 6
+
+
+def test_study_pretrains_as_the_app_does():
+    from engine.config import DEFAULT_PRETRAIN
+
+    cfg = StudySettings(pretrain_seed=3).pretrain_config()
+    assert (cfg.batch_size, cfg.precision, cfg.epochs) == (
+        DEFAULT_PRETRAIN.batch_size,
+        DEFAULT_PRETRAIN.precision,
+        DEFAULT_PRETRAIN.epochs,
+    )
+    assert cfg.seed == 3
 
 
 def test_bad_settings_are_refused(data):
@@ -233,6 +289,8 @@ def test_bad_settings_are_refused(data):
         StudySettings(families=("resnet",)).validate()
     with pytest.raises(StudyError, match="target"):
         StudySettings(target=1.5).validate()
+    with pytest.raises(StudyError, match="workers"):
+        StudySettings(workers=-1).validate()
 
 
 def _cli_args(folder: Path, out: Path, *extra: str) -> list[str]:

@@ -65,6 +65,13 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
         default=d.patience,
         help="validation rounds without improvement before a cell stops early; 0 = never",
     )
+    p.add_argument(
+        "--workers",
+        type=int_at_least(0),
+        default=d.workers,
+        help="cells trained side by side, one process each; 0 = one per CPU core, "
+        "1 = one after the other in this process",
+    )
     p.add_argument("--json", action="store_true", help="print the table as JSON on stdout")
     p.set_defaults(handler=cmd_compare)
 
@@ -86,6 +93,7 @@ def settings_from_args(args: argparse.Namespace) -> StudySettings:
         pretrain_epochs=args.pretrain_epochs,
         patience=args.patience,
         device=args.device,
+        workers=args.workers,
     ).validate()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from engine.events import (
     ignore_event,
     never_stop,
 )
+from engine.study.pool import CellTask, default_workers, threads_per_worker, train_cells
 from engine.study.report import write_outputs, write_progress
 from engine.study.settings import (
     VAL_SUBSET_SEED,
@@ -134,24 +135,31 @@ class _Progress:
         self.clock = Stopwatch()
         self.cells_done = 0
         self.cells_total = 0
+        self._running: dict[Any, float] = {}  # work done so far by each unfinished run
 
-    def sink(self, weight: float, passthrough: bool = False) -> EventSink:
-        """Sink for one inner run; `passthrough` also forwards its other events (epochs)."""
+    def sink(self, weight: float) -> EventSink:
+        """Sink for a pretraining run: its Progress counts, its other events pass on."""
 
         def forward(event: Any) -> None:
             if isinstance(event, Progress):
-                self.emit(self.done + weight * event.done)
-            elif passthrough:
+                self.running("pretrain", weight * event.done)
+            else:
                 self.on_event(event)
 
         return forward
 
-    def advance(self, units: float) -> None:
-        self.done += units
-        self.emit(self.done)
+    def running(self, key: Any, units: float) -> None:
+        """A run still going (cells may run side by side) has done `units` of work."""
+        self._running[key] = units
+        self.emit()
 
-    def emit(self, done: float) -> None:
-        done = min(done, self.total)
+    def finish_cell(self, key: Any, units: float) -> None:
+        """A run ended: count its planned work, whatever early stopping saved."""
+        self._running.pop(key, None)
+        self.done += units
+
+    def emit(self) -> None:
+        done = min(self.done + sum(self._running.values()), self.total)
         self.on_event(
             Progress(
                 "compare",
@@ -218,6 +226,7 @@ def run_study(
     total = len(settings.families) * pre_steps * WORK_WEIGHT["pretrain"] + sum(
         settings.steps_for(n_labels[b]) * WORK_WEIGHT[w] for _, _, b in plan for w in WAYS
     )
+    workers = settings.workers or default_workers()
     progress = _Progress(total, on_event)
     progress.cells_total = len(plan) * len(WAYS)
     result = StudyResult(settings, planned_cells=progress.cells_total, out_dir=out)
@@ -227,7 +236,8 @@ def run_study(
         "val_images_scored": min(settings.val_size, len(split.val)),
         "test_images": len(data.test_images),
         "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
+        "workers": workers,  # cells trained side by side
+        "threads": threads_per_worker(workers) if workers > 1 else torch.get_num_threads(),
         "python": platform.python_version(),
         "evenodd_studio": engine.__version__,
     }
@@ -245,7 +255,7 @@ def run_study(
     encoders = {}
     for family in settings.families:
         on_event(Message(f"pretraining the {family} autoencoder ({pre_cfg.epochs} epochs)"))
-        sink = progress.sink(WORK_WEIGHT["pretrain"], passthrough=True)
+        sink = progress.sink(WORK_WEIGHT["pretrain"])
         pre = pretrain(
             data, settings.arch(family), pre_cfg, sink, should_stop, split=split, n_show=0
         )
@@ -257,68 +267,100 @@ def run_study(
             "val_mse": pre.val_mse,
             "seconds": done.seconds,
         }
-        progress.advance(pre_steps * WORK_WEIGHT["pretrain"])
+        progress.finish_cell("pretrain", pre_steps * WORK_WEIGHT["pretrain"])
+        progress.emit()
         if done.status in ("stopped", "diverged"):
             return finish("stopped" if done.status == "stopped" else "failed")
         encoders[family] = pre.model.encoder
 
     val_indices = _validation_subset(split, settings.val_size)
+    tasks = []
     for seed, family, budget in plan:
         labelled = label_budget(data.train_labels, split.train, budget, seed)  # once per 3 ways
-        steps = settings.steps_for(len(labelled))
-        cfg = settings.train_config(seed, steps)
+        cfg = settings.train_config(seed, settings.steps_for(len(labelled)))
         for way in WAYS:
-            if should_stop():
-                return finish("stopped")
-            run = train_cell(
-                data,
-                settings.arch(family),
-                cfg,
-                labelled,
-                None if way == "scratch" else encoders[family],
+            encoder = None if way == "scratch" else encoders[family]
+            task = CellTask(
+                (family, budget, seed, way), settings.arch(family), cfg, labelled, encoder,
                 way == "frozen",
-                val_indices,
-                settings.val_every,
-                progress.sink(WORK_WEIGHT[way]),
-                should_stop,
-            )
-            if run.status == "stopped":
-                return finish("stopped")
-            cell = Cell(
-                family=family,
-                budget=budget_key(budget),
-                n_labels=len(labelled),
-                seed=seed,
-                way=way,
-                test_accuracy=run.test_accuracy,
-                val_accuracy=run.val_accuracy,
-                steps=run.steps,
-                planned_steps=steps,
-                steps_to_target=steps_to_target(run.curve, settings.target),
-                status=run.status,
-                best_round=run.best_round,
-                seconds=run.seconds,
-                labels_sha256=run.labels_sha256,
-                curve=run.curve,
-            )
-            _record(result, cell, progress, steps * WORK_WEIGHT[way], on_event, out)
-    return finish("completed")
+            )  # fmt: skip
+            tasks.append(task)
+
+    def done(task: CellTask, run: CellRun) -> None:
+        if run.status == "stopped":
+            return  # an unfinished cell is dropped
+        family, budget, seed, way = task.key
+        cell = Cell(
+            family=family,
+            budget=budget_key(budget),
+            n_labels=len(task.labelled),
+            seed=seed,
+            way=way,
+            test_accuracy=run.test_accuracy,
+            val_accuracy=run.val_accuracy,
+            steps=run.steps,
+            planned_steps=task.cfg.max_steps,
+            steps_to_target=steps_to_target(run.curve, settings.target),
+            status=run.status,
+            best_round=run.best_round,
+            seconds=run.seconds,
+            labels_sha256=run.labels_sha256,
+            curve=run.curve,
+        )
+        progress.finish_cell(task.key, task.cfg.max_steps * WORK_WEIGHT[way])
+        _record(result, cell, progress, on_event, out)
+
+    if workers == 1:
+        stopped = _train_here(
+            data, val_indices, settings.val_every, tasks, progress, done, should_stop
+        )
+    else:
+        stopped = train_cells(
+            data, val_indices, settings.val_every, tasks, workers,
+            lambda key, steps: progress.running(key, WORK_WEIGHT[key[3]] * steps),
+            done, should_stop,
+        )  # fmt: skip
+    return finish("stopped" if stopped else "completed")
+
+
+def _train_here(
+    data: Mnist,
+    val_indices: torch.Tensor,
+    val_every: int,
+    tasks: list[CellTask],
+    progress: _Progress,
+    on_done: Callable[[CellTask, CellRun], None],
+    should_stop: StopCheck,
+) -> bool:
+    """The cells one after the other in this process (workers=1); True if stopped."""
+    for task in tasks:
+        if should_stop():
+            return True
+        weight = WORK_WEIGHT[task.key[3]]
+
+        def forward(event: Any, key: Any = task.key, weight: float = weight) -> None:
+            if isinstance(event, Progress):
+                progress.running(key, weight * event.done)
+
+        run = train_cell(
+            data, task.arch, task.cfg, task.labelled, task.encoder, task.freeze, val_indices,
+            val_every, forward, should_stop,
+        )  # fmt: skip
+        on_done(task, run)
+        if run.status == "stopped":
+            return True
+    return False
 
 
 def _record(
-    result: StudyResult,
-    cell: Cell,
-    progress: _Progress,
-    units: float,
-    on_event: EventSink,
-    out: Path | None,
+    result: StudyResult, cell: Cell, progress: _Progress, on_event: EventSink, out: Path | None
 ) -> None:
     result.cells.append(cell)
     result.seconds = progress.clock.elapsed
     progress.cells_done += 1
     if out is not None:
         write_progress(out, result)
-    progress.advance(units)
+    progress.emit()
     on_event(
         CellDone(
             cell.family,

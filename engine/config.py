@@ -70,6 +70,9 @@ class TrainConfig:
     augment: bool = False  # random shifts/rotations/stroke width (classifier phase)
     schedule: str = "onecycle"  # "onecycle" (warm up, then anneal) or "constant"
     precision: str = "float32"  # or "bfloat16", or "auto": bfloat16 where the hardware has it
+    # A run that completes keeps its best epoch's weights (by validation loss), or with
+    # False its last ones; a run that is stopped or diverges always keeps the best.
+    keep_best: bool = True
 
     def validate(self) -> TrainConfig:
         checks = [

@@ -196,10 +196,13 @@ def fit(
         if steps >= total_steps:
             break
 
-    if best_state is not None:
+    keep_last = status == "completed" and not cfg.keep_best
+    if best_state is not None and not keep_last:
         model.load_state_dict(best_state)
     if status == "completed":
         reason = f"finished {len(result.history)} epochs; best epoch {best_epoch}"
+        if keep_last:
+            reason += "; kept the last weights"
     elif best_state is not None and status in ("stopped", "diverged"):
         reason += f"; kept the best weights (epoch {best_epoch})"
     model.eval()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from helpers_data import single_torch_thread, small_mnist, write_small_mnist
 
 from engine import study
 from engine.cli import main
-from engine.events import CellDone, Progress
+from engine.events import CellDone, Finished, Progress
 from engine.study import WAYS, StudyError, StudySettings, load_study, run_study
 from engine.study import run as study_run
 
@@ -192,6 +193,24 @@ def test_stopping_worker_processes_keeps_finished_cells(data, tmp_path):
     assert [c.to_dict() for c in reopened.cells] == [c.to_dict() for c in result.cells]
 
 
+def test_stop_reaches_cells_running_in_worker_processes(data):
+    """Cells of 100,000 steps would run for minutes: a stop must end them after a batch."""
+    settings = replace(TINY, workers=2, budgets=(20,), seeds=1, min_steps=100_000,
+                       max_steps=100_000, val_every=10_000)  # fmt: skip
+    pretrained: list[float] = []
+
+    def on_event(event):
+        if isinstance(event, Finished) and event.phase == "pretrain":
+            pretrained.append(time.monotonic())
+
+    def should_stop() -> bool:  # once the cells have had time to start
+        return bool(pretrained) and time.monotonic() - pretrained[-1] > 3.0
+
+    result = run_study(data, settings, on_event, should_stop)
+    assert result.status == "stopped" and result.cells == []
+    assert time.monotonic() - pretrained[-1] < 60
+
+
 def test_saved_study_reopens_identically(tiny_run):
     result, _, out = tiny_run
     reopened = load_study(out)
@@ -260,7 +279,7 @@ def test_sentences_are_computed_not_tilted():
 def test_steps_rule():
     settings = StudySettings()
     steps = [settings.steps_for(n) for n in (100, 300, 1000, 3000, 55_000)]
-    assert steps == [500, 500, 500, 500, 6875]  # all labels: 16 epochs of 128, like `run`
+    assert steps == [500, 500, 500, 500, 4297]  # all labels: 10 epochs of 128
     assert StudySettings(max_steps=2000).steps_for(55_000) == 2000
 
 

@@ -132,6 +132,32 @@ def test_completed_run_keeps_best_not_last():
     assert _same(_state(toy.model), toy.snapshots[2])
 
 
+def test_completed_run_can_keep_its_last_weights_instead():
+    toy = Toy()
+    cfg = TrainConfig(
+        epochs=3, batch_size=10, lr=0.1, patience=5, schedule="constant", keep_best=False
+    )
+    result = toy.fit(scripted([0.8, 0.3, 0.6]), cfg=cfg)
+    assert result.finished.status == "completed" and result.finished.best_epoch == 2
+    assert _same(_state(toy.model), toy.snapshots[3])
+    assert "last weights" in result.finished.reason
+
+
+def test_a_stopped_run_goes_back_to_its_best_weights_even_when_keeping_the_last():
+    toy = Toy()
+    calls = 0
+
+    def should_stop() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls > 10  # in epoch 3, after two validated epochs
+
+    cfg = TrainConfig(epochs=5, batch_size=10, lr=0.1, patience=5, keep_best=False)
+    result = toy.fit(scripted([0.3, 0.6, 0.9]), cfg=cfg, should_stop=should_stop)
+    assert result.finished.status == "stopped"
+    assert _same(_state(toy.model), toy.snapshots[1])
+
+
 # -------------------------------------------------------------------------------- stopping
 
 

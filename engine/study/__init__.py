@@ -20,7 +20,9 @@ validates every `val_every` steps on a fixed subset of the validation split (the
 images for every cell). `engine.training.finetune` does the training, in its round mode
 (`round_steps=val_every`): one of its "epochs" is one validation round, so early stopping
 counts rounds (`patience` rounds without a better validation loss) and the weights of the
-best round are restored.
+best round are restored. With `patience` 0 (the default) every step is trained and the
+last weights are kept, where the one-cycle schedule ends.
+Cells run side by side in worker processes, one per core (`pool`).
 Convergence is the number of steps after which the validation accuracy first reaches
 `target` (None when it never does within the cell's steps).
 
@@ -34,9 +36,9 @@ This package imports torch and matplotlib only inside the functions that train o
 
 Layout: settings (constants, StudySettings, Cell, StudyResult), stats (summaries, gains,
 generated sentences), report (result files, plots, report.html, load_study), run
-(train_cell, run_study) and cli (`evenodd compare`, used by engine.cli). The names other
-code uses are re-exported here; patch train_cell in engine.study.run, where run_study
-looks it up.
+(train_cell, run_study), pool (cells in worker processes) and cli (`evenodd compare`,
+used by engine.cli). The names other code uses are re-exported here; patch train_cell in
+engine.study.run, where run_study looks it up.
 """
 
 from engine.study.report import fmt_gain, fmt_mean_std, load_study

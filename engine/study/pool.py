@@ -1,9 +1,9 @@
 """Training the study's cells side by side: one worker process per CPU core.
 
 Why: the study's networks are small, so a training step cannot keep two cores busy;
-torch's second thread shortens a conv step by well under a half. Two cells trained at
-once, each on its own core and thread, do about 1.7 times the work of one cell on two
-threads (docs/study/README.md). Processes rather than threads, because every cell seeds
+torch's second thread shortens a step by well under a half. Two cells trained at once,
+each on its own core and thread, got through the same cells 1.5 times as fast as one
+cell at a time on two threads (docs/study/README.md). Processes rather than threads, because every cell seeds
 torch's global generator (initial weights, dropout masks), which threads would share,
 and a cell must give the same numbers whatever trains beside it.
 

@@ -5,7 +5,8 @@ pretrains (3 epochs) and fine-tunes from the GUI's own controls, evaluates, then
 again (1 epoch) while a simulated pen draws rings on the Draw tab's canvas (~60 mouse
 events a second) and times the live predictions. A 10 ms QTimer heartbeat measures the
 stalls; a watchdog thread samples every thread's stack whenever the heartbeat is more than
-0.1 s late. Afterwards it takes the screenshots in docs/screenshots (the Compare tab's
+0.1 s late. Afterwards it takes the screenshots of docs/screenshots into a new temporary
+folder, which it prints, for copying over (the Compare tab's
 when given a saved study folder). Run on a screen, e.g.
     xvfb-run -a -s "-screen 0 1400x900x24" python bench/gui_heartbeat.py [MNIST_DIR [STUDY]]
 Settings go to a temporary file, never the user's.

@@ -84,11 +84,13 @@ def fit(
     on_event: EventSink = ignore_event,
     should_stop: StopCheck = never_stop,
     after_epoch: Callable[[nn.Module, int], None] | None = None,
+    epoch_order: Callable[[], torch.Tensor] | None = None,
 ) -> FitResult:
     """Train `model` (already on its device) and restore its best weights at the end.
 
     make_batch(indices) -> (input, target); loss_fn(output, input, target) -> scalar;
-    validate(model) -> (val_loss, val_accuracy or None).
+    validate(model) -> (val_loss, val_accuracy or None); epoch_order() -> the `n_train`
+    indices of the next epoch, in training order (default: a seeded random permutation).
     """
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -105,7 +107,9 @@ def fit(
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=cfg.lr, total_steps=total_steps, pct_start=0.15
         )
-    order = torch.Generator().manual_seed(cfg.seed)
+    if epoch_order is None:
+        order = torch.Generator().manual_seed(cfg.seed)
+        epoch_order = lambda: torch.randperm(n_train, generator=order)  # noqa: E731
     clock = Stopwatch()
     result = FitResult()
     best_loss, best_epoch, best_state, bad_epochs = math.inf, 0, None, 0
@@ -114,7 +118,7 @@ def fit(
 
     for epoch in range(1, cfg.epochs + 1):
         model.train()
-        permutation = torch.randperm(n_train, generator=order)
+        permutation = epoch_order()
         running, seen = 0.0, 0
         for batch in range(batches):
             if should_stop():
@@ -378,12 +382,14 @@ def finetune(
     val_x = data.train_images[val_indices].to(device)
     val_y = parity(data.train_labels[val_indices]).to(device)
     augmenter = torch.Generator(device=device).manual_seed(cfg.seed + 1)
-    stream = BatchStream(len(labelled), cfg.seed) if round_steps is not None else None
-    n_train = len(train_x) if round_steps is None else round_steps * cfg.batch_size
+    epoch_order = None
+    n_train = len(train_x)
+    if round_steps is not None:  # a round's batches come from an endless stream of passes
+        n_train = round_steps * cfg.batch_size
+        stream = BatchStream(len(labelled), cfg.seed)
+        epoch_order = lambda: stream.take(n_train)  # noqa: E731
 
     def make_batch(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if stream is not None:  # fit's epoch order only says how many: rounds use the stream
-            index = stream.take(len(index))
         index = index.to(device)
         x = to_float_images(train_x[index])
         if cfg.augment:
@@ -400,8 +406,9 @@ def finetune(
         return loss, accuracy
 
     result = fit(
-        model, n_train, make_batch, loss_fn, validate, cfg, "finetune", on_event, should_stop
-    )
+        model, n_train, make_batch, loss_fn, validate, cfg, "finetune", on_event, should_stop,
+        epoch_order=epoch_order,
+    )  # fmt: skip
     return FinetuneResult(model, result, validate(model)[1])
 
 

@@ -306,6 +306,10 @@ class ComparePanel(QWidget):
         """The MNIST folder studies read; None = the per-user folder (downloads there)."""
         self._data_dir = Path(path) if path else None
 
+    @property
+    def data_dir(self) -> Path | None:
+        return self._data_dir
+
     def set_output_dir(self, path: str | Path | None) -> None:
         """Where the next study writes its files; None = a new timestamped folder."""
         self._output_dir = Path(path) if path else None

@@ -140,7 +140,7 @@ class MainWindow(QMainWindow):
         self.state.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.state.open_requested.connect(self._open_requested)
         self.state.models_changed.connect(self._models_changed)
-        self.state.data_changed.connect(self._update_summary)
+        self.state.data_changed.connect(self._data_changed)
         self.state.runner.busy_changed.connect(self._busy_changed)
 
         self.tabs = QTabWidget()
@@ -199,7 +199,7 @@ class MainWindow(QMainWindow):
         self.compare_panel.status_message.connect(self.state.status)
         restore_widgets(open_settings(), "compare", self.compare_panel.settings_widgets())
         self.tabs.setCurrentIndex(current)
-        self._update_summary()
+        self._data_changed()
         self._models_changed()
 
     def _replace_tab(self, index: int, panel: QWidget, title: str, name: str) -> QWidget:
@@ -389,10 +389,15 @@ class MainWindow(QMainWindow):
             except Exception as exc:  # the draw panel's problem must not break training
                 self.statusBar().showMessage(f"Draw tab: {exc}", 8000)
 
+    def _data_changed(self) -> None:
+        """The Compare tab studies the loaded MNIST folder (it loads its own copy)."""
+        if self.compare_panel is not None:
+            data = self.state.data
+            self.compare_panel.set_data_dir(data.folder if data else None)
+        self._update_summary()
+
     def _update_summary(self) -> None:
         state = self.state
-        if self.compare_panel is not None:
-            self.compare_panel.set_data_dir(state.data.folder if state.data else None)
         data = (
             "no data"
             if state.data is None

@@ -177,6 +177,19 @@ def test_cells_in_worker_processes_give_exactly_the_results_of_one_process(data,
     assert len([e for e in events if isinstance(e, CellDone)]) == len(pooled.cells)
 
 
+def test_late_progress_of_a_finished_cell_is_not_counted_again():
+    import queue
+
+    from engine.study.pool import _drain
+
+    events: queue.Queue = queue.Queue()
+    for item in (("done-cell", 40), ("running-cell", 7)):
+        events.put(item)
+    seen: list = []
+    _drain(events, lambda key, steps: seen.append((key, steps)), {"running-cell"})
+    assert seen == [("running-cell", 7)] and events.empty()
+
+
 def test_stopping_worker_processes_keeps_finished_cells(data, tmp_path):
     done: list[CellDone] = []
 

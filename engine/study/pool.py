@@ -121,7 +121,7 @@ def train_cells(
         try:
             while pending:
                 finished, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                _drain(events, on_progress)
+                _drain(events, on_progress, {task.key for task in pending.values()})
                 for future in finished:
                     task = pending.pop(future)
                     if not future.cancelled():
@@ -141,10 +141,13 @@ def train_cells(
     return stopped
 
 
-def _drain(events: Any, on_progress: Callable[[Any, int], None]) -> None:
+def _drain(events: Any, on_progress: Callable[[Any, int], None], live: set) -> None:
+    """Pass on the workers' progress, but only of unfinished cells: a report can arrive
+    after its cell's result, and must not count the finished cell twice."""
     while True:
         try:
             key, done = events.get_nowait()
         except queue.Empty:
             return
-        on_progress(key, done)
+        if key in live:
+            on_progress(key, done)

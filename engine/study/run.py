@@ -153,7 +153,7 @@ class _Progress:
         self._running[key] = units
         self.emit()
 
-    def finish_cell(self, key: Any, units: float) -> None:
+    def finish_run(self, key: Any, units: float) -> None:
         """A run ended: count its planned work, whatever early stopping saved."""
         self._running.pop(key, None)
         self.done += units
@@ -267,7 +267,7 @@ def run_study(
             "val_mse": pre.val_mse,
             "seconds": done.seconds,
         }
-        progress.finish_cell("pretrain", pre_steps * WORK_WEIGHT["pretrain"])
+        progress.finish_run("pretrain", pre_steps * WORK_WEIGHT["pretrain"])
         progress.emit()
         if done.status in ("stopped", "diverged"):
             return finish("stopped" if done.status == "stopped" else "failed")
@@ -307,7 +307,7 @@ def run_study(
             labels_sha256=run.labels_sha256,
             curve=run.curve,
         )
-        progress.finish_cell(task.key, task.cfg.max_steps * WORK_WEIGHT[way])
+        progress.finish_run(task.key, task.cfg.max_steps * WORK_WEIGHT[way])
         _record(result, cell, progress, on_event, out)
 
     if workers == 1:

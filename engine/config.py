@@ -109,7 +109,7 @@ class TrainConfig:
 # Defaults of `evenodd run` and the app, chosen by measurement (README, "Measured"): the
 # conv family reaches the accuracy target on a 2-core CPU in about three minutes.
 DEFAULT_ARCH = ArchConfig(arch="conv", latent=64, dropout=0.1, width=16)
-# Pretraining multiplies in bfloat16 where that is fast (1.4x per conv step here): a
+# Pretraining multiplies in bfloat16 where that is fast (1.3-1.6x per conv step here): a
 # reconstruction loss needs no more. Fine-tuning stays in float32, where bfloat16 saves
 # only about 10 % and the accuracy target is decided by a few dozen test images.
 DEFAULT_PRETRAIN = TrainConfig(epochs=6, batch_size=256, lr=3e-3, patience=3, precision="auto")

@@ -22,7 +22,8 @@ class Dropout(nn.Module):
     On the CPU, `nn.Dropout` draws one Bernoulli sample per element through the
     Mersenne Twister: about 11 ns each, a quarter of an MLP training step at batch 256.
     Here one 64-bit draw is cut into four 16-bit numbers, which makes the mask about
-    five times cheaper (`bench/bench_epoch.py`). The drop rate is `p` rounded to a
+    five times cheaper (a 256 x 512 mask: 1.4 ms with `F.dropout`, 0.25 ms this way,
+    timed once with 2 threads). The drop rate is `p` rounded to a
     multiple of 1/65536, and draws come from torch's global generator, so seeding
     with `torch.manual_seed` still makes a run repeatable.
     """

@@ -52,10 +52,11 @@ class StudySettings:
     families: tuple[str, ...] = ("mlp", "conv")
     # Steps per cell: about `passes` passes over the labelled images, clamped to
     # [min_steps, max_steps]; with the defaults every budget up to 3000 gets 500 steps
-    # and all labels (55k) get 4297 steps (10 epochs; `evenodd run` fine-tunes 16).
+    # and all labels (55k) get max_steps, 4297: 10 epochs of 128 (`evenodd run`
+    # fine-tunes 16; the study would then take longer than 15 minutes).
     min_steps: int = 500
-    max_steps: int = 7000
-    passes: float = 10.0
+    max_steps: int = 4297
+    passes: float = 20.0
     val_every: int = 50  # steps per validation round
     val_size: int = 1000  # validation images scored each round (fixed subset)
     # Rounds without a better validation loss before a cell stops and goes back to its

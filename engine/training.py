@@ -86,7 +86,8 @@ def fit(
     after_epoch: Callable[[nn.Module, int], None] | None = None,
     epoch_order: Callable[[], torch.Tensor] | None = None,
 ) -> FitResult:
-    """Train `model` (already on its device) and restore its best weights at the end.
+    """Train `model` (already on its device) and restore its best weights at the end
+    (for a completed run with `cfg.keep_best` False, keep its last ones).
 
     make_batch(indices) -> (input, target); loss_fn(output, input, target) -> scalar;
     validate(model) -> (val_loss, val_accuracy or None); epoch_order() -> the `n_train`

@@ -15,7 +15,7 @@ from engine.config import ARCHS
 from engine.events import EventSink
 from engine.study.report import fmt_gain, fmt_mean_std, table_json
 from engine.study.run import run_study
-from engine.study.settings import REPORT_FILE, WAYS, StudySettings
+from engine.study.settings import REPORT_FILE, WAYS, StudySettings, budget_key
 from engine.study.stats import sentences
 
 # ------------------------------------------------------------------------------------ CLI
@@ -45,7 +45,8 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     )
     add_common(p)
     p.add_argument("--out", type=Path, required=True, help="folder for the study's files")
-    p.add_argument("--labels", default="100,300,1000,3000,all", help="label budgets")
+    p.add_argument("--labels", default=",".join(budget_key(b) for b in d.budgets),
+                   help="label budgets")  # fmt: skip
     p.add_argument("--seeds", type=int_at_least(1), default=d.seeds, help="seeds per cell")
     p.add_argument("--arch", type=_families, default=d.families, help="e.g. mlp,conv")
     p.add_argument("--steps", type=int_at_least(1), default=d.min_steps,

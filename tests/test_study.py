@@ -383,6 +383,21 @@ def test_cli_compare_refuses_bad_arguments(tmp_path, capsys):
     assert "larger than" in capsys.readouterr().err
 
 
+def test_cli_compare_lr_sets_every_cells_peak_learning_rate(tmp_path, capsys):
+    from engine.cli import build_parser
+    from engine.study.cli import settings_from_args
+
+    args = _cli_args(tmp_path, tmp_path / "out")
+    assert settings_from_args(build_parser().parse_args(args)).lr == StudySettings().lr
+    settings = settings_from_args(build_parser().parse_args([*args, "--lr", "0.01"]))
+    assert settings.lr == 0.01
+    assert settings.train_config(0, 10).lr == 0.01
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([*args, "--lr", "0"])
+    assert exit_info.value.code == 2
+    assert "--lr" in capsys.readouterr().err
+
+
 def test_convergence_sentence_says_which_way_reached_the_target_less_often() -> None:
     from engine.study.stats import _convergence_verdict
 

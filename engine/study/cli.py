@@ -59,6 +59,8 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     p.add_argument("--val-size", type=int_at_least(1), default=d.val_size)
     p.add_argument("--target", type=number_between(0, 1, high_included=True), default=d.target,
                    help="validation accuracy that counts as converged")  # fmt: skip
+    p.add_argument("--lr", type=number_between(0, 10, high_included=True), default=d.lr,
+                   help="peak learning rate of every cell (all ways alike)")  # fmt: skip
     p.add_argument("--pretrain-epochs", type=int_at_least(1), default=d.pretrain_epochs)
     p.add_argument(
         "--patience",
@@ -91,6 +93,7 @@ def settings_from_args(args: argparse.Namespace) -> StudySettings:
         val_every=args.val_every,
         val_size=args.val_size,
         target=args.target,
+        lr=args.lr,
         pretrain_epochs=args.pretrain_epochs,
         patience=args.patience,
         device=args.device,

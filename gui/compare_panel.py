@@ -211,6 +211,12 @@ class ComparePanel(QWidget):
         self.target_spin.setSingleStep(0.005)
         self.target_spin.setValue(d.target)
         self.target_spin.setToolTip("validation accuracy that counts as converged")
+        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setDecimals(5)  # first: the value is rounded to it
+        self.lr_spin.setRange(1e-5, 1.0)
+        self.lr_spin.setSingleStep(1e-3)
+        self.lr_spin.setValue(d.lr)
+        self.lr_spin.setToolTip("peak learning rate of every cell, the same for all three ways")
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("automatic: a new folder under the app's data folder")
         browse = QPushButton("Browse…")
@@ -231,6 +237,7 @@ class ComparePanel(QWidget):
         form.addRow("Steps, all labels", self.max_steps_spin)
         form.addRow("Validate every", self.val_every_spin)
         form.addRow("Target val. accuracy", self.target_spin)
+        form.addRow("Peak learning rate", self.lr_spin)
         form.addRow("Pretraining epochs", self.pretrain_spin)
         form.addRow("Output folder", out_row)
         self.settings_box = QGroupBox("Study")
@@ -296,6 +303,7 @@ class ComparePanel(QWidget):
             "max_steps": self.max_steps_spin,
             "val_every": self.val_every_spin,
             "target": self.target_spin,
+            "lr": self.lr_spin,
             "pretrain_epochs": self.pretrain_spin,
             "output": self.out_edit,
         }
@@ -335,6 +343,7 @@ class ComparePanel(QWidget):
             max_steps=max(self.steps_spin.value(), self.max_steps_spin.value()),
             val_every=self.val_every_spin.value(),
             target=self.target_spin.value(),
+            lr=self.lr_spin.value(),
             pretrain_epochs=self.pretrain_spin.value(),
         ).validate()
 
@@ -348,6 +357,7 @@ class ComparePanel(QWidget):
         self.max_steps_spin.setValue(settings.max_steps)
         self.val_every_spin.setValue(settings.val_every)
         self.target_spin.setValue(settings.target)
+        self.lr_spin.setValue(settings.lr)
         self.pretrain_spin.setValue(settings.pretrain_epochs)
 
     def _output_folder(self) -> Path:

@@ -51,6 +51,7 @@ def panel(qtbot, mnist_dir, tmp_path, shown_errors):
     widget.max_steps_spin.setValue(4)
     widget.val_every_spin.setValue(2)
     widget.pretrain_spin.setValue(1)
+    widget.lr_spin.setValue(0.005)  # not the default: reopening must restore it
     widget.show()
     yield widget
     assert widget.shutdown(30_000)
@@ -109,6 +110,7 @@ def test_reopens_a_saved_study(qtbot, panel, tmp_path, shown_errors):
     assert fresh.table_text() == before
     assert fresh.labels_edit.text() == "20,all" and not fresh.conv_check.isChecked()
     assert fresh.study_settings() == panel.study_settings()
+    assert fresh.study_settings().lr == 0.005
     assert fresh.plot.series("mlp", "scratch") == panel.plot.series("mlp", "scratch")
     assert not fresh.open_study(tmp_path)  # no study.json there
     assert shown_errors and "no saved study" in shown_errors[-1]

@@ -33,6 +33,21 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def flush_denormals(device: torch.device) -> None:
+    """On the CPU, treat denormal floats (below 1.2e-38) as zero in this thread's arithmetic
+    and in the threads it starts afterwards (torch's intra-op pool among them).
+
+    Why: x86 CPUs compute with denormals up to a hundred times slower. With weight decay,
+    Adam drives the weights of dead units towards zero until they become denormal: a conv
+    study cell with weight decay 1e-4 took 115 s instead of 50 s (two seeds, one thread),
+    and 53 s with denormals flushed. Default runs have none: flushing left their test
+    accuracies and times unchanged (seeds 0 and 1). A pool of threads started before this
+    call keeps its old setting, so it is called where training starts.
+    """
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)
+
+
 def has_fast_bfloat16(device: torch.device) -> bool:
     """Whether bfloat16 matrix products run in hardware here: a CUDA GPU that supports
     them, or a CPU with AMX tiles (Intel Xeon since Sapphire Rapids). Elsewhere bfloat16

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from engine.augment import augment_batch
 from engine.config import ArchConfig, ConfigError, TrainConfig
 from engine.data import Mnist, Split, parity, split_train_val
-from engine.device import autocast, pick_device, training_precision
+from engine.device import autocast, flush_denormals, pick_device, training_precision
 from engine.events import (
     EpochEnd,
     EventSink,
@@ -102,6 +102,7 @@ def fit(
         total_steps = min(total_steps, cfg.max_steps)
     optimizer = make_optimizer(params, cfg)
     device = params[0].device
+    flush_denormals(device)
     precision = training_precision(cfg.precision, device)
     scheduler = None
     if cfg.schedule == "onecycle":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -499,3 +500,29 @@ def test_finetune_in_rounds_validates_every_round_on_the_given_images(data, spli
     assert [e.steps for e in result.fit.history] == [3, 6, 8]  # rounds, cut at max_steps
     assert result.fit.finished.steps == 8
     assert result.val_accuracy * 10 == pytest.approx(round(result.val_accuracy * 10))
+
+
+# ------------------------------------------------------------------------------ denormals
+
+
+def test_training_on_the_cpu_flushes_denormals_in_its_thread():
+    """Denormal weights (from weight decay) made steps twice as slow; fit flushes them."""
+    seen: dict[str, float] = {}
+
+    def train() -> None:  # in a thread of its own, so the test's thread keeps its setting
+        if not torch.set_flush_denormal(False):
+            seen["unsupported"] = 1.0
+            return
+        tiny = torch.tensor([1e-39])  # a denormal float32 (made here: flushing zeroes it)
+        seen["before"] = float(tiny * 1.0)
+        Toy().fit(scripted([1.0] * 20))
+        seen["after"] = float(tiny * 1.0)
+        torch.set_flush_denormal(False)
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    thread.join(60)
+    if "unsupported" in seen:
+        pytest.skip("this CPU cannot flush denormals")
+    assert seen["before"] > 0.0  # the check sees denormals when they are not flushed
+    assert seen["after"] == 0.0

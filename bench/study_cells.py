@@ -1,6 +1,6 @@
 """Train one kind of study cell for several seeds and learning rates, and print the scores.
 
-A full study takes about 13 minutes; when a question concerns one kind of cell (say conv
+A full study takes 11-13 minutes here; when a question concerns one kind of cell (say conv
 from scratch with all labels, the cells that decide the 99.5 % target), this trains just
 those cells, exactly as `evenodd compare` trains them (`engine.study.run.train_cell` with
 `StudySettings`' config, in the study's worker processes, on the study's split and

@@ -389,9 +389,9 @@ def test_cli_compare_lr_sets_every_cells_peak_learning_rate(tmp_path, capsys):
 
     args = _cli_args(tmp_path, tmp_path / "out")
     assert settings_from_args(build_parser().parse_args(args)).lr == StudySettings().lr
-    settings = settings_from_args(build_parser().parse_args([*args, "--lr", "0.01"]))
-    assert settings.lr == 0.01
-    assert settings.train_config(0, 10).lr == 0.01
+    settings = settings_from_args(build_parser().parse_args([*args, "--lr", "0.004"]))
+    assert settings.lr == 0.004 != StudySettings().lr
+    assert settings.train_config(0, 10).lr == 0.004
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([*args, "--lr", "0"])
     assert exit_info.value.code == 2

@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere, like the other b
 
 from engine.data import label_budget, parse_budget, read_folder  # noqa: E402
 from engine.study.pool import CellTask, default_workers, train_cells  # noqa: E402
-from engine.study.run import _study_split, _validation_subset  # noqa: E402
+from engine.study.run import study_split, validation_subset  # noqa: E402
 from engine.study.settings import WAYS, StudySettings  # noqa: E402
 from engine.training import pretrain  # noqa: E402
 
@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
     base = StudySettings()
     data = read_folder(args.data_dir)
-    split = _study_split(len(data.train_images))
-    val_indices = _validation_subset(split, base.val_size)
+    split = study_split(len(data.train_images))
+    val_indices = validation_subset(split, base.val_size)
     budget = parse_budget(args.labels)
     arch = base.arch(args.family)
     encoder = None

@@ -31,7 +31,9 @@ class Dropout(nn.Module):
     def __init__(self, p: float) -> None:
         super().__init__()
         self.p = p
-        self._threshold = round(p * _LEVELS) - _LEVELS // 2  # int16 values below it drop
+        dropped = round(p * _LEVELS)  # of the 65536 int16 values, the lowest this many drop
+        self._threshold = dropped - _LEVELS // 2
+        self._scale = 1.0 / (1.0 - dropped / _LEVELS) if dropped < _LEVELS else 0.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self._threshold == -(_LEVELS // 2):
@@ -39,9 +41,7 @@ class Dropout(nn.Module):
         n = x.numel()
         words = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device)
         draws = words.random_(-(2**63), None).view(torch.int16)[:n].view(x.shape)
-        keep = 1.0 - (self._threshold + _LEVELS // 2) / _LEVELS
-        scale = (draws >= self._threshold).to(x.dtype).mul_(1.0 / keep)
-        return x * scale
+        return x * (draws >= self._threshold).to(x.dtype).mul_(self._scale)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -35,7 +35,6 @@ from matplotlib.ticker import NullFormatter
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -45,7 +44,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -57,6 +55,7 @@ from PySide6.QtWidgets import (
 from engine.console import format_seconds
 from engine.study import WAYS, StudySettings, budget_key
 from gui.plots import LiveCanvas, changes_figure
+from gui.training_panel import dspin, spin
 from gui.worker import JobRunner
 
 WAY_COLORS = {"scratch": "tab:gray", "frozen": "tab:blue", "finetune": "tab:orange"}
@@ -198,25 +197,30 @@ class ComparePanel(QWidget):
         d = StudySettings()  # the engine's defaults, as `evenodd compare` has them
         self.labels_edit = QLineEdit(",".join(budget_key(b) for b in d.budgets))
         self.labels_edit.setToolTip("label budgets, comma separated; 'all' = every label")
-        self.seeds_spin = _spin(1, 20, d.seeds, "seeds per cell (label subset and training seed)")
-        self.steps_spin = _spin(1, 100_000, d.min_steps, "optimiser steps per cell, small budgets")
-        self.max_steps_spin = _spin(
-            1, 100_000, d.max_steps, "optimiser steps for the largest budgets"
+        self.seeds_spin = spin(
+            1, 20, d.seeds, "seeds per cell (label subset and training seed)", "compareSeedsSpin"
         )
-        self.val_every_spin = _spin(1, 10_000, d.val_every, "steps between validations")
-        self.pretrain_spin = _spin(1, 100, d.pretrain_epochs, "autoencoder epochs per family")
-        self.target_spin = QDoubleSpinBox()
-        self.target_spin.setRange(0.5, 1.0)
-        self.target_spin.setDecimals(3)
-        self.target_spin.setSingleStep(0.005)
-        self.target_spin.setValue(d.target)
-        self.target_spin.setToolTip("validation accuracy that counts as converged")
-        self.lr_spin = QDoubleSpinBox()
-        self.lr_spin.setDecimals(5)  # first: the value is rounded to it
-        self.lr_spin.setRange(1e-5, 1.0)
-        self.lr_spin.setSingleStep(1e-3)
-        self.lr_spin.setValue(d.lr)
-        self.lr_spin.setToolTip("peak learning rate of every cell, the same for all three ways")
+        self.steps_spin = spin(
+            1, 100_000, d.min_steps, "optimiser steps per cell, small budgets", "compareStepsSpin"
+        )
+        self.max_steps_spin = spin(
+            1, 100_000, d.max_steps, "optimiser steps for the largest budgets",
+            "compareMaxStepsSpin",
+        )  # fmt: skip
+        self.val_every_spin = spin(
+            1, 10_000, d.val_every, "steps between validations", "compareValEverySpin"
+        )
+        self.pretrain_spin = spin(
+            1, 100, d.pretrain_epochs, "autoencoder epochs per family", "comparePretrainSpin"
+        )
+        self.target_spin = dspin(
+            0.5, 1.0, d.target, 3, 0.005, "validation accuracy that counts as converged",
+            "compareTargetSpin",
+        )  # fmt: skip
+        self.lr_spin = dspin(
+            1e-5, 1.0, d.lr, 5, 1e-3,
+            "peak learning rate of every cell, the same for all three ways", "compareLrSpin",
+        )  # fmt: skip
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("automatic: a new folder under the app's data folder")
         browse = QPushButton("Browse…")
@@ -552,14 +556,6 @@ class ComparePanel(QWidget):
     def _status(self, text: str) -> None:
         self.status_label.setText(text)
         self.status_message.emit(text)
-
-
-def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(low, high)
-    spin.setValue(value)
-    spin.setToolTip(tip)
-    return spin
 
 
 def _escape(text: str) -> str:

@@ -153,6 +153,10 @@ class _Progress:
         self._running[key] = units
         self.emit()
 
+    def cell_running(self, key: Any, steps: int) -> None:
+        """A cell (key: family, budget, seed, way) has taken `steps` steps so far."""
+        self.running(key, WORK_WEIGHT[key[3]] * steps)
+
     def finish_run(self, key: Any, units: float) -> None:
         """A run ended: count its planned work, whatever early stopping saved."""
         self._running.pop(key, None)
@@ -173,14 +177,14 @@ class _Progress:
         )
 
 
-def _study_split(n: int):
+def study_split(n: int):
     """The app's own train/validation split (engine.data decides the sizes)."""
     from engine.data import split_train_val
 
     return split_train_val(n)
 
 
-def _validation_subset(split: Any, size: int) -> torch.Tensor:
+def validation_subset(split: Any, size: int) -> torch.Tensor:
     """The same `size` validation indices for every cell (sorted, seeded)."""
     import torch
 
@@ -208,7 +212,7 @@ def run_study(
 
     settings = settings.validate()
     out = Path(out_dir) if out_dir is not None else None
-    split = _study_split(len(data.train_images))
+    split = study_split(len(data.train_images))
     for budget in settings.budgets:
         if budget is not None and budget > len(split.train):
             raise StudyError(
@@ -273,7 +277,7 @@ def run_study(
             return finish("stopped" if done.status == "stopped" else "failed")
         encoders[family] = pre.model.encoder
 
-    val_indices = _validation_subset(split, settings.val_size)
+    val_indices = validation_subset(split, settings.val_size)
     tasks = []
     for seed, family, budget in plan:
         labelled = label_budget(data.train_labels, split.train, budget, seed)  # once per 3 ways
@@ -316,8 +320,7 @@ def run_study(
         )
     else:
         stopped = train_cells(
-            data, val_indices, settings.val_every, tasks, workers,
-            lambda key, steps: progress.running(key, WORK_WEIGHT[key[3]] * steps),
+            data, val_indices, settings.val_every, tasks, workers, progress.cell_running,
             done, should_stop,
         )  # fmt: skip
     return finish("stopped" if stopped else "completed")
@@ -336,11 +339,10 @@ def _train_here(
     for task in tasks:
         if should_stop():
             return True
-        weight = WORK_WEIGHT[task.key[3]]
 
-        def forward(event: Any, key: Any = task.key, weight: float = weight) -> None:
+        def forward(event: Any, key: Any = task.key) -> None:
             if isinstance(event, Progress):
-                progress.running(key, weight * event.done)
+                progress.cell_running(key, event.done)
 
         run = train_cell(
             data, task.arch, task.cfg, task.labelled, task.encoder, task.freeze, val_indices,

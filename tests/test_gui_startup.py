@@ -18,7 +18,6 @@ pytestmark = pytest.mark.skipif(
 
 def test_default_model_loads_and_draw_tab_predicts(qtbot):
     window = MainWindow()
-    window.confirm_close = lambda: True
     qtbot.addWidget(window)
     assert window.state.classifier is None
     finished = []
@@ -41,9 +40,8 @@ def test_default_model_loads_and_draw_tab_predicts(qtbot):
 
 def test_default_model_does_not_replace_an_opened_classifier(qtbot):
     window = MainWindow()
-    window.confirm_close = lambda: True
     qtbot.addWidget(window)
-    window.state.classifier = sentinel = object()
+    window.state.model.classifier = sentinel = object()
     finished = []
     assert not window.load_default_model(then=lambda: finished.append(True))
     assert finished and window.state.classifier is sentinel

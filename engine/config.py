@@ -106,6 +106,48 @@ class TrainConfig:
         return cls(**known).validate()
 
 
+@dataclass(frozen=True)
+class SemiSupConfig:
+    """How semi-supervised fine-tuning learns from the unlabelled images (engine.semisup).
+
+    Each step adds `unlabelled_batch` unlabelled images: the classifier's prediction on
+    the clean image becomes the target for a strongly distorted view of it when it is at
+    least `threshold` sure; that loss counts `weight` times the labelled one.
+    """
+
+    unlabelled_batch: int = 128
+    threshold: float = 0.95
+    weight: float = 1.0
+
+    def validate(self) -> SemiSupConfig:
+        checks = [
+            (
+                1 <= self.unlabelled_batch <= 65_536,
+                f"unlabelled batch must be 1 or more, not {self.unlabelled_batch}",
+            ),
+            (
+                0.5 <= self.threshold < 1.0,
+                f"confidence threshold must be at least 0.5 and below 1, not {self.threshold}",
+            ),
+            (
+                0 < self.weight <= 100 and math.isfinite(self.weight),
+                f"unlabelled weight must be above 0 and at most 100, not {self.weight}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> SemiSupConfig:
+        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
+        return cls(**known).validate()
+
+
 # Defaults of `evenodd run` and the app, chosen by measurement (README, "Measured"): the
 # conv family reaches the accuracy target on a 2-core CPU in about three minutes.
 DEFAULT_ARCH = ArchConfig(arch="conv", latent=64, dropout=0.1, width=16)

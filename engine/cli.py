@@ -21,10 +21,6 @@ from engine.config import PRECISIONS
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
 
 
-class UsageError(Exception):
-    """Arguments that argparse accepted but that make no sense together."""
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not the whole usage text
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -399,9 +395,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = ConsoleReporter(quiet=args.quiet)
     stop = _stop_on_ctrl_c()
     handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
+    from engine.errors import UserError
+
     try:
         return handler(args, report, stop)
-    except ValueError as exc:  # the engine's errors all say in plain words what is wrong
+    except UserError as exc:  # says in plain words what is wrong: one line, no traceback
         if args.debug:
             raise
         print(f"evenodd: error: {exc}", file=sys.stderr)

@@ -9,12 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from engine.errors import ArchError, ConfigError
+
 ARCHS = ("conv", "mlp")
 PRECISIONS = ("auto", "float32", "bfloat16")  # of a training step's matrix products
-
-
-class ArchError(ValueError):
-    """Settings that do not describe a model this app can build."""
 
 
 @dataclass(frozen=True)
@@ -50,10 +48,6 @@ class ArchConfig:
             return cls(**known).validate()
         except TypeError as exc:
             raise ArchError(f"bad architecture settings: {exc}") from None
-
-
-class ConfigError(ValueError):
-    """Training settings that make no sense; the message names the setting."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from engine.errors import DataError
 from engine.events import EventSink, Message, Progress, Stopwatch, ignore_event
 from engine.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxError, read_idx
 
@@ -25,10 +26,6 @@ FILES = {
 }
 VAL_SIZE = 5000  # images held out of the 60k training set for early stopping
 SPLIT_SEED = 12345  # fixed, so the validation split is the same in every run and app
-
-
-class DataError(ValueError):
-    """MNIST could not be found, read or downloaded; the message says what to do."""
 
 
 @dataclass(frozen=True)

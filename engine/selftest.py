@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.errors import SelfTestError
 from engine.resources import DEFAULT_MODEL_DIR, resource_path
 
 SAMPLES_DIR = "samples"
@@ -31,10 +32,6 @@ SAMPLE_NAME = re.compile(r"^(\d)_(even|odd)(?:_[\w-]+)?\.png$")
 MODEL_KINDS = ("classifier", "encoder", "autoencoder")  # what the app loads at start-up
 PROVENANCE = "provenance.json"
 EXIT_OK, EXIT_FAILED = 0, 1
-
-
-class SelfTestError(Exception):
-    """A reason the self-test failed, in words a person who ran it can act on."""
 
 
 @dataclass(frozen=True)

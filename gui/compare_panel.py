@@ -53,6 +53,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.console import format_seconds
+from engine.errors import UserError
 from engine.study import WAYS, StudySettings, budget_key
 from gui.plots import LiveCanvas, changes_figure
 from gui.training_panel import dspin, spin
@@ -387,7 +388,7 @@ class ComparePanel(QWidget):
             return False
         try:
             settings = self.study_settings()
-        except ValueError as exc:
+        except UserError as exc:
             show_error(self, str(exc))
             return False
         out = self._output_folder()
@@ -484,7 +485,7 @@ class ComparePanel(QWidget):
 
         try:
             result = load_study(folder)
-        except ValueError as exc:
+        except UserError as exc:
             show_error(self, str(exc))
             return False
         self._show_new(result.settings, Path(folder))

@@ -263,7 +263,7 @@ class DrawPanel(QWidget):
         """Use `model` for predictions: a classifier Checkpoint, an nn.Module, or None.
 
         The panel keeps its own CPU copy in eval mode; later changes to `model` do not
-        reach it (call again after retraining). Raises ValueError for a checkpoint of
+        reach it (call again after retraining). Raises CheckpointError for a checkpoint of
         another kind, TypeError for anything that is not a model.
         """
         if model is None:
@@ -366,10 +366,12 @@ class DrawPanel(QWidget):
     def _module_of(model: Any, kind: str) -> nn.Module:
         from torch import nn
 
+        from engine.errors import CheckpointError
+
         if hasattr(model, "kind") and hasattr(model, "model"):  # engine.checkpoint.Checkpoint
             if model.kind != kind:
                 name = Path(model.path).name if getattr(model, "path", None) else "checkpoint"
-                raise ValueError(f"{name} holds an {model.kind}, but a {kind} is needed here")
+                raise CheckpointError(f"{name} holds an {model.kind}, but a {kind} is needed here")
             model = model.model
         if not isinstance(model, nn.Module):
             raise TypeError(f"expected a {kind} checkpoint or torch module, got {type(model)}")

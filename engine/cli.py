@@ -242,22 +242,15 @@ def _print(text: str) -> None:
 
 
 def cmd_pretrain(args: argparse.Namespace, report, stop) -> int:
-    from engine.checkpoint import save_checkpoint
-    from engine.training import pretrain
+    from engine.workflows import PretrainJob, pretrain_and_save
 
-    arch, cfg = _arch(args), _train_config(args)
-    data = _data(args, report)
-    result = pretrain(data, arch, cfg, report, stop.is_set)
-    finished = result.fit.finished
-    metrics = {"val_mse": result.val_mse, "best_epoch": finished.best_epoch}
-    common = {"train_config": cfg.to_dict(), "metrics": metrics, "seed": cfg.seed}
-    save_checkpoint(args.out / "autoencoder.pt", result.model, arch, **common)
-    save_checkpoint(args.out / "encoder.pt", result.model, arch, kind="encoder", **common)
+    job = PretrainJob(_arch(args), _train_config(args))
+    trained = pretrain_and_save(_data(args, report), job, args.out, report, stop.is_set)
     _print(
-        f"validation MSE {result.val_mse:.5f}; wrote {args.out / 'encoder.pt'} and "
-        f"{args.out / 'autoencoder.pt'}"
+        f"validation MSE {trained.result.val_mse:.5f}; wrote {trained.files['encoder']} and "
+        f"{trained.files['autoencoder']}"
     )
-    return _status_code(finished.status)
+    return _status_code(trained.finished.status)
 
 
 def _status_code(status: str) -> int:
@@ -265,47 +258,36 @@ def _status_code(status: str) -> int:
 
 
 def cmd_finetune(args: argparse.Namespace, report, stop) -> int:
-    from engine.checkpoint import load_checkpoint, save_checkpoint
-    from engine.data import label_budget, parse_budget, split_train_val
-    from engine.training import finetune
+    from engine.checkpoint import load_checkpoint
+    from engine.data import parse_budget
+    from engine.workflows import EncoderSource, FinetuneJob, finetune_and_save
 
     cfg = _train_config(args, augment=not args.no_augment)
-    encoder, encoder_sha = None, None
     if args.encoder is not None:
-        loaded = load_checkpoint(args.encoder)
-        arch, encoder, encoder_sha = loaded.arch, loaded.encoder, loaded.sha256
+        encoder, arch = EncoderSource.from_checkpoint(load_checkpoint(args.encoder)), None
     else:
-        arch = _arch(args)
-    data = _data(args, report)
-    split = split_train_val(len(data.train_images))
-    labelled = label_budget(data.train_labels, split.train, parse_budget(args.labels), args.seed)
-    result = finetune(
-        data, arch, cfg, labelled, encoder, args.freeze_encoder, report, stop.is_set, split=split
+        encoder, arch = EncoderSource(), _arch(args)
+    job = FinetuneJob(
+        arch=arch or encoder.arch,
+        train=cfg,
+        labels=parse_budget(args.labels),
+        encoder=encoder,
+        freeze=args.freeze_encoder,
     )
-    save_checkpoint(
-        args.out / "classifier.pt",
-        result.model,
-        arch,
-        train_config=cfg.to_dict(),
-        metrics={"val_accuracy": result.val_accuracy},
-        seed=cfg.seed,
-        encoder_sha256=encoder_sha,
-        extra={"labels": len(labelled), "freeze_encoder": args.freeze_encoder},
-    )
+    trained = finetune_and_save(_data(args, report), job, args.out, report, stop.is_set)
     _print(
-        f"validation accuracy {result.val_accuracy:.4f} with {len(labelled)} labels; "
-        f"wrote {args.out / 'classifier.pt'}"
+        f"validation accuracy {trained.result.val_accuracy:.4f} with "
+        f"{trained.checkpoint.extra['labels']} labels; wrote {trained.files['classifier']}"
     )
-    return _status_code(result.fit.finished.status)
+    return _status_code(trained.finished.status)
 
 
 def cmd_evaluate(args: argparse.Namespace, report, stop) -> int:
     from engine.checkpoint import load_checkpoint
-    from engine.evaluate import evaluate
+    from engine.workflows import evaluate_model
 
     model = load_checkpoint(args.model, expect=("classifier",)).model
-    data = _data(args, report)
-    result = evaluate(model, data.test_images, data.test_labels)
+    result = evaluate_model(model, _data(args, report))
     if args.json:
         _print(json.dumps(result.to_dict()))
     else:
@@ -319,11 +301,10 @@ def cmd_evaluate(args: argparse.Namespace, report, stop) -> int:
 
 
 def cmd_predict(args: argparse.Namespace, report, stop) -> int:
-    import torch
-
-    from engine.checkpoint import CheckpointError, load_checkpoint
-    from engine.preprocess import ImageError, preprocess_file, to_model_input
+    from engine.checkpoint import load_checkpoint
+    from engine.errors import CheckpointError
     from engine.resources import default_model_path
+    from engine.workflows import predict_images
 
     path = args.model
     if path is None:
@@ -333,25 +314,18 @@ def cmd_predict(args: argparse.Namespace, report, stop) -> int:
                 "no default model is shipped with this copy of the app; pass --model FILE"
             )
     model = load_checkpoint(path, expect=("classifier",)).model
-    failed = 0
-    for image in args.images:
-        try:
-            pixels = preprocess_file(image)
-        except ImageError as exc:
-            failed += 1
+    predictions = predict_images(model, args.images)
+    for one in predictions:
+        if one.error is not None:
             if args.json:
-                _print(json.dumps({"file": str(image), "error": str(exc)}))
+                _print(json.dumps({"file": str(one.file), "error": one.error}))
             else:
-                print(f"{image}: error: {exc}", file=sys.stderr)
-            continue
-        with torch.no_grad():
-            p_odd = float(torch.sigmoid(model(torch.from_numpy(to_model_input(pixels))))[0])
-        parity = "odd" if p_odd > 0.5 else "even"
-        if args.json:
-            _print(json.dumps({"file": str(image), "parity": parity, "p_odd": p_odd}))
+                print(f"{one.file}: error: {one.error}", file=sys.stderr)
+        elif args.json:
+            _print(json.dumps({"file": str(one.file), "parity": one.parity, "p_odd": one.p_odd}))
         else:
-            _print(f"{image}: {parity} (P(odd) = {p_odd:.3f})")
-    return EXIT_FAILURE if failed else EXIT_OK
+            _print(f"{one.file}: {one.parity} (P(odd) = {one.p_odd:.3f})")
+    return EXIT_FAILURE if any(one.error is not None for one in predictions) else EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace, report, stop) -> int:

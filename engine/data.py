@@ -59,6 +59,20 @@ def parity(digits: torch.Tensor) -> torch.Tensor:
     return (digits.long() % 2).float()
 
 
+# A classifier outputs P(odd); this is the one place that turns it into a decision.
+ODD_THRESHOLD = 0.5
+
+
+def predicted_odd(p_odd):  # float, numpy array or tensor in; the same kind of bools out
+    """True where P(odd) means "odd": above ODD_THRESHOLD (0.5 itself counts as even)."""
+    return p_odd > ODD_THRESHOLD
+
+
+def parity_word(p_odd: float) -> str:
+    """ "odd" or "even" for one P(odd), by the same rule as `predicted_odd`."""
+    return "odd" if predicted_odd(p_odd) else "even"
+
+
 def default_data_dir() -> Path:
     """The per-user folder where downloaded MNIST lives (platform convention)."""
     override = os.environ.get("EVENODD_DATA_DIR")

@@ -415,14 +415,13 @@ class DrawPanel(QWidget):
         return img28
 
     def _classify(self, img28: np.ndarray) -> tuple[str, float]:
-        """Same arithmetic as `evenodd predict`: to_model_input, no_grad, sigmoid, > 0.5."""
-        import torch
+        """The same function as `evenodd predict` (engine.workflows.odd_probability)."""
+        from engine.data import parity_word
+        from engine.workflows import odd_probability
 
         assert self._classifier is not None
-        x = torch.from_numpy(preprocess.to_model_input(img28))
-        with torch.no_grad():
-            p_odd = float(torch.sigmoid(self._classifier(x)).reshape(-1)[0])
-        return ("odd" if p_odd > 0.5 else "even"), p_odd
+        p_odd = odd_probability(self._classifier, img28)
+        return parity_word(p_odd), p_odd
 
     def _reconstruct(self, img28: np.ndarray) -> np.ndarray:
         import torch

@@ -277,29 +277,13 @@ class TrainingPanel(QWidget):
         self.update_controls()
         return True
 
-    def _checkpoint(
-        self, kind: str, result: Any, arch: Any, cfg: Any, metrics: dict, **extra: Any
-    ) -> Any:
-        """The trained model as a Checkpoint (not saved yet), with the settings it came from."""
-        from engine.checkpoint import Checkpoint
-
-        return Checkpoint(
-            kind=kind,
-            model=result.model,
-            arch=arch,
-            train_config=cfg.to_dict(),
-            metrics=metrics,
-            seed=cfg.seed,
-            **extra,
-        )
-
     def _failed(self, message: str, details: str) -> None:
         self.monitor.progress.setFormat("failed")
         self.state.status(f"{self.job_title} failed")
         errors.show_error(self, message, details)
 
     def _write_checkpoint(
-        self, checkpoint: Any, kind: str, path: str | None, **extra: Any
+        self, checkpoint: Any, kind: str, path: str | None
     ) -> tuple[str, str] | None:
         """Write `checkpoint` as `kind` to `path` (asked for when None); (path, sha256), or
         None when cancelled or failed (the error is shown)."""
@@ -311,18 +295,9 @@ class TrainingPanel(QWidget):
             if not path:
                 return None
         try:
-            from engine.checkpoint import save_checkpoint
+            from engine.workflows import save_model
 
-            sha = save_checkpoint(
-                path,
-                checkpoint.model,
-                checkpoint.arch,
-                kind=kind,
-                train_config=checkpoint.train_config,
-                metrics=checkpoint.metrics,
-                seed=checkpoint.seed,
-                **extra,
-            )
+            sha = save_model(checkpoint, path, kind)
         except Exception as exc:  # disk full, permissions, engine errors: all shown
             errors.show_error(self, *errors.describe(exc))
             return None

@@ -87,7 +87,7 @@ def train_cell(
     That is engine.training.finetune (same model, loss, augmentation, Adam + one-cycle)
     in rounds of `val_every` steps, validated on the study's fixed `val_indices`.
     """
-    from engine.data import parity
+    from engine.data import parity, predicted_odd
     from engine.training import finetune, predict_proba
 
     clock = Stopwatch()
@@ -99,7 +99,7 @@ def train_cell(
     curve = [(e.steps, float(e.val_accuracy or 0.0)) for e in result.fit.history]
     p_odd = predict_proba(result.model, data.test_images)
     truth = parity(data.test_labels)
-    test_accuracy = float(((p_odd > 0.5).float() == truth).float().mean())
+    test_accuracy = float((predicted_odd(p_odd).float() == truth).float().mean())
     return CellRun(
         test_accuracy=test_accuracy,
         val_accuracy=result.val_accuracy,

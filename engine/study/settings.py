@@ -225,11 +225,6 @@ class StudyResult:
     out_dir: Path | None = None
     info: dict = field(default_factory=dict)
 
-    def summary(self) -> dict:
-        from engine.study.stats import summarize
-
-        return summarize(self.cells, self.settings)
-
     def to_dict(self) -> dict:
         return {
             "format": FORMAT,

@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.config import PRECISIONS
-from engine.options import int_at_least, number_between
+from engine.options import (
+    ARCH_OPTIONS,
+    TRAIN_OPTIONS,
+    Option,
+    int_at_least,
+    number_between,  # noqa: F401  (tests and older callers)
+)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
 
@@ -46,50 +52,43 @@ def _add_common(parser: argparse.ArgumentParser, data: bool = True) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
+def _add_option(
+    parser: argparse.ArgumentParser, option: Option, default: float, prefix: str = ""
+) -> None:
+    """`--{prefix}{name}` from a row of the settings table (engine.options)."""
+    parser.add_argument(
+        f"--{prefix}{option.name.replace('_', '-')}",
+        dest=f"{prefix.replace('-', '_')}{option.name}",
+        type=option.parse,
+        default=default,
+        help=f"{option.help} ({option.bounds_text()}; default %(default)s)",
+    )
+
+
 def _add_arch(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arch", choices=("conv", "mlp"), default="conv")
-    parser.add_argument("--latent", type=int_at_least(1), default=64, help="latent size")
-    parser.add_argument("--dropout", type=number_between(0, 1, low_included=True), default=0.1)
-    parser.add_argument("--width", type=int_at_least(1), default=16, help="conv channels")
+    from engine.config import DEFAULT_ARCH
+
+    parser.add_argument("--arch", choices=("conv", "mlp"), default=DEFAULT_ARCH.arch)
+    for name in ("latent", "dropout", "width"):
+        _add_option(parser, ARCH_OPTIONS[name], getattr(DEFAULT_ARCH, name))
 
 
 def _add_training(parser: argparse.ArgumentParser, prefix: str, defaults) -> None:
     """Training options; `prefix` ('' or 'pretrain-'/'finetune-') keeps `run`'s apart."""
-    dest = prefix.replace("-", "_")
-    parser.add_argument(
-        f"--{prefix}epochs", dest=f"{dest}epochs", type=int_at_least(1), default=defaults.epochs
-    )
-    parser.add_argument(
-        f"--{prefix}batch-size",
-        dest=f"{dest}batch_size",
-        type=int_at_least(1),
-        default=defaults.batch_size,
-    )
-    parser.add_argument(
-        f"--{prefix}lr",
-        dest=f"{dest}lr",
-        type=number_between(0),
-        default=defaults.lr,
-        help="learning rate (peak)",
-    )
-    parser.add_argument(
-        f"--{prefix}patience",
-        dest=f"{dest}patience",
-        type=int_at_least(1),
-        default=defaults.patience,
-        help="early-stopping patience (epochs)",
-    )
-    parser.add_argument(
-        f"--{prefix}min-delta", dest=f"{dest}min_delta", type=float, default=defaults.min_delta
-    )
+    for name in ("epochs", "batch_size", "lr", "patience", "min_delta"):
+        _add_option(parser, TRAIN_OPTIONS[name], getattr(defaults, name), prefix)
     parser.add_argument(
         f"--{prefix}precision",
-        dest=f"{dest}precision",
+        dest=f"{prefix.replace('-', '_')}precision",
         choices=PRECISIONS,
         default=defaults.precision,
         help="of the training step's matrix products; auto: bfloat16 where the hardware "
         "has it (CPUs with AMX, recent GPUs), float32 elsewhere",
     )
+
+
+def _add_seed(parser: argparse.ArgumentParser) -> None:
+    _add_option(parser, TRAIN_OPTIONS["seed"], 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     _add_arch(p)
     _add_training(p, "", DEFAULT_PRETRAIN)
-    p.add_argument("--seed", type=int_at_least(0), default=0)
+    _add_seed(p)
     p.add_argument("--out", type=Path, required=True, help="folder for the checkpoints")
 
     p = commands.add_parser("finetune", help="train the even/odd classifier")
@@ -120,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", type=_labels, default="all", help="label budget: N or all")
     p.add_argument("--freeze-encoder", action="store_true")
     p.add_argument("--no-augment", action="store_true", help="no training-time augmentation")
-    p.add_argument("--seed", type=int_at_least(0), default=0)
+    _add_seed(p)
     p.add_argument("--out", type=Path, required=True)
 
     p = commands.add_parser("evaluate", help="score a classifier on the MNIST test set")
@@ -142,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", type=_labels, default="all")
     p.add_argument("--freeze-encoder", action="store_true")
     p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--seed", type=int_at_least(0), default=0)
+    _add_seed(p)
     p.add_argument("--out", type=Path, required=True)
 
     try:

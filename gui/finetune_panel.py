@@ -109,11 +109,7 @@ class FinetunePanel(TrainingPanel):
         return {
             "encoder_source": self.source_combo,
             "freeze": self.freeze_check,
-            "epochs": self.epochs,
-            "batch_size": self.batch,
-            "lr": self.lr,
-            "patience": self.patience,
-            "seed": self.seed,
+            **self.train_widgets,
             "augment": self.augment_check,
         }
 

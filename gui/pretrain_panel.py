@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import DEFAULT_ARCH, DEFAULT_PRETRAIN
+from engine.options import ARCH_OPTIONS
 from gui.plots import ImageGrid
-from gui.training_panel import TrainingPanel, dspin, spin
+from gui.training_panel import TrainingPanel, option_spin
 
 if TYPE_CHECKING:
     from gui.main_window import AppState
@@ -49,21 +50,9 @@ class PretrainPanel(TrainingPanel):
         self.arch_combo.setToolTip(
             "conv: small convolutional encoder (better on images); mlp: fully connected layers"
         )
-        self.latent = spin(
-            2,
-            1024,
-            DEFAULT_ARCH.latent,
-            "Size of the code the encoder compresses a digit to",
-            "pretrainLatentSpin",
-        )
-        self.dropout = dspin(
-            0.0,
-            0.9,
-            DEFAULT_ARCH.dropout,
-            2,
-            0.05,
-            "Dropout in the encoder (regularisation)",
-            "pretrainDropoutSpin",
+        self.latent = option_spin(ARCH_OPTIONS["latent"], DEFAULT_ARCH.latent, "pretrainLatentSpin")
+        self.dropout = option_spin(
+            ARCH_OPTIONS["dropout"], DEFAULT_ARCH.dropout, "pretrainDropoutSpin"
         )
         settings_box = QGroupBox("Autoencoder")
         form = QFormLayout(settings_box)
@@ -111,12 +100,8 @@ class PretrainPanel(TrainingPanel):
         return {
             "arch": self.arch_combo,
             "latent": self.latent,
-            "epochs": self.epochs,
-            "batch_size": self.batch,
-            "lr": self.lr,
             "dropout": self.dropout,
-            "patience": self.patience,
-            "seed": self.seed,
+            **self.train_widgets,
         }
 
     def arch_values(self) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def _families(text: str) -> tuple[str, ...]:
 
 def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     """Register `evenodd compare` on the CLI's subparsers (called by engine.cli)."""
-    from engine.options import int_at_least, number_between
+    from engine.options import TRAIN_OPTIONS, int_at_least, number_between
 
     d = StudySettings()
     p = commands.add_parser(
@@ -59,7 +59,7 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     p.add_argument("--val-size", type=int_at_least(1), default=d.val_size)
     p.add_argument("--target", type=number_between(0, 1, high_included=True), default=d.target,
                    help="validation accuracy that counts as converged")  # fmt: skip
-    p.add_argument("--lr", type=number_between(0, 10, high_included=True), default=d.lr,
+    p.add_argument("--lr", type=TRAIN_OPTIONS["lr"].parse, default=d.lr,
                    help="peak learning rate of every cell (all ways alike)")  # fmt: skip
     p.add_argument("--pretrain-epochs", type=int_at_least(1), default=d.pretrain_epochs)
     p.add_argument(

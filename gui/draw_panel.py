@@ -332,7 +332,7 @@ class DrawPanel(QWidget):
 
     def open_image_dialog(self) -> None:
         """Ask for an image file and classify it."""
-        path = self._ask_open_path()
+        path, _ = QFileDialog.getOpenFileName(self, "Open image of a digit", "", IMAGE_FILTER)
         if path:
             self.open_image(path)
 
@@ -356,11 +356,6 @@ class DrawPanel(QWidget):
         return True
 
     # ------------------------------------------------------------------ internals
-
-    def _ask_open_path(self) -> str:
-        """The file dialog, separate so tests can replace it."""
-        path, _ = QFileDialog.getOpenFileName(self, "Open image of a digit", "", IMAGE_FILTER)
-        return path
 
     @staticmethod
     def _module_of(model: Any, kind: str) -> nn.Module:

@@ -26,7 +26,7 @@ from gui.data_panel import BudgetCombo
 from gui.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
-    from gui.main_window import AppState
+    from gui.state_signals import AppState
 
 SOURCES = ("Just trained (Pretrain tab)", "Loaded from file", "None (from scratch)")
 JUST_TRAINED, FROM_FILE, SCRATCH = range(3)
@@ -126,7 +126,7 @@ class FinetunePanel(TrainingPanel):
 
     def _reason_disabled(self) -> str:
         state, source = self.state, self.source_combo.currentIndex()
-        if state.data is None:
+        if state.data is None and not self.state.model.data_coming():
             return "Load MNIST on the Data tab first"
         if source == JUST_TRAINED and state.autoencoder is None:
             return "Pretrain an autoencoder first, or choose another encoder source"
@@ -136,7 +136,6 @@ class FinetunePanel(TrainingPanel):
 
     def _update_own_controls(self, busy: bool, mine: bool) -> None:
         self.save_button.setEnabled(self.state.classifier is not None and not mine)
-        self.load_encoder_button.setEnabled(not busy)
         # Tighter than the settings lock: from scratch there is no encoder to freeze.
         self.freeze_check.setEnabled(not mine and self.source_combo.currentIndex() != SCRATCH)
         self.labels_combo.setEnabled(not mine)  # saved with the Data tab's settings
@@ -148,9 +147,7 @@ class FinetunePanel(TrainingPanel):
             else "No encoder file loaded."
         )
 
-    def start(self) -> bool:
-        if not self._can_start():
-            return False
+    def _start_job(self) -> bool:
         data = self.state.data.mnist
         encoder = self.encoder_choice()
         scratch = encoder.module is None

@@ -26,7 +26,7 @@ from gui.plots import ImageGrid
 from gui.training_panel import TrainingPanel, option_spin
 
 if TYPE_CHECKING:
-    from gui.main_window import AppState
+    from gui.state_signals import AppState
 
 
 class PretrainPanel(TrainingPanel):
@@ -113,8 +113,7 @@ class PretrainPanel(TrainingPanel):
         }
 
     def _reason_disabled(self) -> str:
-        # While any job runs, Start is off anyway and keeps its usual tooltip.
-        if self.state.data is None and not self.state.runner.is_busy():
+        if self.state.data is None and not self.state.model.data_coming():
             return "Load MNIST on the Data tab first"
         return ""
 
@@ -123,9 +122,7 @@ class PretrainPanel(TrainingPanel):
         self.save_encoder_button.setEnabled(has_model and not mine)
         self.save_ae_button.setEnabled(has_model and not mine)
 
-    def start(self) -> bool:
-        if not self._can_start():
-            return False
+    def _start_job(self) -> bool:
         data = self.state.data.mnist
         arch_values = self.arch_values()
         train_values = self._train_values()

@@ -30,9 +30,10 @@ from engine.console import format_seconds
 from engine.options import TRAIN_OPTIONS, Option
 from gui import errors
 from gui.plots import LossPlot
+from gui.state import LONG_JOBS, job_title
 
 if TYPE_CHECKING:
-    from gui.main_window import AppState
+    from gui.state_signals import AppState
     from gui.worker import Job
 
 SpinBox = TypeVar("SpinBox", QSpinBox, QDoubleSpinBox)
@@ -177,7 +178,7 @@ class TrainingPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName(f"{name}StopButton")
         self.stop_button.setToolTip("Stop within a second and keep the best weights so far (Esc)")
-        self.stop_button.clicked.connect(self.state.runner.stop)
+        self.stop_button.clicked.connect(self.stop)
         self.model_label = QLabel(self.no_model_text)
         self.model_label.setObjectName(f"{name}ModelLabel")
         self.model_label.setWordWrap(True)
@@ -208,9 +209,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(left_widget)
         _add(layout, right, 1)
 
-        self.state.runner.busy_changed.connect(lambda _busy: self.update_controls())
-        self.state.data_changed.connect(self.update_controls)
-        self.state.models_changed.connect(self.update_controls)
+        self.state.watch(self.update_controls)
         self.update_controls()
 
     # ------------------------------------------------------------------ to override
@@ -219,12 +218,13 @@ class TrainingPanel(QWidget):
         """The settings remembered between sessions (the keys are QSettings keys)."""
         raise NotImplementedError
 
-    def start(self) -> bool:
-        """Start this tab's job (Start button, F5); False when it cannot start now."""
+    def _start_job(self) -> bool:
+        """Start this tab's job on the runner, which is idle; False if it did not start."""
         raise NotImplementedError
 
     def _reason_disabled(self) -> str:
-        """Why Start cannot be used now (shown as its tooltip), or "" when it can."""
+        """Why this tab's job cannot start with what the app holds (shown as Start's
+        tooltip, and in the status bar when asked anyway), or "" when it can."""
         raise NotImplementedError
 
     def _update_own_controls(self, busy: bool, mine: bool) -> None:
@@ -233,20 +233,45 @@ class TrainingPanel(QWidget):
     # ------------------------------------------------------------------------ shared
 
     def update_controls(self) -> None:
-        """Start only when nothing runs and the tab has what it needs; Stop, and locked
-        settings, only while this tab's own job runs (another tab's job leaves them editable)."""
-        busy = self.state.runner.is_busy()
-        mine = busy and self.state.runner.name == self.job_name
+        """Start when the tab has what it needs and no training or study runs (behind a
+        short job it waits its turn); Stop, and locked settings, only while this tab's own
+        job runs (another tab's job leaves them editable)."""
+        runner = self.state.runner
+        busy = runner.is_busy()
+        mine = busy and runner.name == self.job_name
         reason = self._reason_disabled()
-        self.start_button.setEnabled(not busy and not reason)
+        if not reason and busy and runner.name in LONG_JOBS:
+            reason = f"Wait until {job_title(runner.name)} ends, or stop it (Esc)"
+        self.start_button.setEnabled(not reason)
         self.start_button.setToolTip(reason or self.start_tip)
         self.stop_button.setEnabled(mine)
         for widget in self.settings_widgets().values():
             widget.setEnabled(not mine)
         self._update_own_controls(busy, mine)
 
-    def _can_start(self) -> bool:
-        return not self.state.runner.is_busy() and not self._reason_disabled()
+    def start(self) -> bool:
+        """Start button and F5: start now, or when a short job ends (queued); refused, with
+        the reason in the status bar, while a training or study runs or when the tab lacks
+        what it needs. False when refused."""
+        reason = self._reason_disabled()
+        if reason and not self.state.runner.is_busy():
+            self.state.status(f"{self.job_title} not started: {reason}.")
+            return False
+        return self.state.request(self.job_name, self.job_title.lower(), self._start_when_due)
+
+    def stop(self) -> None:
+        """Stop this tab's training; the best weights so far are kept."""
+        if self.state.runner.is_busy() and self.state.runner.name == self.job_name:
+            self.state.runner.stop()
+
+    def _start_when_due(self) -> None:
+        """The request's action: by its turn the app may have changed (a queued data load
+        may have failed), so check again."""
+        reason = self._reason_disabled()
+        if reason:
+            self.state.status(f"{self.job_title} not started: {reason}.")
+            return
+        self._start_job()
 
     def _train_values(self) -> dict[str, Any]:
         """TrainConfig fields from the shared spin boxes, read in the GUI thread."""

@@ -16,22 +16,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit, QPushButton, QTabWidget
 
-from gui import errors
 from gui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def shown_errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """Collect error dialogs instead of showing them (a modal box would block the test)."""
-    shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(
-        errors,
-        "show_error",
-        lambda parent, message, details="", **_: shown.append((message, details)),
-    )
-    return shown
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +31,9 @@ def loaded(tiny_mnist_dir: Path):
 
 
 @pytest.fixture
-def window(qtbot, shown_errors):
+def window(qtbot, shown_errors, answer_quit):
     win = MainWindow()
     qtbot.addWidget(win)
-    win.confirm_close = lambda: True  # answer "yes, stop and quit" for the user
     yield win
     win.state.runner.shutdown()
 
@@ -129,7 +115,7 @@ def test_enter_in_data_dir_edit_loads_the_folder(window, qtbot, tiny_mnist_dir) 
     wait_idle(qtbot, window)
     assert window.state.data is not None
     assert len(window.state.data.mnist.test_images) == 200
-    assert window.compare_panel.data_dir == Path(tiny_mnist_dir)  # studies read it too
+    assert window.compare_panel.start_button.isEnabled()  # studies read it too
     assert window.data_panel.counts_table.item(2, 12).text() == "200"  # test total
     assert window.data_panel.samples.count > 0
     assert window.pretrain_panel.start_button.isEnabled()
@@ -195,13 +181,12 @@ def test_stop_ends_training_within_a_second(window, qtbot, loaded) -> None:
     del got_progress
 
 
-def test_closing_mid_training_leaves_no_thread(qtbot, loaded, shown_errors) -> None:
+def test_closing_mid_training_leaves_no_thread(qtbot, loaded, shown_errors, answer_quit) -> None:
     from gui.worker import running_threads
 
     for _ in range(3):
         win = MainWindow()
         qtbot.addWidget(win)
-        win.confirm_close = lambda: True
         with_data(win, loaded)
         win.pretrain_panel.epochs.setValue(500)
         win.pretrain_panel.batch.setValue(8)
@@ -212,14 +197,14 @@ def test_closing_mid_training_leaves_no_thread(qtbot, loaded, shown_errors) -> N
         assert not win.state.runner.is_busy()
 
 
-def test_declining_to_close_keeps_training(window, qtbot, loaded) -> None:
+def test_declining_to_close_keeps_training(window, qtbot, loaded, answer_quit) -> None:
     with_data(window, loaded)
     window.pretrain_panel.epochs.setValue(500)
     window.pretrain_panel.batch.setValue(8)
     window.show()
     with qtbot.waitSignal(window.state.runner.event, timeout=60_000):
         window.pretrain_panel.start()
-    window.confirm_close = lambda: False
+    answer_quit(False)
     assert not window.close()
     assert window.state.runner.is_busy()
     window.state.runner.shutdown()
@@ -228,8 +213,9 @@ def test_declining_to_close_keeps_training(window, qtbot, loaded) -> None:
 CLOSE_LOOP = textwrap.dedent("""
     import sys
     from PySide6.QtCore import QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox
     app = QApplication([])
+    QMessageBox.question = lambda *a, **k: QMessageBox.StandardButton.Yes  # "stop and quit"
     from engine.data import read_folder
     from gui.data_panel import summarise
     from gui.main_window import MainWindow
@@ -237,7 +223,6 @@ CLOSE_LOOP = textwrap.dedent("""
     loaded = summarise(read_folder(sys.argv[1]))
     for i in range(20):
         w = MainWindow()
-        w.confirm_close = lambda: True
         w.state.set_data(loaded)
         w.pretrain_panel.epochs.setValue(500)
         w.pretrain_panel.batch.setValue(8)

@@ -51,12 +51,14 @@ from PySide6.QtWidgets import (
 )
 
 from engine.console import format_seconds
+from engine.errors import UserError
+from engine.options import TRAIN_OPTIONS
 from engine.study import WAYS, StudySettings, budget_key
 from gui import errors
 from gui.plots import LiveCanvas, changes_figure
 from gui.state import LONG_JOBS, job_title
 from gui.state_signals import AppState
-from gui.training_panel import dspin, spin
+from gui.training_panel import dspin, option_spin, spin
 
 WAY_COLORS = {"scratch": "tab:gray", "frozen": "tab:blue", "finetune": "tab:orange"}
 FAMILIES = ("mlp", "conv")
@@ -205,10 +207,11 @@ class ComparePanel(QWidget):
             0.5, 1.0, d.target, 3, 0.005, "validation accuracy that counts as converged",
             "compareTargetSpin",
         )  # fmt: skip
-        self.lr_spin = dspin(
-            1e-5, 1.0, d.lr, 5, 1e-3,
-            "peak learning rate of every cell, the same for all three ways", "compareLrSpin",
+        self.lr_spin = option_spin(
+            TRAIN_OPTIONS["lr"], d.lr, "compareLrSpin",
+            "peak learning rate of every cell, the same for all three ways",
         )  # fmt: skip
+        self.lr_spin.setSingleStep(1e-3)  # the study's learning rates are larger
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("automatic: a new folder under the app's data folder")
         browse = QPushButton("Browse…")
@@ -380,7 +383,7 @@ class ComparePanel(QWidget):
         with a message, if the settings are wrong or it is refused."""
         try:
             self.study_settings()
-        except ValueError as exc:
+        except UserError as exc:
             errors.show_error(self, str(exc))
             return False
         reason = self._reason_disabled()
@@ -482,7 +485,7 @@ class ComparePanel(QWidget):
 
         try:
             result = load_study(folder)
-        except ValueError as exc:
+        except UserError as exc:
             errors.show_error(self, str(exc))
             return False
         self._show_new(result.settings, Path(folder))

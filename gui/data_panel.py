@@ -62,20 +62,13 @@ class BudgetCombo(QComboBox):
             self.blockSignals(False)
 
 
-def validation_size(n_train: int) -> int:
-    """The engine's 5,000 held-out images, or a sixth of a small (test) data set."""
-    from engine.data import VAL_SIZE
-
-    return VAL_SIZE if n_train >= 2 * VAL_SIZE else max(1, n_train // 6)
-
-
 def summarise(mnist: Any) -> LoadedData:
     """Split and count a freshly read MNIST (runs in the worker thread)."""
     import torch
 
-    from engine.data import split_train_val
+    from engine.workflows import validation_split
 
-    split = split_train_val(len(mnist.train_images), validation_size(len(mnist.train_images)))
+    split = validation_split(mnist)  # the split every training job uses
     labels = mnist.train_labels
     counts = {
         "train": torch.bincount(labels[split.train].long(), minlength=10).numpy(),

@@ -162,9 +162,9 @@ class EvaluatePanel(QWidget):
         model, mnist = state.classifier.model, state.data.mnist
 
         def job(on_event, should_stop):
-            from engine.evaluate import evaluate
+            from engine.workflows import evaluate_model
 
-            return evaluate(model, mnist.test_images, mnist.test_labels)
+            return evaluate_model(model, mnist)
 
         state.runner.start(job, on_success=self._done, on_failure=self._failed, name="evaluate")
         state.status("Evaluating on the test set …")
@@ -174,11 +174,13 @@ class EvaluatePanel(QWidget):
         errors.show_error(self, message, details)
 
     def _done(self, evaluation: Any) -> None:
+        from engine.data import predicted_odd
+
         self.evaluation = evaluation
         digits = self.state.data.mnist.test_labels.numpy()
         self._digits = digits
         self._true = digits % 2
-        self._pred = (evaluation.p_odd > 0.5).astype(int)
+        self._pred = predicted_odd(evaluation.p_odd).astype(int)
         for key, label in self.metric_labels.items():
             label.setText(
                 f"{getattr(evaluation, key):.2%}"

@@ -109,25 +109,20 @@ class FinetunePanel(TrainingPanel):
         return {
             "encoder_source": self.source_combo,
             "freeze": self.freeze_check,
-            "epochs": self.epochs,
-            "batch_size": self.batch,
-            "lr": self.lr,
-            "patience": self.patience,
-            "seed": self.seed,
+            **self.train_widgets,
             "augment": self.augment_check,
         }
 
-    def encoder_choice(self) -> tuple[Any, Any, str | None, str]:
-        """(encoder module or None, ArchConfig or None, lineage sha, description)."""
+    def encoder_choice(self) -> Any:
+        """The engine.workflows.EncoderSource the source combo names (module, lineage)."""
+        from engine.workflows import EncoderSource
+
         state, source = self.state, self.source_combo.currentIndex()
         if source == JUST_TRAINED and state.autoencoder is not None:
-            ae = state.autoencoder
-            return ae.encoder, ae.arch, state.autoencoder_sha, "the autoencoder just trained"
+            return EncoderSource.just_trained(state.autoencoder, state.autoencoder_sha)
         if source == FROM_FILE and state.encoder_file is not None:
-            ckpt = state.encoder_file
-            name = ckpt.path.name if ckpt.path else "file"
-            return ckpt.encoder, ckpt.arch, ckpt.sha256, f"encoder file {name}"
-        return None, None, None, "no encoder (from scratch)"
+            return EncoderSource.from_checkpoint(state.encoder_file)
+        return EncoderSource()
 
     def _reason_disabled(self) -> str:
         state, source = self.state, self.source_combo.currentIndex()
@@ -153,78 +148,49 @@ class FinetunePanel(TrainingPanel):
         )
 
     def _start_job(self) -> bool:
-        data, split = self.state.data.mnist, self.state.data.split
-        encoder, arch, lineage, description = self.encoder_choice()
-        arch_values = dict(arch.to_dict()) if arch is not None else dict(self.arch_values())
-        freeze = self.freeze_check.isChecked() and encoder is not None
+        data = self.state.data.mnist
+        encoder = self.encoder_choice()
+        scratch = encoder.module is None
+        arch_values = dict(self.arch_values()) if scratch else encoder.arch.to_dict()
+        freeze = self.freeze_check.isChecked() and not scratch
         budget_text = self.labels_combo.currentText()
         train_values = {**self._train_values(), "augment": self.augment_check.isChecked()}
 
         def job(on_event, should_stop):
-            from engine.data import label_budget, parse_budget
-            from engine.models import ArchConfig
-            from engine.training import TrainConfig, finetune
+            from engine.config import ArchConfig, TrainConfig
+            from engine.data import parse_budget
+            from engine.workflows import FinetuneJob, finetune_and_save
 
-            arch_cfg = ArchConfig.from_dict(arch_values)
-            cfg = TrainConfig(**train_values)
-            budget = parse_budget(budget_text)
-            labelled = label_budget(data.train_labels, split.train, budget, cfg.seed)
-            result = finetune(
-                data,
-                arch_cfg,
-                cfg,
-                labelled,
+            settings = FinetuneJob(
+                arch=ArchConfig.from_dict(arch_values),
+                train=TrainConfig(**train_values),
+                labels=parse_budget(budget_text),
                 encoder=encoder,
                 freeze=freeze,
-                on_event=on_event,
-                should_stop=should_stop,
-                split=split,
             )
-            return result, arch_cfg, cfg, len(labelled)
+            return finetune_and_save(data, settings, None, on_event, should_stop)
 
-        info = {
-            "lineage": lineage,
-            "description": description,
-            "freeze": freeze,
-            "budget": budget_text,
-        }
         return self._run(
             job,
             starting="starting …",
-            status=f"Fine-tuning from {description} …",
+            status=f"Fine-tuning from {encoder.description} …",
             on_event=self.monitor.handle,
-            on_success=lambda out: self._done(out, info),
+            on_success=self._done,
         )
 
-    def _done(self, outcome: tuple, info: dict) -> None:
-        result, arch, cfg, n_labels = outcome
-        finished = result.fit.finished
+    def _done(self, trained: Any) -> None:
+        finished, checkpoint = trained.finished, trained.checkpoint
         if self._nothing_trained(finished):
             return
-        metrics = {
-            "val_accuracy": result.val_accuracy,
-            "labels": n_labels,
-            "best_epoch": finished.best_epoch,
-            "frozen": info["freeze"],
-        }
-        checkpoint = self._checkpoint(
-            "classifier",
-            result,
-            arch,
-            cfg,
-            metrics,
-            encoder_sha256=info["lineage"],
-            extra={"encoder_source": info["description"]},
-        )
         self.state.set_classifier(checkpoint)
+        extra, accuracy = checkpoint.extra, trained.result.val_accuracy
         self.model_label.setText(
-            f"Classifier ready: {n_labels:,} labels, {info['description']}"
-            f"{' (frozen)' if info['freeze'] else ''}; validation accuracy "
-            f"{result.val_accuracy:.2%}. Not saved yet."
+            f"Classifier ready: {extra['labels']:,} labels, {extra['encoder_source']}"
+            f"{' (frozen)' if extra['freeze_encoder'] else ''}; validation accuracy "
+            f"{accuracy:.2%}. Not saved yet."
         )
         self.state.status(
-            f"Fine-tuning {finished.status.replace('_', ' ')}: "
-            f"validation accuracy {result.val_accuracy:.2%}"
+            f"Fine-tuning {finished.status.replace('_', ' ')}: validation accuracy {accuracy:.2%}"
         )
 
     def save(self, path: str | None = None) -> str | None:
@@ -232,13 +198,7 @@ class FinetunePanel(TrainingPanel):
         checkpoint = self.state.classifier
         if checkpoint is None:
             return None
-        written = self._write_checkpoint(
-            checkpoint,
-            "classifier",
-            path,
-            encoder_sha256=checkpoint.encoder_sha256,
-            extra=checkpoint.extra,
-        )
+        written = self._write_checkpoint(checkpoint, "classifier", path)
         if written is None:
             return None
         path, sha = written

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from engine.config import TrainConfig
 from engine.console import format_seconds
+from engine.options import TRAIN_OPTIONS, Option
 from gui import errors
 from gui.plots import LossPlot
 from gui.state import LONG_JOBS, job_title
@@ -48,6 +49,23 @@ def dspin(
     box = QDoubleSpinBox()
     box.setDecimals(decimals)  # first: the value is rounded to it
     return _set_up(box, low, high, value, step, tip, name)
+
+
+# The training settings each training tab shows, by their row in the settings table, with
+# the widget's object-name suffix; the row's name is also the remembered QSettings key.
+TRAIN_SPINS = {"epochs": "Epochs", "batch_size": "Batch", "lr": "Lr", "patience": "Patience",
+               "seed": "Seed"}  # fmt: skip
+
+
+def option_spin(
+    option: Option, value: float, name: str, tip: str | None = None
+) -> QSpinBox | QDoubleSpinBox:
+    """A spin box for a row of the settings table: its bounds, step and help text."""
+    low, high = option.widget_range()
+    tip = tip or option.help[:1].upper() + option.help[1:]
+    if option.kind is int:
+        return spin(int(low), int(high), int(value), tip, name, int(option.step))
+    return dspin(low, high, value, option.decimals, option.step, tip, name)
 
 
 def _set_up(
@@ -145,20 +163,14 @@ class TrainingPanel(QWidget):
         self.state = state
         name = self.job_name
         d = self.defaults
-        self.epochs = spin(1, 1000, d.epochs, self.epochs_tip, f"{name}EpochsSpin")
-        self.batch = spin(
-            8, 4096, d.batch_size, "Images per optimiser step", f"{name}BatchSpin", 32
-        )
-        self.lr = dspin(1e-5, 1.0, d.lr, 5, 1e-4, "Adam's (peak) learning rate", f"{name}LrSpin")
-        self.patience = spin(
-            1,
-            100,
-            d.patience,
-            "Stop early after this many epochs without a better "
-            "validation loss; the best weights are kept",
-            f"{name}PatienceSpin",
-        )
-        self.seed = spin(0, 2**31 - 1, d.seed, self.seed_tip, f"{name}SeedSpin")
+        tips = {"epochs": self.epochs_tip, "seed": self.seed_tip}  # what they mean on this tab
+        self.train_widgets = {
+            key: option_spin(
+                TRAIN_OPTIONS[key], getattr(d, key), f"{name}{suffix}Spin", tips.get(key)
+            )
+            for key, suffix in TRAIN_SPINS.items()
+        }
+        self.epochs, self.batch, self.lr, self.patience, self.seed = self.train_widgets.values()
 
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName(f"{name}StartButton")
@@ -263,14 +275,8 @@ class TrainingPanel(QWidget):
 
     def _train_values(self) -> dict[str, Any]:
         """TrainConfig fields from the shared spin boxes, read in the GUI thread."""
-        return {
-            "epochs": self.epochs.value(),
-            "batch_size": self.batch.value(),
-            "lr": self.lr.value(),
-            "patience": self.patience.value(),
-            "seed": self.seed.value(),
-            "precision": self.defaults.precision,  # the engine's choice; no widget
-        }
+        values = {key: box.value() for key, box in self.train_widgets.items()}
+        return values | {"precision": self.defaults.precision}  # the engine's choice; no widget
 
     def _run(
         self,
@@ -302,29 +308,13 @@ class TrainingPanel(QWidget):
         self.update_controls()
         return True
 
-    def _checkpoint(
-        self, kind: str, result: Any, arch: Any, cfg: Any, metrics: dict, **extra: Any
-    ) -> Any:
-        """The trained model as a Checkpoint (not saved yet), with the settings it came from."""
-        from engine.checkpoint import Checkpoint
-
-        return Checkpoint(
-            kind=kind,
-            model=result.model,
-            arch=arch,
-            train_config=cfg.to_dict(),
-            metrics=metrics,
-            seed=cfg.seed,
-            **extra,
-        )
-
     def _failed(self, message: str, details: str) -> None:
         self.monitor.progress.setFormat("failed")
         self.state.status(f"{self.job_title} failed")
         errors.show_error(self, message, details)
 
     def _write_checkpoint(
-        self, checkpoint: Any, kind: str, path: str | None, **extra: Any
+        self, checkpoint: Any, kind: str, path: str | None
     ) -> tuple[str, str] | None:
         """Write `checkpoint` as `kind` to `path` (asked for when None); (path, sha256), or
         None when cancelled or failed (the error is shown)."""
@@ -336,18 +326,9 @@ class TrainingPanel(QWidget):
             if not path:
                 return None
         try:
-            from engine.checkpoint import save_checkpoint
+            from engine.workflows import save_model
 
-            sha = save_checkpoint(
-                path,
-                checkpoint.model,
-                checkpoint.arch,
-                kind=kind,
-                train_config=checkpoint.train_config,
-                metrics=checkpoint.metrics,
-                seed=checkpoint.seed,
-                **extra,
-            )
+            sha = save_model(checkpoint, path, kind)
         except Exception as exc:  # disk full, permissions, engine errors: all shown
             errors.show_error(self, *errors.describe(exc))
             return None

@@ -394,7 +394,60 @@ def test_finetune_from_the_pretrained_encoder_records_lineage(window, qtbot, loa
     saved = panel.save(str(tmp_path / "clf.pt"))
     ckpt = load_checkpoint(saved)
     assert ckpt.encoder_sha256 == window.state.autoencoder_sha
-    assert ckpt.metrics["labels"] == 100
+    assert ckpt.extra["labels"] == 100
+
+
+def _payload(path: Path) -> dict:
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _same_checkpoint(app_file: Path, cli_file: Path) -> None:
+    """Same metadata keys (and settings) and bit-identical weights."""
+    import torch
+
+    app, cli = _payload(app_file), _payload(cli_file)
+    assert app.keys() == cli.keys()
+    assert app["metrics"].keys() == cli["metrics"].keys()
+    assert app["extra"].keys() == cli["extra"].keys()
+    assert app["train_config"] == cli["train_config"] and app["arch"] == cli["arch"]
+    assert app["seed"] == cli["seed"] and app["kind"] == cli["kind"]
+    assert app["state_dict"].keys() == cli["state_dict"].keys()
+    for name, tensor in app["state_dict"].items():
+        assert torch.equal(tensor, cli["state_dict"][name]), name
+
+
+def test_app_and_cli_make_the_same_checkpoints(window, qtbot, loaded, tiny_mnist_dir, tmp_path):
+    """The app and `evenodd` train and save through the same workflow: with the same
+    settings, the same split, labels, metadata and weights."""
+    from engine.cli import main
+
+    with_data(window, loaded)
+    quick_pretrain(window, epochs=1)
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
+        window.pretrain_panel.start()
+    window.pretrain_panel.save("autoencoder", str(tmp_path / "app_autoencoder.pt"))
+    window.pretrain_panel.save("encoder", str(tmp_path / "app_encoder.pt"))  # the lineage
+    panel = window.finetune_panel
+    panel.source_combo.setCurrentIndex(0)
+    panel.epochs.setValue(1)
+    panel.labels_combo.setEditText("100")
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
+        assert panel.start()
+    panel.save(str(tmp_path / "app_classifier.pt"))
+
+    data = ["--data-dir", str(tiny_mnist_dir), "--quiet"]
+    pre = ["pretrain", *data, "--latent", "16", "--epochs", "1", "--batch-size", "64"]
+    assert main([*pre, "--out", str(tmp_path / "cli")]) == 0
+    fine = ["finetune", *data, "--encoder", str(tmp_path / "app_encoder.pt"), "--epochs", "1"]
+    assert main([*fine, "--labels", "100", "--out", str(tmp_path / "cli")]) == 0
+    for kind in ("encoder", "autoencoder", "classifier"):
+        _same_checkpoint(tmp_path / f"app_{kind}.pt", tmp_path / "cli" / f"{kind}.pt")
+    clf = _payload(tmp_path / "app_classifier.pt")
+    assert clf["encoder_sha256"] == _payload(tmp_path / "cli" / "classifier.pt")["encoder_sha256"]
+    assert set(clf["metrics"]) == {"val_accuracy", "best_epoch", "status"}
+    assert set(clf["extra"]) == {"labels", "freeze_encoder", "encoder_source"}
 
 
 def test_a_bad_label_budget_is_explained(window, qtbot, loaded, shown_errors) -> None:

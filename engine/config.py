@@ -96,12 +96,12 @@ class SemiSupConfig:
 
     Each step adds `unlabelled_batch` unlabelled images: the classifier's prediction on
     the clean image becomes the target for a strongly distorted view of it when it is at
-    least `threshold` sure; that loss counts `weight` times the labelled one.
+    least `threshold` sure; that loss counts `unlabelled_weight` times the labelled one.
     """
 
     unlabelled_batch: int = 128
     threshold: float = 0.95
-    weight: float = 1.0
+    unlabelled_weight: float = 1.0
 
     def validate(self) -> SemiSupConfig:
         problem = check(SEMISUP_OPTIONS, self)  # the one settings table
@@ -126,3 +126,11 @@ DEFAULT_ARCH = ArchConfig(arch="conv", latent=64, dropout=0.1, width=16)
 # only about 10 % and the accuracy target is decided by a few dozen test images.
 DEFAULT_PRETRAIN = TrainConfig(epochs=6, batch_size=256, lr=3e-3, patience=3, precision="auto")
 DEFAULT_FINETUNE = TrainConfig(epochs=16, batch_size=128, lr=3e-3, patience=4, augment=True)
+
+# Fine-tuning below all labels runs a fixed schedule (engine.workflows.budget_schedule).
+# Semi-supervised: 3000 steps of 32 labelled and 128 unlabelled images, tuned on label
+# seeds 10-11 and validation images, never the test set (docs/semisup/README.md).
+# Supervised: the study's rule, 20 passes over the labels within 500-4297 steps.
+SEMI_STEPS, SEMI_BATCH = 3000, 32
+SUPERVISED_PASSES, SUPERVISED_MIN_STEPS, SUPERVISED_MAX_STEPS = 20.0, 500, 4297
+ROUND_STEPS = 100  # steps between the validation figures of a small-budget run

@@ -183,7 +183,7 @@ SEMISUP_OPTIONS: dict[str, Option] = {
             step=0.01,
         ),
         Option(
-            "weight",
+            "unlabelled_weight",
             float,
             "unlabelled weight",
             "how much the unlabelled images' loss counts next to the labelled one",

@@ -19,6 +19,7 @@ from engine.config import PRECISIONS
 from engine.options import (
     ARCH_OPTIONS,
     SEMISUP_OPTIONS,
+    STEPS_OPTION,
     TRAIN_OPTIONS,
     Option,
     int_at_least,
@@ -102,13 +103,7 @@ def _add_budget(parser: argparse.ArgumentParser) -> None:
         help="below all labels, learn from the N labelled images alone (default: also from "
         "the unlabelled training images, semi-supervised)",
     )
-    parser.add_argument(
-        "--steps",
-        type=int_at_least(1),
-        default=None,
-        help="below all labels: optimiser steps of the fixed schedule (default: 3000 "
-        "semi-supervised; 20 passes over the labels, 500-4297, supervised)",
-    )
+    parser.add_argument("--steps", type=STEPS_OPTION.parse, default=None, help=STEPS_OPTION.help)
     for option in SEMISUP_OPTIONS.values():
         _add_option(parser, option, getattr(SemiSupConfig(), option.name))
 

@@ -9,7 +9,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from engine.errors import ArchError, ConfigError
-from engine.options import ARCH_OPTIONS, SEMISUP_OPTIONS, TRAIN_OPTIONS, check
+from engine.options import (  # noqa: F401  (the schedule's numbers live with its option)
+    ARCH_OPTIONS,
+    ROUND_STEPS,
+    SEMI_BATCH,
+    SEMI_STEPS,
+    SEMISUP_OPTIONS,
+    SUPERVISED_MAX_STEPS,
+    SUPERVISED_MIN_STEPS,
+    SUPERVISED_PASSES,
+    TRAIN_OPTIONS,
+    check,
+)
 
 ARCHS = ("conv", "mlp")
 PRECISIONS = ("auto", "float32", "bfloat16")  # of a training step's matrix products
@@ -126,11 +137,3 @@ DEFAULT_ARCH = ArchConfig(arch="conv", latent=64, dropout=0.1, width=16)
 # only about 10 % and the accuracy target is decided by a few dozen test images.
 DEFAULT_PRETRAIN = TrainConfig(epochs=6, batch_size=256, lr=3e-3, patience=3, precision="auto")
 DEFAULT_FINETUNE = TrainConfig(epochs=16, batch_size=128, lr=3e-3, patience=4, augment=True)
-
-# Fine-tuning below all labels runs a fixed schedule (engine.workflows.budget_schedule).
-# Semi-supervised: 3000 steps of 32 labelled and 128 unlabelled images, tuned on label
-# seeds 10-11 and validation images, never the test set (docs/semisup/README.md).
-# Supervised: the study's rule, 20 passes over the labels within 500-4297 steps.
-SEMI_STEPS, SEMI_BATCH = 3000, 32
-SUPERVISED_PASSES, SUPERVISED_MIN_STEPS, SUPERVISED_MAX_STEPS = 20.0, 500, 4297
-ROUND_STEPS = 100  # steps between the validation figures of a small-budget run

@@ -11,7 +11,11 @@ API (for the main window, tab "Compare"):
     panel.set_data_dir(path_or_None)       # MNIST folder; None = per-user folder/download
     panel.set_output_dir(path_or_None)     # where studies go; None = a new timestamped
                                            # folder under the per-user data folder
-    panel.start() -> bool                  # also the Start button; False if refused
+    panel.start() -> bool                  # also the Start button; False if refused. A
+                                           # folder holding this study resumes it; one
+                                           # holding another asks whether to start over
+    panel.resume() -> bool                 # also the Resume button: continue the shown
+                                           # unfinished study in its folder
     panel.stop()                           # also the Stop button; finished cells are kept
     panel.open_study(folder) -> bool       # also "Open study…"; shows a saved study
     panel.is_running() -> bool
@@ -26,6 +30,7 @@ module level (engine.study itself is light; the job imports torch in the worker 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -76,6 +81,20 @@ def show_error(parent: QWidget, message: str, details: str = "") -> None:
     from gui import errors
 
     errors.show_error(parent, message, details)
+
+
+def ask_start_over(parent: QWidget, question: str) -> bool:
+    """Yes/No box (tests patch gui.compare_panel.ask_start_over, so none ever blocks)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    answer = QMessageBox.question(
+        parent,
+        "Even/Odd Studio",
+        question,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return answer == QMessageBox.StandardButton.Yes
 
 
 def default_studies_dir() -> Path:
@@ -182,6 +201,7 @@ class ComparePanel(QWidget):
         self._out: Path | None = None
         self._started = 0.0
         self.result: Any = None  # the last StudyResult (finished, stopped or opened)
+        self._resumable: tuple[Any, Path] | None = None  # (settings, folder) of Resume
         self.runner = runner if runner is not None else JobRunner(self)
         self.runner.busy_changed.connect(self._on_busy)
         self._build()
@@ -250,11 +270,22 @@ class ComparePanel(QWidget):
         self.start_button = QPushButton("Start")
         self.stop_button = QPushButton("Stop")
         self.open_button = QPushButton("Open study…")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setObjectName("compareResumeButton")
+        self.resume_button.setToolTip(
+            "continue the unfinished study shown, in its folder and with its settings: "
+            "its finished cells are kept, only the missing ones are trained"
+        )
+        self.start_button.setToolTip(
+            "run a study with these settings; if the output folder already holds this "
+            "study, it is resumed (finished cells kept)"
+        )
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.open_button.clicked.connect(self._choose_study)
+        self.resume_button.clicked.connect(self.resume)
         buttons = QHBoxLayout()
-        for button in (self.start_button, self.stop_button, self.open_button):
+        for button in (self.start_button, self.resume_button, self.stop_button, self.open_button):
             buttons.addWidget(button)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -382,7 +413,10 @@ class ComparePanel(QWidget):
         return self.runner.is_busy()
 
     def start(self) -> bool:
-        """Start a study with the current settings; False (with a message) if refused."""
+        """Start a study with the current settings; False (with a message) if refused.
+
+        If the output folder holds this study, it is resumed; if it holds another one,
+        the user is asked whether to start over (replacing that study's files)."""
         if self.runner.is_busy():
             return False
         try:
@@ -390,7 +424,30 @@ class ComparePanel(QWidget):
         except ValueError as exc:
             show_error(self, str(exc))
             return False
-        out = self._output_folder()
+        return self._start(settings, self._output_folder())
+
+    def resume(self) -> bool:
+        """Continue the unfinished study shown (opened or stopped) in its own folder, with
+        its own settings (which may include some the controls do not show)."""
+        if self.runner.is_busy() or self._resumable is None:
+            return False
+        settings, folder = self._resumable
+        return self._start(settings, folder)
+
+    def _start(self, settings: Any, out: Path) -> bool:
+        from engine.study.resume import OtherStudyError, saved_study
+
+        restart = False
+        try:  # reads study.json only: quick enough for the GUI thread
+            saved = saved_study(out, settings)
+        except OtherStudyError as exc:
+            if not ask_start_over(self, f"{exc}.\n\nStart over, replacing that study?"):
+                self._status(f"not started: {out} holds another study")
+                return False
+            saved, restart = None, True
+        except ValueError as exc:  # e.g. the folder is a file
+            show_error(self, str(exc))
+            return False
         data_dir = self._data_dir
 
         def job(on_event, should_stop):
@@ -398,9 +455,11 @@ class ComparePanel(QWidget):
             from engine.study import run_study
 
             data = load_mnist(data_dir, on_event)
-            return run_study(data, settings, on_event, should_stop, out_dir=out)
+            return run_study(data, settings, on_event, should_stop, out, restart)
 
         self._show_new(settings, out)
+        if saved is not None:
+            self._status(f"resuming {out}: {len(saved.cells)}/{saved.planned_cells} cells kept")
         self._started = time.monotonic()
         return self.runner.start(
             job,
@@ -422,6 +481,7 @@ class ComparePanel(QWidget):
 
     def _on_busy(self, busy: bool) -> None:
         self.start_button.setEnabled(not busy)
+        self.resume_button.setEnabled(not busy and self._resumable is not None)
         self.open_button.setEnabled(not busy)
         self.settings_box.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
@@ -455,6 +515,7 @@ class ComparePanel(QWidget):
 
     def _on_success(self, result: Any) -> None:
         self.result = result
+        self._set_resumable(result, self._out)
         self._cells = list(result.cells)
         self._refresh_results(final=True)
         if result.status == "completed":
@@ -467,6 +528,11 @@ class ComparePanel(QWidget):
 
     def _on_failure(self, message: str, details: str) -> None:
         self._status(f"failed: {message}")
+        if self._out is not None:  # the cells finished before the failure are on disk
+            from engine.study import load_study
+
+            with contextlib.suppress(ValueError):  # no study written yet: nothing to resume
+                self._set_resumable(load_study(self._out), self._out)
         show_error(self, message, details)
 
     # ----------------------------------------------------------------- saved studies
@@ -490,21 +556,31 @@ class ComparePanel(QWidget):
         self._show_new(result.settings, Path(folder))
         self.apply_settings(result.settings)
         self.result = result
+        self._set_resumable(result, Path(folder))
         self._cells = list(result.cells)
         self._refresh_results(final=True)
         done = len(result.cells) / result.planned_cells if result.planned_cells else 0
         self.progress.setValue(round(1000 * done))
+        status = "interrupted" if result.status == "running" else result.status  # a crash
+        more = " · Resume trains the missing cells" if self._resumable else ""
         self._status(
-            f"opened {folder}: {result.status}, {len(result.cells)}/{result.planned_cells} "
-            f"cells, {format_seconds(result.seconds)}"
+            f"opened {folder}: {status}, {len(result.cells)}/{result.planned_cells} "
+            f"cells, {format_seconds(result.seconds)}{more}"
         )
         self.study_finished.emit(result)
         return True
+
+    def _set_resumable(self, result: Any, folder: Path | None) -> None:
+        """Offer Resume for a study with cells still to train and a folder to train into."""
+        unfinished = folder is not None and len(result.cells) < result.planned_cells
+        self._resumable = (result.settings, folder) if unfinished else None
+        self.resume_button.setEnabled(unfinished and not self.runner.is_busy())
 
     # ------------------------------------------------------------------- showing data
 
     def _show_new(self, settings: Any, out: Path) -> None:
         self._settings, self._out, self._cells, self.result = settings, out, [], None
+        self._resumable = None
         self.progress.setValue(0)
         self.table.setRowCount(0)
         self.conclusions.clear()

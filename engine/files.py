@@ -13,9 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-
-class PathError(ValueError):
-    """A path that cannot be used as asked; the message names it and says why."""
+from engine.errors import PathError
 
 
 def os_error_text(exc: OSError) -> str:

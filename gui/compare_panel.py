@@ -1,28 +1,26 @@
 """The Compare panel: run the pretraining study in the background and watch it fill in.
 
 What it is for: the study (engine.study) answers when autoencoder pretraining beats
-training from scratch. This panel sets it up, runs it with the app's generic JobRunner
-(gui.worker), fills the table and the accuracy-vs-labels plot as cells finish, shows the
-conclusions computed by the engine, and reopens saved study folders ("Open study…").
+training from scratch. This panel sets it up, runs it on the app's one JobRunner on the
+MNIST loaded on the Data tab, fills the table and the accuracy-vs-labels plot as cells
+finish, shows the conclusions computed by the engine, and reopens saved study folders
+("Open study…"). Like every tab that runs jobs (gui.state_signals.JobTab):
 
-API (for the main window, tab "Compare"):
-
-    panel = ComparePanel()                 # no arguments; parent optional
-    panel.set_data_dir(path_or_None)       # MNIST folder; None = per-user folder/download
-    panel.set_output_dir(path_or_None)     # where studies go; None = a new timestamped
-                                           # folder under the per-user data folder
-    panel.start() -> bool                  # also the Start button; False if refused. A
-                                           # folder holding this study resumes it; one
-                                           # holding another asks whether to start over
-    panel.resume() -> bool                 # also the Resume button: continue the shown
-                                           # unfinished study in its folder
-    panel.stop()                           # also the Stop button; finished cells are kept
+    panel = ComparePanel(state)            # the app's AppState
+    panel.start() -> bool                  # the Start button, F5; False if refused (why:
+                                           # in the status bar). An output folder holding
+                                           # this study resumes it; one holding another
+                                           # asks first whether to start over
+    panel.resume() -> bool                 # the Resume button: continue the unfinished
+                                           # study shown (opened or stopped) in its folder
+    panel.stop()                           # the Stop button; finished cells are kept
+    panel.settings_widgets() -> dict       # remembered between sessions
+    panel.update_controls()
     panel.open_study(folder) -> bool       # also "Open study…"; shows a saved study
-    panel.is_running() -> bool
-    panel.shutdown(timeout_ms)             # stop and wait for the thread (window close)
-    panel.settings_widgets() -> dict       # for gui.settings.save_widgets/restore_widgets
-    signals: running_changed(bool), cell_done(object CellDone),
-             study_finished(object StudyResult), status_message(str)
+    signals: cell_done(object CellDone), study_finished(object StudyResult)
+
+Where a study's files go: the Output folder, or a new timestamped folder under the
+per-user data folder when it is empty.
 
 Nothing here trains or computes statistics: engine.study does. torch is never imported at
 module level (engine.study itself is light; the job imports torch in the worker thread).
@@ -58,10 +56,14 @@ from PySide6.QtWidgets import (
 )
 
 from engine.console import format_seconds
+from engine.errors import UserError
+from engine.options import TRAIN_OPTIONS
 from engine.study import WAYS, StudySettings, budget_key
+from gui import errors
 from gui.plots import LiveCanvas, changes_figure
-from gui.training_panel import dspin, spin
-from gui.worker import JobRunner
+from gui.state import LONG_JOBS, job_title
+from gui.state_signals import AppState
+from gui.training_panel import dspin, option_spin, spin
 
 WAY_COLORS = {"scratch": "tab:gray", "frozen": "tab:blue", "finetune": "tab:orange"}
 FAMILIES = ("mlp", "conv")
@@ -74,27 +76,6 @@ COLUMNS = (
     "frozen − scratch",
     "finetune − scratch",
 )
-
-
-def show_error(parent: QWidget, message: str, details: str = "") -> None:
-    """Through the app's one error-dialog function (tests patch gui.errors.show_error)."""
-    from gui import errors
-
-    errors.show_error(parent, message, details)
-
-
-def ask_start_over(parent: QWidget, question: str) -> bool:
-    """Yes/No box (tests patch gui.compare_panel.ask_start_over, so none ever blocks)."""
-    from PySide6.QtWidgets import QMessageBox
-
-    answer = QMessageBox.question(
-        parent,
-        "Even/Odd Studio",
-        question,
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        QMessageBox.StandardButton.No,
-    )
-    return answer == QMessageBox.StandardButton.Yes
 
 
 def default_studies_dir() -> Path:
@@ -185,27 +166,22 @@ class StudyPlot(LiveCanvas):
 class ComparePanel(QWidget):
     """Settings, Start/Stop/Open, progress with ETA, live table and plot, conclusions."""
 
-    running_changed = Signal(bool)
     cell_done = Signal(object)
     study_finished = Signal(object)
-    status_message = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, runner: JobRunner | None = None) -> None:
-        """`runner`: the app's shared JobRunner, so a study never runs beside another job
-        (the main window passes its own); standalone, the panel makes one."""
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._data_dir: Path | None = None
-        self._output_dir: Path | None = None
+        self.state = state
+        self.runner = state.runner  # the app's one runner: a study never runs beside a job
         self._cells: list[Any] = []
         self._settings: Any = None  # engine.study.StudySettings of what is shown
         self._out: Path | None = None
         self._started = 0.0
         self.result: Any = None  # the last StudyResult (finished, stopped or opened)
         self._resumable: tuple[Any, Path] | None = None  # (settings, folder) of Resume
-        self.runner = runner if runner is not None else JobRunner(self)
-        self.runner.busy_changed.connect(self._on_busy)
         self._build()
-        self._on_busy(False)
+        state.watch(self.update_controls)
+        self.update_controls()
 
     # ----------------------------------------------------------------------- layout
 
@@ -237,10 +213,11 @@ class ComparePanel(QWidget):
             0.5, 1.0, d.target, 3, 0.005, "validation accuracy that counts as converged",
             "compareTargetSpin",
         )  # fmt: skip
-        self.lr_spin = dspin(
-            1e-5, 1.0, d.lr, 5, 1e-3,
-            "peak learning rate of every cell, the same for all three ways", "compareLrSpin",
+        self.lr_spin = option_spin(
+            TRAIN_OPTIONS["lr"], d.lr, "compareLrSpin",
+            "peak learning rate of every cell, the same for all three ways",
         )  # fmt: skip
+        self.lr_spin.setSingleStep(1e-3)  # the study's learning rates are larger
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("automatic: a new folder under the app's data folder")
         browse = QPushButton("Browse…")
@@ -272,14 +249,6 @@ class ComparePanel(QWidget):
         self.open_button = QPushButton("Open study…")
         self.resume_button = QPushButton("Resume")
         self.resume_button.setObjectName("compareResumeButton")
-        self.resume_button.setToolTip(
-            "continue the unfinished study shown, in its folder and with its settings: "
-            "its finished cells are kept, only the missing ones are trained"
-        )
-        self.start_button.setToolTip(
-            "run a study with these settings; if the output folder already holds this "
-            "study, it is resumed (finished cells kept)"
-        )
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.open_button.clicked.connect(self._choose_study)
@@ -345,19 +314,6 @@ class ComparePanel(QWidget):
 
     # --------------------------------------------------------------------- settings
 
-    def set_data_dir(self, path: str | Path | None) -> None:
-        """The MNIST folder studies read; None = the per-user folder (downloads there)."""
-        self._data_dir = Path(path) if path else None
-
-    @property
-    def data_dir(self) -> Path | None:
-        return self._data_dir
-
-    def set_output_dir(self, path: str | Path | None) -> None:
-        """Where the next study writes its files; None = a new timestamped folder."""
-        self._output_dir = Path(path) if path else None
-        self.out_edit.setText(str(path) if path else "")
-
     def study_settings(self) -> Any:
         """The engine.study.StudySettings the controls describe (raises StudyError)."""
         from engine.data import budgets_from_text
@@ -399,8 +355,7 @@ class ComparePanel(QWidget):
         text = self.out_edit.text().strip()
         if text:
             return Path(text).expanduser()
-        base = self._output_dir or default_studies_dir()
-        return base / time.strftime("study-%Y%m%d-%H%M%S")
+        return default_studies_dir() / time.strftime("study-%Y%m%d-%H%M%S")
 
     def _browse_output(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder for the study's files")
@@ -410,58 +365,120 @@ class ComparePanel(QWidget):
     # ------------------------------------------------------------------------ running
 
     def is_running(self) -> bool:
-        return self.runner.is_busy()
+        """A study (not another tab's job) is running."""
+        return self.runner.is_busy() and self.runner.name == "compare"
+
+    def _reason_disabled(self) -> str:
+        if self.state.data is None and not self.state.model.data_coming():
+            return "Load MNIST on the Data tab first"
+        return ""
+
+    def update_controls(self) -> None:
+        """Start when MNIST is there and no training or study runs (behind a short job it
+        waits its turn); Stop, locked settings and no "Open study…" while the study runs."""
+        busy = self.runner.is_busy()
+        mine = busy and self.runner.name == "compare"
+        reason = self._reason_disabled()
+        if not reason and busy and self.runner.name in LONG_JOBS:
+            reason = f"Wait until {job_title(self.runner.name)} ends, or stop it (Esc)"
+        self.start_button.setEnabled(not reason)
+        self.start_button.setToolTip(
+            reason
+            or "Run the study with these settings (F5); if the output folder already holds "
+            "this study, it is resumed: its finished cells are kept"
+        )
+        self.resume_button.setEnabled(not reason and self._resumable is not None)
+        self.resume_button.setToolTip(
+            reason
+            or (
+                f"Continue the study in {self._resumable[1]} with its own settings: its "
+                "finished cells are kept, only the missing ones are trained"
+                if self._resumable
+                else "Open or stop a study that has cells left to train to resume it"
+            )
+        )
+        self.open_button.setEnabled(not mine)
+        self.settings_box.setEnabled(not mine)
+        self.stop_button.setEnabled(mine)
 
     def start(self) -> bool:
-        """Start a study with the current settings; False (with a message) if refused.
+        """Start a study with the current settings, now or when a short job ends; False,
+        with a message, if the settings are wrong or it is refused.
 
-        If the output folder holds this study, it is resumed; if it holds another one,
-        the user is asked whether to start over (replacing that study's files)."""
-        if self.runner.is_busy():
-            return False
+        If the output folder holds this study, it is resumed (its finished cells kept);
+        if it holds another study, the user is asked whether to start over."""
         try:
             settings = self.study_settings()
-        except ValueError as exc:
-            show_error(self, str(exc))
+        except UserError as exc:
+            errors.show_error(self, str(exc))
             return False
-        return self._start(settings, self._output_folder())
+        return self._request(settings, self._output_folder())
 
     def resume(self) -> bool:
-        """Continue the unfinished study shown (opened or stopped) in its own folder, with
-        its own settings (which may include some the controls do not show)."""
-        if self.runner.is_busy() or self._resumable is None:
+        """Continue the unfinished study shown (opened, stopped or failed) in its folder,
+        with its own settings (which may include some the controls do not show)."""
+        if self._resumable is None:
+            self.state.status("Study not resumed: no unfinished study is shown.")
             return False
         settings, folder = self._resumable
-        return self._start(settings, folder)
+        return self._request(settings, folder)
 
-    def _start(self, settings: Any, out: Path) -> bool:
+    def _request(self, settings: Any, out: Path) -> bool:
+        reason = self._reason_disabled()
+        if reason and not self.runner.is_busy():
+            self.state.status(f"Study not started: {reason}.")
+            return False
+        restart = self._ask_about_folder(settings, out)
+        if restart is None:
+            return False
+        return self.state.request(
+            "compare", "the study", lambda: self._start_when_due(settings, out, restart)
+        )
+
+    def _ask_about_folder(self, settings: Any, out: Path) -> bool | None:
+        """Whether to start over in `out` (False: it is free or holds this study, which is
+        resumed); None if the user keeps the other study there or `out` is unusable.
+        Reads study.json only: quick enough for the GUI thread."""
+        from PySide6.QtWidgets import QMessageBox
+
         from engine.study.resume import OtherStudyError, saved_study
 
-        restart = False
-        try:  # reads study.json only: quick enough for the GUI thread
+        try:
             saved = saved_study(out, settings)
         except OtherStudyError as exc:
-            if not ask_start_over(self, f"{exc}.\n\nStart over, replacing that study?"):
-                self._status(f"not started: {out} holds another study")
-                return False
-            saved, restart = None, True
-        except ValueError as exc:  # e.g. the folder is a file
-            show_error(self, str(exc))
-            return False
-        data_dir = self._data_dir
+            answer = QMessageBox.question(
+                self,
+                errors.TITLE,
+                f"{exc}.\n\nStart over, replacing that study's files?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                self._status(f"Study not started: {out} holds another study.")
+                return None
+            return True
+        except UserError as exc:  # e.g. the folder is a file
+            errors.show_error(self, str(exc))
+            return None
+        if saved is not None:
+            self._status(f"resuming {out}: {len(saved.cells)} of {saved.planned_cells} cells kept")
+        return False
+
+    def _start_when_due(self, settings: Any, out: Path, restart: bool) -> None:
+        reason = self._reason_disabled()
+        if reason:
+            self.state.status(f"Study not started: {reason}.")
+            return
+        data = self.state.data.mnist
 
         def job(on_event, should_stop):
-            from engine.data import load_mnist
             from engine.study import run_study
 
-            data = load_mnist(data_dir, on_event)
             return run_study(data, settings, on_event, should_stop, out, restart)
 
         self._show_new(settings, out)
-        if saved is not None:
-            self._status(f"resuming {out}: {len(saved.cells)}/{saved.planned_cells} cells kept")
         self._started = time.monotonic()
-        return self.runner.start(
+        self.runner.start(
             job,
             on_event=self._on_event,
             on_success=self._on_success,
@@ -471,21 +488,9 @@ class ComparePanel(QWidget):
 
     def stop(self) -> None:
         """Ask the study to stop; every finished cell stays (in the table and on disk)."""
-        if self.runner.is_busy():
+        if self.runner.is_busy() and self.runner.name == "compare":
             self.runner.stop()
             self._status("stopping after the current batch…")
-
-    def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Stop and wait for the worker thread (call when the window closes)."""
-        return self.runner.shutdown(timeout_ms)
-
-    def _on_busy(self, busy: bool) -> None:
-        self.start_button.setEnabled(not busy)
-        self.resume_button.setEnabled(not busy and self._resumable is not None)
-        self.open_button.setEnabled(not busy)
-        self.settings_box.setEnabled(not busy)
-        self.stop_button.setEnabled(busy)
-        self.running_changed.emit(busy)
 
     def _on_event(self, event: object) -> None:
         from engine.events import CellDone, Message, Progress
@@ -495,7 +500,7 @@ class ComparePanel(QWidget):
         elif isinstance(event, CellDone):
             self._on_cell(event)
         elif isinstance(event, Message):
-            self.status_message.emit(event.text)
+            self.state.status(event.text)
 
     def _on_progress(self, event: Any) -> None:
         self.progress.setValue(round(1000 * event.fraction))
@@ -531,9 +536,9 @@ class ComparePanel(QWidget):
         if self._out is not None:  # the cells finished before the failure are on disk
             from engine.study import load_study
 
-            with contextlib.suppress(ValueError):  # no study written yet: nothing to resume
+            with contextlib.suppress(UserError):  # no study written yet: nothing to resume
                 self._set_resumable(load_study(self._out), self._out)
-        show_error(self, message, details)
+        errors.show_error(self, message, details)
 
     # ----------------------------------------------------------------- saved studies
 
@@ -543,15 +548,17 @@ class ComparePanel(QWidget):
             self.open_study(folder)
 
     def open_study(self, folder: str | Path) -> bool:
-        """Show a saved study (its study.json); False with a message if it cannot be read."""
-        if self.runner.is_busy():
+        """Show a saved study (its study.json); False with a message if it cannot be read
+        or a study is running (its table and plot are on show)."""
+        if self.runner.is_busy() and self.runner.name == "compare":
+            self.state.status("Stop the running study before opening another one.")
             return False
         from engine.study import load_study
 
         try:
             result = load_study(folder)
-        except ValueError as exc:
-            show_error(self, str(exc))
+        except UserError as exc:
+            errors.show_error(self, str(exc))
             return False
         self._show_new(result.settings, Path(folder))
         self.apply_settings(result.settings)
@@ -574,7 +581,7 @@ class ComparePanel(QWidget):
         """Offer Resume for a study with cells still to train and a folder to train into."""
         unfinished = folder is not None and len(result.cells) < result.planned_cells
         self._resumable = (result.settings, folder) if unfinished else None
-        self.resume_button.setEnabled(unfinished and not self.runner.is_busy())
+        self.update_controls()
 
     # ------------------------------------------------------------------- showing data
 
@@ -631,7 +638,7 @@ class ComparePanel(QWidget):
 
     def _status(self, text: str) -> None:
         self.status_label.setText(text)
-        self.status_message.emit(text)
+        self.state.status(text)
 
 
 def _escape(text: str) -> str:

@@ -18,8 +18,8 @@ import pytest
 from helpers_data import single_torch_thread, write_small_mnist
 
 from engine import study
-from gui import errors
 from gui.compare_panel import ComparePanel
+from gui.state_signals import AppState
 from gui.worker import running_threads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,19 +31,28 @@ def mnist_dir(tmp_path_factory) -> Path:
     return write_small_mnist(tmp_path_factory.mktemp("mnist"), n_train=200, n_test=60)
 
 
-@pytest.fixture
-def shown_errors(monkeypatch) -> list[str]:
-    seen: list[str] = []
-    monkeypatch.setattr(errors, "show_error", lambda parent, message, *a, **k: seen.append(message))
-    return seen
+@pytest.fixture(scope="module")
+def loaded(mnist_dir: Path):
+    from engine.data import read_folder
+    from gui.data_panel import summarise
+
+    return summarise(read_folder(mnist_dir))
 
 
 @pytest.fixture
-def panel(qtbot, mnist_dir, tmp_path, shown_errors):
-    widget = ComparePanel()
+def state(loaded):
+    """The app's state with the small MNIST loaded, as after the Data tab."""
+    app_state = AppState()
+    app_state.set_data(loaded)
+    yield app_state
+    assert app_state.runner.shutdown(30_000)
+
+
+@pytest.fixture
+def panel(qtbot, state, tmp_path, shown_errors):
+    widget = ComparePanel(state)
     qtbot.addWidget(widget)
-    widget.set_data_dir(mnist_dir)
-    widget.set_output_dir(tmp_path / "study")
+    widget.out_edit.setText(str(tmp_path / "study"))
     widget.labels_edit.setText("20,all")
     widget.seeds_spin.setValue(2)
     widget.conv_check.setChecked(False)
@@ -54,7 +63,7 @@ def panel(qtbot, mnist_dir, tmp_path, shown_errors):
     widget.lr_spin.setValue(0.005)  # not the default: reopening must restore it
     widget.show()
     yield widget
-    assert widget.shutdown(30_000)
+    assert state.runner.shutdown(30_000)
     assert not running_threads()
 
 
@@ -94,7 +103,8 @@ def test_stop_keeps_finished_cells(qtbot, panel, tmp_path):
     result = finished.args[0]
     assert result.status == "stopped"
     assert 1 <= len(result.cells) < result.planned_cells
-    assert panel.table.rowCount() == 1
+    # one row per budget among the kept cells (cells trained side by side may both end)
+    assert panel.table.rowCount() == len({cell.budget for cell in result.cells})
     saved = study.load_study(tmp_path / "study")
     assert len(saved.cells) == len(result.cells)
 
@@ -103,7 +113,7 @@ def test_reopens_a_saved_study(qtbot, panel, tmp_path, shown_errors):
     with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS):
         panel.start()
     before = panel.table_text()
-    fresh = ComparePanel()
+    fresh = ComparePanel(AppState())
     qtbot.addWidget(fresh)
     with qtbot.waitSignal(fresh.study_finished, timeout=5_000):
         assert fresh.open_study(tmp_path / "study")
@@ -113,18 +123,31 @@ def test_reopens_a_saved_study(qtbot, panel, tmp_path, shown_errors):
     assert fresh.study_settings().lr == 0.005
     assert fresh.plot.series("mlp", "scratch") == panel.plot.series("mlp", "scratch")
     assert not fresh.open_study(tmp_path)  # no study.json there
-    assert shown_errors and "no saved study" in shown_errors[-1]
+    assert shown_errors and "no saved study" in shown_errors[-1][0]
 
 
 def test_bad_settings_give_a_message_not_a_crash(panel, shown_errors):
     panel.labels_edit.setText("20,lots")
     assert not panel.start()
-    assert "label budget" in shown_errors[-1]
+    assert "label budget" in shown_errors[-1][0]
     panel.labels_edit.setText("20")
     panel.mlp_check.setChecked(False)
     assert not panel.start()
-    assert "encoder family" in shown_errors[-1]
+    assert "encoder family" in shown_errors[-1][0]
     assert not panel.is_running()
+
+
+def test_without_mnist_the_study_is_refused_with_the_reason(qtbot, shown_errors) -> None:
+    state = AppState()
+    messages: list[str] = []
+    state.status_message.connect(messages.append)
+    panel = ComparePanel(state)
+    qtbot.addWidget(panel)
+    assert not panel.start_button.isEnabled()
+    assert "Load MNIST" in panel.start_button.toolTip()
+    assert not panel.start()
+    assert messages and "Load MNIST on the Data tab first" in messages[-1]
+    assert not state.runner.is_busy()
 
 
 # ------------------------------------------------------------------------ resuming
@@ -161,7 +184,7 @@ def _cells_by_key(folder: Path) -> dict:
 
 
 def test_an_opened_unfinished_study_offers_resume_and_completes_as_if_never_stopped(
-    qtbot, panel, tmp_path, trained_here, mnist_dir, shown_errors
+    qtbot, panel, state, tmp_path, trained_here, shown_errors
 ):
     panel.cell_done.connect(lambda _: panel.stop())
     with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS):
@@ -171,9 +194,8 @@ def test_an_opened_unfinished_study_offers_resume_and_completes_as_if_never_stop
     stopped = _cells_by_key(tmp_path / "study")
     trained_here.clear()
 
-    fresh = ComparePanel()
+    fresh = ComparePanel(state)  # as after restarting the app: nothing shown yet
     qtbot.addWidget(fresh)
-    fresh.set_data_dir(mnist_dir)
     assert not fresh.resume_button.isEnabled()
     assert fresh.open_study(tmp_path / "study")
     assert fresh.resume_button.isEnabled() and "Resume" in fresh.status_label.text()
@@ -185,10 +207,10 @@ def test_an_opened_unfinished_study_offers_resume_and_completes_as_if_never_stop
     after = _cells_by_key(tmp_path / "study")
     assert all(after[key] == cell for key, cell in stopped.items())  # kept, not retrained
     assert not fresh.resume_button.isEnabled()  # nothing left to resume
-    assert fresh.shutdown(30_000) and not shown_errors
+    assert not shown_errors
 
     panel.cell_done.disconnect()
-    panel.set_output_dir(tmp_path / "uninterrupted")
+    panel.out_edit.setText(str(tmp_path / "uninterrupted"))
     with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS):
         assert panel.start()
     assert fresh.table_text() == panel.table_text()
@@ -199,21 +221,29 @@ def test_an_opened_unfinished_study_offers_resume_and_completes_as_if_never_stop
     assert after == uninterrupted
 
 
+def _answer(monkeypatch, yes: bool, questions: list[str]) -> None:
+    """Answer the app's Yes/No question for the user, and record the question."""
+    from PySide6.QtWidgets import QMessageBox
+
+    button = QMessageBox.StandardButton.Yes if yes else QMessageBox.StandardButton.No
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda _parent, _title, text, *a: questions.append(text) or button
+    )
+
+
 def test_start_into_a_folder_with_another_study_asks_before_replacing_it(
     qtbot, panel, tmp_path, monkeypatch, trained_here
 ):
-    from gui import compare_panel
-
     with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS):
         assert panel.start()
     questions: list[str] = []
-    monkeypatch.setattr(compare_panel, "ask_start_over", lambda _, q: questions.append(q) or False)
+    _answer(monkeypatch, False, questions)
     panel.seeds_spin.setValue(1)
     assert not panel.start()
     assert not panel.is_running() and "seeds 2 there, 1 now" in questions[-1]
     assert "another study" in panel.status_label.text()
     assert study.load_study(tmp_path / "study").settings.seeds == 2  # untouched
-    monkeypatch.setattr(compare_panel, "ask_start_over", lambda _, q: questions.append(q) or True)
+    _answer(monkeypatch, True, questions)
     with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS) as finished:
         assert panel.start()
     assert finished.args[0].status == "completed" and len(questions) == 2
@@ -222,7 +252,7 @@ def test_start_into_a_folder_with_another_study_asks_before_replacing_it(
 
 def test_an_output_folder_that_is_a_file_gives_a_plain_message(panel, tmp_path, shown_errors):
     (tmp_path / "taken").write_text("not a folder")
-    panel.set_output_dir(tmp_path / "taken")
+    panel.out_edit.setText(str(tmp_path / "taken"))
     assert not panel.start()
     assert not panel.is_running()
-    assert "is a file, not a folder" in shown_errors[-1]
+    assert "is a file, not a folder" in shown_errors[-1][0]

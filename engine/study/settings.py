@@ -10,7 +10,17 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from engine.config import ARCHS, DEFAULT_ARCH, DEFAULT_PRETRAIN, ArchConfig, TrainConfig
+from engine.config import (
+    ARCHS,
+    DEFAULT_ARCH,
+    DEFAULT_PRETRAIN,
+    SUPERVISED_MAX_STEPS,
+    SUPERVISED_MIN_STEPS,
+    SUPERVISED_PASSES,
+    ArchConfig,
+    TrainConfig,
+)
+from engine.errors import StudyError
 
 WAYS = ("scratch", "frozen", "finetune")
 WAY_LABELS = {
@@ -29,10 +39,6 @@ FORMAT = "evenodd-study"
 FORMAT_VERSION = 1
 VAL_SUBSET_SEED = 777  # fixes which validation images the study scores (same for all)
 CONFIDENCE = 0.95  # two-sided level of the paired intervals on gains
-
-
-class StudyError(ValueError):
-    """Study settings or a saved study folder that cannot be used; the message says why."""
 
 
 # ------------------------------------------------------------------------------ settings
@@ -54,9 +60,9 @@ class StudySettings:
     # [min_steps, max_steps]; with the defaults every budget up to 3000 gets 500 steps
     # and all labels (55k) get max_steps, 4297: 10 epochs of 128 (`evenodd run`
     # fine-tunes 16; the study would then take longer than 15 minutes).
-    min_steps: int = 500
-    max_steps: int = 4297
-    passes: float = 20.0
+    min_steps: int = SUPERVISED_MIN_STEPS
+    max_steps: int = SUPERVISED_MAX_STEPS
+    passes: float = SUPERVISED_PASSES
     val_every: int = 50  # steps per validation round
     val_size: int = 1000  # validation images scored each round (fixed subset)
     # Rounds without a better validation loss before a cell stops and goes back to its
@@ -227,11 +233,6 @@ class StudyResult:
     planned_cells: int = 0
     out_dir: Path | None = None
     info: dict = field(default_factory=dict)
-
-    def summary(self) -> dict:
-        from engine.study.stats import summarize
-
-        return summarize(self.cells, self.settings)
 
     def to_dict(self) -> dict:
         return {

@@ -57,6 +57,11 @@ class StudyError(UserError):
     """Study settings or a saved study folder that cannot be used; the message says why."""
 
 
+class PathError(UserError):
+    """A path that cannot be used as asked (a file where a folder is needed, no permission,
+    a full disk); the message names the path and says why."""
+
+
 class SelfTestError(UserError):
     """A reason the self-test failed, in words a person who ran it can act on."""
 

@@ -411,3 +411,175 @@ def test_convergence_sentence_says_which_way_reached_the_target_less_often() -> 
         "(never, 0/3 seeds; scratch 325 steps, 2/3 seeds)."
     )
     assert "more often" in _convergence_verdict("x", twice, never)
+
+
+# ------------------------------------------------------------------------ resuming
+
+
+def _numbers(result) -> dict:
+    """Each cell's results by (family, budget, seed, way), without its wall time."""
+    cells = _by_cell(result)
+    for values in cells.values():
+        values.pop("seconds")
+    return cells
+
+
+@pytest.fixture
+def counted_cells(monkeypatch, one_thread) -> list[tuple]:
+    """Wrap train_cell and record (family, seed, n_labels, way) of every cell trained."""
+    trained: list[tuple] = []
+    real = study_run.train_cell
+
+    def counting(data_, arch, cfg, labelled, encoder, freeze, *rest, **kwargs):
+        way = "scratch" if encoder is None else ("frozen" if freeze else "finetune")
+        trained.append((arch.arch, cfg.seed, len(labelled), way))
+        return real(data_, arch, cfg, labelled, encoder, freeze, *rest, **kwargs)
+
+    monkeypatch.setattr(study_run, "train_cell", counting)
+    return trained
+
+
+@pytest.fixture
+def counted_pretrainings(monkeypatch) -> list[str]:
+    import engine.training
+
+    families: list[str] = []
+    real = engine.training.pretrain
+
+    def counting(data_, arch, *args, **kwargs):
+        families.append(arch.arch)
+        return real(data_, arch, *args, **kwargs)
+
+    monkeypatch.setattr(engine.training, "pretrain", counting)
+    return families
+
+
+def _stop_after(k: int):
+    """(on_event, should_stop) that stop a study once k cells have finished."""
+    done: list[CellDone] = []
+    return (lambda e: done.append(e) if isinstance(e, CellDone) else None), lambda: len(done) >= k
+
+
+def test_a_resumed_study_trains_only_the_missing_cells_and_equals_an_uninterrupted_one(
+    data, tiny_run, tmp_path, counted_cells, counted_pretrainings
+):
+    uninterrupted, _, _ = tiny_run
+    first = run_study(data, TINY, *_stop_after(5), out_dir=tmp_path)
+    assert first.status == "stopped" and len(first.cells) == 5
+    assert (tmp_path / "encoder-mlp.pt").is_file()  # the pretraining is kept too
+    counted_cells.clear()
+    counted_pretrainings.clear()
+    events: list = []
+    resumed = run_study(data, TINY, events.append, out_dir=tmp_path)
+    assert resumed.status == "completed"
+    assert len(counted_cells) == resumed.planned_cells - 5  # only the missing cells
+    assert counted_pretrainings == []  # the saved encoder, not a new pretraining
+    assert _numbers(resumed) == _numbers(uninterrupted)
+    assert study.summarize(resumed.cells, TINY) == study.summarize(uninterrupted.cells, TINY)
+    assert _numbers(load_study(tmp_path)) == _numbers(uninterrupted)
+    assert len([e for e in events if isinstance(e, CellDone)]) == resumed.planned_cells
+    assert resumed.info["sessions"] == 2 and resumed.seconds >= first.seconds
+    progress = [e for e in events if isinstance(e, Progress) and e.phase == "compare"]
+    assert progress[-1].done == progress[-1].total and progress[-1].batch == 12
+
+
+def test_a_crashed_study_keeps_every_cell_written_before_the_crash(
+    data,
+    tiny_run,
+    tmp_path,
+    monkeypatch,
+    one_thread,
+):
+    """Each cell is on disk as soon as it finishes: a crash loses only the running one."""
+    uninterrupted, _, _ = tiny_run
+    real, calls = study_run.train_cell, []
+
+    def crashing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 8:
+            raise RuntimeError("power cut")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(study_run, "train_cell", crashing)
+    with pytest.raises(RuntimeError, match="power cut"):
+        run_study(data, TINY, out_dir=tmp_path)
+    assert len(load_study(tmp_path).cells) == 7
+    monkeypatch.setattr(study_run, "train_cell", real)
+    resumed = run_study(data, TINY, out_dir=tmp_path)
+    assert _numbers(resumed) == _numbers(uninterrupted)
+
+
+def test_a_lost_encoder_file_is_pretrained_again_identically(data, tiny_run, tmp_path, one_thread):
+    uninterrupted, _, _ = tiny_run
+    run_study(data, TINY, *_stop_after(4), out_dir=tmp_path)
+    (tmp_path / "encoder-mlp.pt").unlink()
+    resumed = run_study(data, TINY, out_dir=tmp_path)
+    assert _numbers(resumed) == _numbers(uninterrupted)
+    assert (tmp_path / "encoder-mlp.pt").is_file()
+
+
+def test_an_encoder_that_pretrains_differently_is_refused(data, tmp_path, one_thread):
+    run_study(data, TINY, *_stop_after(4), out_dir=tmp_path)
+    saved = json.loads((tmp_path / study.STUDY_FILE).read_text())
+    saved["pretraining"]["mlp"]["weights_sha256"] = "0" * 64  # as if trained elsewhere
+    (tmp_path / study.STUDY_FILE).write_text(json.dumps(saved))
+    with pytest.raises(StudyError, match="start the study over"):
+        run_study(data, TINY, out_dir=tmp_path)
+
+
+def test_a_finished_study_run_again_trains_nothing(data, tiny_run, counted_cells):
+    result, _, out = tiny_run
+    again = run_study(data, replace(TINY, workers=3), out_dir=out)  # workers may differ
+    assert counted_cells == [] and again.status == "completed"
+    assert _numbers(again) == _numbers(result)
+
+
+def test_other_settings_in_a_study_folder_give_one_clear_message(data, tmp_path, counted_cells):
+    from engine.study.resume import OtherStudyError
+
+    run_study(data, TINY, *_stop_after(3), out_dir=tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(OtherStudyError, match=r"another study.*lr 0\.01 there, 0\.005 now"):
+        run_study(data, replace(TINY, lr=0.005), out_dir=tmp_path)
+    with pytest.raises(OtherStudyError, match="seeds 2 there, 3 now"):
+        run_study(data, replace(TINY, seeds=3), out_dir=tmp_path)
+    counted_cells.clear()
+    fresh = run_study(data, replace(TINY, lr=0.005, seeds=1), out_dir=tmp_path, restart=True)
+    assert fresh.status == "completed" and len(counted_cells) == fresh.planned_cells == 6
+    assert load_study(tmp_path).settings.lr == 0.005
+    assert (tmp_path / "notes.txt").read_text() == "mine"  # only the study's files go
+
+
+def test_a_study_of_other_data_is_not_resumed(data, tmp_path, one_thread):
+    from engine.study.resume import OtherStudyError
+
+    run_study(data, TINY, *_stop_after(3), out_dir=tmp_path)
+    other = small_mnist(n_train=300, n_test=100, seed=5)
+    with pytest.raises(OtherStudyError, match="other data"):
+        run_study(other, TINY, out_dir=tmp_path)
+
+
+def test_a_damaged_study_file_is_refused_unless_restarting(data, tmp_path, one_thread):
+    from engine.study.resume import OtherStudyError
+
+    (tmp_path / study.STUDY_FILE).write_text("{half a fi")
+    with pytest.raises(OtherStudyError, match="cannot be resumed"):
+        run_study(data, TINY, out_dir=tmp_path)
+    assert run_study(data, replace(TINY, seeds=1), out_dir=tmp_path, restart=True).cells
+
+
+def test_cli_compare_resumes_and_refuses_other_settings(tmp_path, capsys, counted_cells):
+    folder = write_small_mnist(tmp_path / "mnist", n_train=200, n_test=60)
+    out = tmp_path / "out"
+    assert main(_cli_args(folder, out, "--json", "--arch", "mlp")) == 0
+    first = json.loads(capsys.readouterr().out)
+    counted_cells.clear()
+    assert main(_cli_args(folder, out, "--json", "--arch", "mlp")) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert counted_cells == [] and again["table"] == first["table"]
+    assert main(_cli_args(folder, out, "--arch", "mlp", "--seeds", "2")) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "another study" in err and "--restart" in err
+    assert "seeds 1 there, 2 now" in err
+    assert main(_cli_args(folder, out, "--arch", "mlp", "--seeds", "2", "--restart")) == 0
+    assert load_study(out).settings.seeds == 2 and len(load_study(out).cells) == 12

@@ -14,8 +14,9 @@ from typing import Any
 from engine.config import ARCHS
 from engine.events import EventSink
 from engine.study.report import fmt_gain, fmt_mean_std, table_json
+from engine.study.resume import OtherStudyError, saved_study
 from engine.study.run import run_study
-from engine.study.settings import REPORT_FILE, WAYS, StudySettings, budget_key
+from engine.study.settings import REPORT_FILE, WAYS, StudyError, StudySettings, budget_key
 from engine.study.stats import sentences, summarize
 
 # ------------------------------------------------------------------------------------ CLI
@@ -75,6 +76,13 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
         help="cells trained side by side, one process each; 0 = one per CPU core, "
         "1 = one after the other in this process",
     )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="start over: delete the study already in --out (its files only) instead of "
+        "resuming it; without this, a study stopped in --out with the same settings "
+        "keeps its finished cells and trains only the missing ones",
+    )
     p.add_argument("--json", action="store_true", help="print the table as JSON on stdout")
     p.set_defaults(handler=cmd_compare)
 
@@ -121,6 +129,9 @@ def table_text(summary: dict) -> str:
 def cmd_compare(args: argparse.Namespace, report: EventSink, stop: Any) -> int:
     """`evenodd compare`: run the study; exit 0 when complete, 130 when stopped.
 
+    A study already in --out with the same settings is resumed (its finished cells kept);
+    one with other settings is refused with one line, unless --restart.
+
     With --json, stdout gets one JSON object (also saved as table.json):
     {"status": "completed"|"stopped", "cells_done": int, "cells_planned": int,
      "seconds": float, "target": float,
@@ -137,8 +148,16 @@ def cmd_compare(args: argparse.Namespace, report: EventSink, stop: Any) -> int:
     from engine.data import load_mnist
 
     settings = settings_from_args(args)
+    try:  # before loading MNIST: a folder holding another study is refused at once
+        saved_study(args.out, settings, restart=False)
+    except OtherStudyError as exc:
+        if not args.restart:
+            raise StudyError(f"{exc}; use another --out, or --restart to replace it") from None
     data = load_mnist(args.data_dir, report)
-    result = run_study(data, settings, report, stop.is_set, out_dir=args.out)
+    try:
+        result = run_study(data, settings, report, stop.is_set, args.out, args.restart)
+    except OtherStudyError as exc:  # other data
+        raise StudyError(f"{exc}; use another --out, or --restart to replace it") from None
     if args.json:
         print(json.dumps(table_json(result)), flush=True)
     else:

@@ -78,6 +78,16 @@ class FinetunePanel(TrainingPanel):
             "Labelled training images to use: a number (balanced over "
             "digits, seeded) or 'all'; same as on the Data tab",
         )
+        self.drawings_check = QCheckBox("Add my drawings to the labelled images")
+        self.drawings_check.setObjectName("finetuneDrawingsCheck")
+        self.drawings_check.setToolTip(
+            "Also train on the drawings you marked even or odd on the Draw tab (they count "
+            "as labels); the Evaluate tab can score the result on them"
+        )
+        self.drawings_check.toggled.connect(lambda _on: self.show_label_count())
+        self.labels_info = QLabel("")
+        self.labels_info.setObjectName("finetuneLabelsInfo")
+        self.labels_info.setWordWrap(True)
         self.augment_check = QCheckBox("Augment (small shifts, rotations, stroke width)")
         self.augment_check.setChecked(DEFAULT_FINETUNE.augment)
         self.augment_check.setObjectName("finetuneAugmentCheck")
@@ -92,6 +102,8 @@ class FinetunePanel(TrainingPanel):
         form.addRow(self.encoder_label)
         form.addRow(self.freeze_check)
         form.addRow("Labels:", self.labels_combo)
+        form.addRow(self.drawings_check)
+        form.addRow(self.labels_info)
         form.addRow("Epochs:", self.epochs)
         form.addRow("Batch size:", self.batch)
         form.addRow("Learning rate:", self.lr)
@@ -104,6 +116,10 @@ class FinetunePanel(TrainingPanel):
         self.save_button.setToolTip("Save the classifier as a .pt checkpoint (Ctrl+S)")
         self.save_button.clicked.connect(lambda: self.save())
         self._finish_setup(box, self.save_button, self.monitor, left_width=340)
+        state.budget_changed.connect(lambda _text: self.show_label_count())
+        state.data_changed.connect(self.show_label_count)
+        state.drawings.changed.connect(self.show_label_count)
+        self.show_label_count()
 
     def settings_widgets(self) -> dict[str, QWidget]:
         return {
@@ -115,7 +131,29 @@ class FinetunePanel(TrainingPanel):
             "patience": self.patience,
             "seed": self.seed,
             "augment": self.augment_check,
+            "add_drawings": self.drawings_check,
         }
+
+    def show_label_count(self) -> None:
+        """The labels fine-tuning will use: MNIST's budget plus my drawings when added."""
+        if not self.drawings_check.isChecked():
+            self.labels_info.setText("")
+            return
+        drawings = self.state.drawings
+        n = len(drawings.current())
+        text = self.state.budget_text.strip().lower()
+        data = self.state.data
+        if text == "all" and data is not None:
+            mnist = len(data.split.train)
+        elif text.isdigit():
+            mnist = int(text)
+        else:
+            mnist = None
+        mine = f"{n:,} of my drawings" if n else "no drawings yet (mark some on the Draw tab)"
+        total = f" = {mnist + n:,} labels" if mnist is not None and n else ""
+        budget = f"{mnist:,} MNIST labels" if mnist is not None else f"{text} MNIST labels"
+        self.labels_info.setText(f"{budget} + {mine}{total}")
+        self.labels_info.setToolTip(f"My drawings: {drawings.folder()}")
 
     def encoder_choice(self) -> tuple[Any, Any, str | None, str]:
         """(encoder module or None, ArchConfig or None, lineage sha, description)."""
@@ -162,6 +200,7 @@ class FinetunePanel(TrainingPanel):
         freeze = self.freeze_check.isChecked() and encoder is not None
         budget_text = self.labels_combo.currentText()
         train_values = {**self._train_values(), "augment": self.augment_check.isChecked()}
+        drawings_folder = self.state.drawings.folder() if self.drawings_check.isChecked() else None
 
         def job(on_event, should_stop):
             from engine.data import label_budget, parse_budget
@@ -172,6 +211,17 @@ class FinetunePanel(TrainingPanel):
             cfg = TrainConfig(**train_values)
             budget = parse_budget(budget_text)
             labelled = label_budget(data.train_labels, split.train, budget, cfg.seed)
+            extra, n_drawings = None, 0
+            if drawings_folder is not None:
+                from engine.personal import DrawingsError, load_drawings
+
+                drawings = load_drawings(drawings_folder) if drawings_folder.exists() else []
+                if not len(drawings):
+                    raise DrawingsError(
+                        f"no usable drawings in {drawings_folder}: mark some on the Draw tab, "
+                        "or untick 'Add my drawings'"
+                    )
+                extra, n_drawings = drawings.tensors(), len(drawings)
             result = finetune(
                 data,
                 arch_cfg,
@@ -182,8 +232,9 @@ class FinetunePanel(TrainingPanel):
                 on_event=on_event,
                 should_stop=should_stop,
                 split=split,
+                extra=extra,
             )
-            return result, arch_cfg, cfg, len(labelled)
+            return result, arch_cfg, cfg, result.n_labelled, n_drawings
 
         info = {
             "lineage": lineage,
@@ -200,7 +251,7 @@ class FinetunePanel(TrainingPanel):
         )
 
     def _done(self, outcome: tuple, info: dict) -> None:
-        result, arch, cfg, n_labels = outcome
+        result, arch, cfg, n_labels, n_drawings = outcome
         finished = result.fit.finished
         if self._nothing_trained(finished):
             return
@@ -209,6 +260,7 @@ class FinetunePanel(TrainingPanel):
             "labels": n_labels,
             "best_epoch": finished.best_epoch,
             "frozen": info["freeze"],
+            "drawings": n_drawings,
         }
         checkpoint = self._checkpoint(
             "classifier",
@@ -220,8 +272,9 @@ class FinetunePanel(TrainingPanel):
             extra={"encoder_source": info["description"]},
         )
         self.state.set_classifier(checkpoint)
+        mine = f" ({n_drawings:,} of them my drawings)" if n_drawings else ""
         self.model_label.setText(
-            f"Classifier ready: {n_labels:,} labels, {info['description']}"
+            f"Classifier ready: {n_labels:,} labels{mine}, {info['description']}"
             f"{' (frozen)' if info['freeze'] else ''}; validation accuracy "
             f"{result.val_accuracy:.2%}. Not saved yet."
         )

@@ -31,6 +31,7 @@ from gui import errors
 from gui.data_panel import DataPanel
 from gui.evaluate_panel import EvaluatePanel
 from gui.finetune_panel import FROM_FILE, FinetunePanel
+from gui.my_drawings import MyDrawings
 from gui.pretrain_panel import PretrainPanel
 from gui.settings import open_settings, restore_widgets, save_widgets
 from gui.worker import JobRunner
@@ -61,6 +62,7 @@ class AppState(QObject):
         self.encoder_file: Any = None  # Checkpoint loaded from a file (encoder/autoencoder)
         self.classifier: Any = None  # Checkpoint (trained here or loaded)
         self.shipped_autoencoder: Any = None  # the default model's, for Draw's reconstruction
+        self.drawings = MyDrawings(self)  # the user's labelled drawings (Draw, Evaluate, Fine-tune)
         self.budget_text = "all"
         self._last_dir = ""
 
@@ -192,7 +194,9 @@ class MainWindow(QMainWindow):
         from gui.draw_panel import DrawPanel
 
         current = self.tabs.currentIndex()
-        self.draw_panel = self._replace_tab(4, DrawPanel(), "Draw", "drawPanel")
+        self.draw_panel = self._replace_tab(
+            4, DrawPanel(drawings=self.state.drawings), "Draw", "drawPanel"
+        )
         self.compare_panel = self._replace_tab(
             5, ComparePanel(runner=self.state.runner), "Compare", "comparePanel"
         )

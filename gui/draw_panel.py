@@ -234,6 +234,9 @@ class DrawPanel(QWidget):
             marks.addWidget(button)
             self.mark_buttons[parity] = button
         self.gallery = DrawingsGallery(self.drawings, self)
+        self._marked_revision = -1
+        self.drawings.saved.connect(self._drawing_saved)
+        self.drawings.failed.connect(self._drawing_failed)
 
         self.status_label = QLabel(self)
         self.status_label.setObjectName("drawStatus")
@@ -348,28 +351,39 @@ class DrawPanel(QWidget):
             self.predictionChanged.emit(prediction)
         return prediction
 
-    def mark(self, parity: str) -> str | None:
-        """Save the current drawing, as the model sees it, with `parity` into My drawings,
-        then clear the canvas for the next one (Undo brings it back). Returns the file
-        name, or None when there is nothing to save or saving failed (the error is shown)."""
+    def mark(self, parity: str) -> bool:
+        """Save the current drawing, as the model sees it, with `parity` into My drawings.
+
+        The files are written in the background; once they are, the canvas is cleared
+        for the next drawing (Undo brings it back) unless it was drawn on meanwhile.
+        False when there is nothing to save or a save is still being written.
+        """
         img28 = self._current_input()
-        if img28 is None:
-            self._file_error = "nothing drawn to save"
+        if img28 is None or self.drawings.busy():
+            self._file_error = "nothing drawn to save" if img28 is None else ""
             self._show_status()
-            return None
+            return False
         raw = None if self.canvas.loaded_array() is not None else self.canvas.to_array()
-        try:
-            name = self.drawings.add(img28, parity, raw)
-        except ValueError as exc:  # DrawingsError: folder not writable, bad labels.csv
-            self._file_error = str(exc)
-            self._show_status()
-            show_error(self, str(exc))
-            return None
-        self.canvas.clear()
-        self.predict_now()
-        self._saved_text = f"Saved {name} as {parity}."
+        self._marked_revision = self.canvas.revision
+        self.drawings.add(img28, parity, raw)
+        self._saved_text = f"Saving as {parity} …"
+        self._update_mark_buttons(True)
         self._show_status()
-        return name
+        return True
+
+    def _drawing_saved(self, name: str, parity: str) -> None:
+        if self.canvas.revision == self._marked_revision:  # not drawn on since: next one
+            self.canvas.clear()
+            self.predict_now()
+        self._saved_text = f"Saved {name} as {parity}."
+        self._update_mark_buttons(self._input28 is not None)
+        self._show_status()
+
+    def _drawing_failed(self, message: str) -> None:
+        self._file_error, self._saved_text = message, ""
+        self._update_mark_buttons(self._input28 is not None)
+        self._show_status()
+        show_error(self, message)
 
     def open_image_dialog(self) -> None:
         """Ask for an image file and classify it."""
@@ -497,7 +511,7 @@ class DrawPanel(QWidget):
 
     def _update_mark_buttons(self, drawn: bool) -> None:
         for parity, button in self.mark_buttons.items():
-            button.setEnabled(drawn)
+            button.setEnabled(drawn and not self.drawings.busy())
             button.setToolTip(
                 f"Save this drawing as an {parity} digit in "
                 "My drawings (below), to evaluate or fine-tune the classifier on your own "

@@ -140,6 +140,13 @@ class FinetunePanel(TrainingPanel):
             self.labels_info.setText("")
             return
         drawings = self.state.drawings
+        if not drawings.loaded():  # read in the background; `changed` comes when done
+            if not drawings.reading():
+                drawings.read()
+            self.labels_info.setText(
+                f"{self.state.budget_text} MNIST labels + my drawings (counting …)"
+            )
+            return
         n = len(drawings.current())
         text = self.state.budget_text.strip().lower()
         data = self.state.data

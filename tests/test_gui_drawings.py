@@ -45,6 +45,7 @@ def panel(qtbot) -> DrawPanel:
     widget.resize(900, 700)
     widget.show()
     qtbot.waitExposed(widget)
+    ready(qtbot, widget.drawings)
     return widget
 
 
@@ -53,6 +54,11 @@ def saved_folder(n: int, folder: Path, seed: int = 3) -> Path:
     for image, digit in zip(images, labels, strict=True):
         add_drawing(folder, image, "odd" if digit % 2 else "even")
     return folder
+
+
+def ready(qtbot, drawings: MyDrawings) -> None:
+    """Wait for the background read of the folder."""
+    qtbot.waitUntil(drawings.loaded, timeout=10_000)
 
 
 def items(panel: DrawPanel) -> list[str]:
@@ -64,19 +70,25 @@ def test_mark_buttons_save_the_drawing_into_the_default_folder(panel, qtbot) -> 
     even = panel.findChild(QPushButton, "markEvenButton")
     odd = panel.findChild(QPushButton, "markOddButton")
     assert not even.isEnabled() and not odd.isEnabled()  # nothing drawn
-    assert panel.mark("odd") is None and "nothing drawn" in panel.status_label.text()
+    assert not panel.mark("odd") and "nothing drawn" in panel.status_label.text()
     folder = panel.drawings.folder()
     assert folder.name == "my_drawings"  # conftest's stand-in for the per-user folder
     draw_bar(panel.canvas)
     panel.predict_now()
     seen = panel.model_input()
     assert odd.isEnabled() and even.isEnabled()
-    qtbot.mouseClick(odd, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(panel.drawings.saved, timeout=10_000) as saved:
+        qtbot.mouseClick(odd, Qt.MouseButton.LeftButton)
+        assert not odd.isEnabled()  # one save at a time: no double saves
+    assert saved.args == ["drawing-0001.png", "odd"]
     assert panel.canvas.is_blank()  # ready for the next one; Undo brings it back
     assert "Saved drawing-0001.png as odd" in panel.status_label.text()
     draw_ring(panel.canvas)
     panel.predict_now()
-    qtbot.mouseClick(even, Qt.MouseButton.LeftButton)
+    first = panel.gallery.list.item(0)
+    with qtbot.waitSignal(panel.drawings.saved, timeout=10_000):
+        qtbot.mouseClick(even, Qt.MouseButton.LeftButton)
+    assert panel.gallery.list.row(first) == 1  # the new one was added, nothing rebuilt
     drawings = load_drawings(folder)
     assert drawings.files == ["drawing-0001.png", "drawing-0002.png"]
     assert drawings.targets.tolist() == [1, 0]
@@ -93,13 +105,26 @@ def test_the_folder_is_chosen_and_remembered(panel, qtbot, tmp_path) -> None:
     panel.gallery._ask_folder = lambda: str(chosen)
     qtbot.mouseClick(panel.gallery.folder_button, Qt.MouseButton.LeftButton)
     assert open_settings().value(SETTINGS_KEY) == str(chosen)
+    assert not panel.drawings.loaded() and "Reading" in panel.gallery.summary_label.text()
+    ready(qtbot, panel.drawings)
     assert len(items(panel)) == 3
     assert panel.gallery.folder_label.toolTip() == str(chosen)
     again = MyDrawings()  # a later session
+    again.read()
+    ready(qtbot, again)
     assert again.folder() == chosen and len(again.current()) == 3
     draw_bar(panel.canvas)
-    assert panel.mark("odd") == "drawing-0004.png"
+    with qtbot.waitSignal(panel.drawings.saved, timeout=10_000) as saved:
+        assert panel.mark("odd")
+    assert saved.args == ["drawing-0004.png", "odd"]
     assert (chosen / "drawing-0004.png").is_file()
+    panel.drawings.set_folder(chosen)  # a save while the folder is being read is kept
+    draw_ring(panel.canvas)
+    with qtbot.waitSignal(panel.drawings.saved, timeout=10_000) as saved:
+        assert panel.mark("even")
+    assert saved.args[0] == "drawing-0005.png"
+    ready(qtbot, panel.drawings)
+    assert items(panel)[:2] == ["even", "odd"] and len(items(panel)) == 5
     panel.gallery._ask_folder = lambda: ""  # cancelled: nothing changes
     assert not panel.gallery.choose_folder() and panel.drawings.folder() == chosen
 
@@ -109,6 +134,7 @@ def test_gallery_delete_asks_then_deletes(qtbot, tmp_path) -> None:
     drawings.set_folder(saved_folder(4, tmp_path / "d"))
     panel = DrawPanel(drawings=drawings)
     qtbot.addWidget(panel)
+    ready(qtbot, drawings)
     gallery = panel.gallery
     assert not gallery.delete_button.isEnabled()
     gallery.list.item(0).setSelected(True)  # the newest: drawing-0004.png
@@ -119,7 +145,9 @@ def test_gallery_delete_asks_then_deletes(qtbot, tmp_path) -> None:
     qtbot.mouseClick(gallery.delete_button, Qt.MouseButton.LeftButton)
     assert asked == [2] and len(load_drawings(tmp_path / "d")) == 4
     gallery.confirm_delete = lambda n: True
-    qtbot.mouseClick(gallery.delete_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(drawings.deleted, timeout=10_000) as deleted:
+        qtbot.mouseClick(gallery.delete_button, Qt.MouseButton.LeftButton)
+    assert deleted.args == [2]
     assert load_drawings(tmp_path / "d").files == ["drawing-0001.png", "drawing-0003.png"]
     assert not (tmp_path / "d" / "drawing-0004.png").exists()
     assert gallery.list.count() == 2 and not gallery.delete_button.isEnabled()
@@ -133,16 +161,19 @@ def test_bad_files_are_reported_in_the_gallery(qtbot, tmp_path, shown_errors) ->
     drawings.set_folder(folder)
     panel = DrawPanel(drawings=drawings)
     qtbot.addWidget(panel)
+    ready(qtbot, drawings)
     assert panel.gallery.list.count() == 2
     summary = panel.gallery.summary_label
     assert "2 skipped" in summary.text()
     assert summary.toolTip().count("\n") == 1 and "lost.png: file not found" in summary.toolTip()
     # A labels.csv without a header: reported, and never overwritten by saving
     (folder / LABELS_FILE).write_text("drawing-0001.png,even\n")
-    drawings.reload()
+    drawings.read()
+    ready(qtbot, drawings)
     assert panel.gallery.list.count() == 0 and "1 skipped" in summary.text()
     draw_bar(panel.canvas)
-    assert panel.mark("even") is None
+    with qtbot.waitSignal(drawings.failed, timeout=10_000):
+        assert panel.mark("even")
     assert len(shown_errors) == 1 and "header" in shown_errors[0]
     assert (folder / LABELS_FILE).read_text() == "drawing-0001.png,even\n"
     assert not panel.canvas.is_blank()  # the drawing is not lost either
@@ -173,11 +204,13 @@ def test_evaluate_on_my_drawings(window, qtbot, tmp_path) -> None:
     button = panel.drawings_button
     assert button.objectName() == "evaluateDrawingsButton" and not button.isEnabled()
     window.state.set_classifier(classifier_checkpoint())
-    qtbot.waitUntil(lambda: "No drawings yet" in button.toolTip(), timeout=2000)
+    ready(qtbot, window.state.drawings)
+    assert "No drawings yet" in button.toolTip()
     assert not button.isEnabled()
     folder = saved_folder(30, tmp_path / "d")
     (folder / "drawing-0005.png").write_bytes(b"broken")
     window.state.drawings.set_folder(folder)
+    ready(qtbot, window.state.drawings)
     assert button.isEnabled()
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=60_000):
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
@@ -219,6 +252,7 @@ def test_finetune_adds_my_drawings_to_the_labels(window, qtbot, loaded, tmp_path
     assert check.objectName() == "finetuneDrawingsCheck" and not check.isChecked()
     assert panel.labels_info.text() == ""
     window.state.drawings.set_folder(saved_folder(20, tmp_path / "d"))
+    ready(qtbot, window.state.drawings)
     check.setChecked(True)
     assert panel.labels_info.text() == "50 MNIST labels + 20 of my drawings = 70 labels"
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
@@ -236,6 +270,7 @@ def test_finetune_with_no_drawings_says_so(window, qtbot, loaded, tmp_path, show
     panel.source_combo.setCurrentIndex(2)
     panel.labels_combo.setEditText("50")
     window.state.drawings.set_folder(tmp_path / "empty")
+    ready(qtbot, window.state.drawings)
     panel.drawings_check.setChecked(True)
     assert "no drawings yet" in panel.labels_info.text()
     with qtbot.waitSignal(window.state.runner.failed, timeout=60_000):

@@ -146,7 +146,7 @@ class EvaluatePanel(QWidget):
         state.runner.busy_changed.connect(lambda _busy: self.update_controls())
         state.data_changed.connect(self.update_controls)
         state.models_changed.connect(self.update_controls)
-        state.drawings.changed.connect(self.update_controls)
+        state.drawings.changed.connect(self._update_drawings_button)
         self.update_controls()
 
     def update_controls(self) -> None:
@@ -158,15 +158,7 @@ class EvaluatePanel(QWidget):
             reason = "Load MNIST on the Data tab first (the test set is needed)"
         self.evaluate_button.setEnabled(not reason and not state.runner.is_busy())
         self.evaluate_button.setToolTip(reason or "Score the classifier on the test set (F5)")
-        reason = ""
-        if state.classifier is None:
-            reason = "Fine-tune a classifier or open one (File ▸ Open classifier…) first"
-        elif state.drawings.loaded() and not len(state.drawings.current()):
-            reason = "No drawings yet: mark some as even or odd on the Draw tab"
-        self.drawings_button.setEnabled(not reason and not state.runner.is_busy())
-        self.drawings_button.setToolTip(
-            reason or f"Score the classifier on your drawings in {state.drawings.folder()}"
-        )
+        self._update_drawings_button()
         ckpt = state.classifier
         if ckpt is None:
             self.model_label.setText("No classifier.")
@@ -175,6 +167,17 @@ class EvaluatePanel(QWidget):
             self.model_label.setText(
                 f"Classifier: {source} ({ckpt.arch.arch}, latent {ckpt.arch.latent})"
             )
+
+    def _update_drawings_button(self) -> None:
+        state, reason = self.state, ""
+        if state.classifier is None:
+            reason = "Fine-tune a classifier or open one (File ▸ Open classifier…) first"
+        elif state.drawings.loaded() and not len(state.drawings.current()):
+            reason = "No drawings yet: mark some as even or odd on the Draw tab"
+        self.drawings_button.setEnabled(not reason and not state.runner.is_busy())
+        self.drawings_button.setToolTip(
+            reason or f"Score the classifier on your drawings in {state.drawings.folder()}"
+        )
 
     def evaluate(self) -> bool:
         state = self.state

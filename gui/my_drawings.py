@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QSize, Qt, Signal
@@ -277,9 +278,7 @@ class DrawingsGallery(QGroupBox):
         hundreds of thumbnails for each save would stall the window.
         """
         drawings = self.drawings.current()
-        folder = self.drawings.folder()
-        self.folder_label.setText(_elide(str(folder), 34))
-        self.folder_label.setToolTip(str(folder))
+        self._show_folder()
         files, shown = drawings.files, self._shown
         if drawings is not self._shown_set:  # another folder, or read again: all anew
             self.list.clear()
@@ -306,6 +305,18 @@ class DrawingsGallery(QGroupBox):
         self.summary_label.setToolTip("\n".join(problems[:30]))
         self.summary_label.setStyleSheet("color: #a33;" if problems or self.drawings.error else "")
         self._update_buttons()
+
+    def _show_folder(self) -> None:
+        """The folder's path, shortened in the middle to the room there is."""
+        folder = str(self.drawings.folder())
+        room = max(80, self.width() - self.folder_button.sizeHint().width() - 40)
+        metrics = self.folder_label.fontMetrics()
+        self.folder_label.setText(metrics.elidedText(folder, Qt.TextElideMode.ElideMiddle, room))
+        self.folder_label.setToolTip(folder)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._show_folder()
 
     @staticmethod
     def _item(drawings: personal.DrawingSet, i: int) -> QListWidgetItem:
@@ -357,7 +368,3 @@ class DrawingsGallery(QGroupBox):
             if count
             else "Select drawings above to delete them"
         )
-
-
-def _elide(text: str, width: int) -> str:
-    return text if len(text) <= width else "…" + text[-(width - 1) :]

@@ -6,15 +6,13 @@ can read and check settings without importing torch (which takes seconds to load
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
+
+from engine.errors import ArchError, ConfigError
+from engine.options import ARCH_OPTIONS, TRAIN_OPTIONS, check
 
 ARCHS = ("conv", "mlp")
 PRECISIONS = ("auto", "float32", "bfloat16")  # of a training step's matrix products
-
-
-class ArchError(ValueError):
-    """Settings that do not describe a model this app can build."""
 
 
 @dataclass(frozen=True)
@@ -30,14 +28,9 @@ class ArchConfig:
     def validate(self) -> ArchConfig:
         if self.arch not in ARCHS:
             raise ArchError(f"architecture must be one of {', '.join(ARCHS)}, not {self.arch!r}")
-        if not 2 <= self.latent <= 1024:
-            raise ArchError(f"latent size must be between 2 and 1024, not {self.latent}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ArchError(f"dropout must be at least 0 and below 1, not {self.dropout}")
-        if not 4 <= self.width <= 256:
-            raise ArchError(f"width must be between 4 and 256, not {self.width}")
-        if not 4 <= self.head_hidden <= 1024:
-            raise ArchError(f"head size must be between 4 and 1024, not {self.head_hidden}")
+        problem = check(ARCH_OPTIONS, self)  # latent, dropout, width, head: the one table
+        if problem:
+            raise ArchError(problem)
         return self
 
     def to_dict(self) -> dict:
@@ -50,10 +43,6 @@ class ArchConfig:
             return cls(**known).validate()
         except TypeError as exc:
             raise ArchError(f"bad architecture settings: {exc}") from None
-
-
-class ConfigError(ValueError):
-    """Training settings that make no sense; the message names the setting."""
 
 
 @dataclass(frozen=True)
@@ -75,16 +64,10 @@ class TrainConfig:
     keep_best: bool = True
 
     def validate(self) -> TrainConfig:
+        problem = check(TRAIN_OPTIONS, self)  # epochs, batch size, lr, ...: the one table
+        if problem:
+            raise ConfigError(problem)
         checks = [
-            (1 <= self.epochs <= 10_000, f"epochs must be 1 or more, not {self.epochs}"),
-            (
-                1 <= self.batch_size <= 65_536,
-                f"batch size must be 1 or more, not {self.batch_size}",
-            ),
-            (0 < self.lr <= 10 and math.isfinite(self.lr), f"learning rate {self.lr} is not > 0"),
-            (self.weight_decay >= 0, f"weight decay must be 0 or more, not {self.weight_decay}"),
-            (self.patience >= 1, f"patience must be 1 or more, not {self.patience}"),
-            (self.min_delta >= 0, f"min_delta must be 0 or more, not {self.min_delta}"),
             (self.max_steps is None or self.max_steps >= 1, "max_steps must be 1 or more"),
             (self.schedule in ("onecycle", "constant"), f"unknown schedule {self.schedule!r}"),
             (
@@ -102,6 +85,48 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
+        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
+        return cls(**known).validate()
+
+
+@dataclass(frozen=True)
+class SemiSupConfig:
+    """How semi-supervised fine-tuning learns from the unlabelled images (engine.semisup).
+
+    Each step adds `unlabelled_batch` unlabelled images: the classifier's prediction on
+    the clean image becomes the target for a strongly distorted view of it when it is at
+    least `threshold` sure; that loss counts `weight` times the labelled one.
+    """
+
+    unlabelled_batch: int = 128
+    threshold: float = 0.95
+    weight: float = 1.0
+
+    def validate(self) -> SemiSupConfig:
+        checks = [
+            (
+                1 <= self.unlabelled_batch <= 65_536,
+                f"unlabelled batch must be 1 or more, not {self.unlabelled_batch}",
+            ),
+            (
+                0.5 <= self.threshold < 1.0,
+                f"confidence threshold must be at least 0.5 and below 1, not {self.threshold}",
+            ),
+            (
+                0 < self.weight <= 100 and math.isfinite(self.weight),
+                f"unlabelled weight must be above 0 and at most 100, not {self.weight}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> SemiSupConfig:
         known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
         return cls(**known).validate()
 

@@ -1,24 +1,22 @@
 """The Compare panel: run the pretraining study in the background and watch it fill in.
 
 What it is for: the study (engine.study) answers when autoencoder pretraining beats
-training from scratch. This panel sets it up, runs it with the app's generic JobRunner
-(gui.worker), fills the table and the accuracy-vs-labels plot as cells finish, shows the
-conclusions computed by the engine, and reopens saved study folders ("Open study…").
+training from scratch. This panel sets it up, runs it on the app's one JobRunner on the
+MNIST loaded on the Data tab, fills the table and the accuracy-vs-labels plot as cells
+finish, shows the conclusions computed by the engine, and reopens saved study folders
+("Open study…"). Like every tab that runs jobs (gui.state_signals.JobTab):
 
-API (for the main window, tab "Compare"):
-
-    panel = ComparePanel()                 # no arguments; parent optional
-    panel.set_data_dir(path_or_None)       # MNIST folder; None = per-user folder/download
-    panel.set_output_dir(path_or_None)     # where studies go; None = a new timestamped
-                                           # folder under the per-user data folder
-    panel.start() -> bool                  # also the Start button; False if refused
-    panel.stop()                           # also the Stop button; finished cells are kept
+    panel = ComparePanel(state)            # the app's AppState
+    panel.start() -> bool                  # the Start button, F5; False if refused (why:
+                                           # in the status bar)
+    panel.stop()                           # the Stop button; finished cells are kept
+    panel.settings_widgets() -> dict       # remembered between sessions
+    panel.update_controls()
     panel.open_study(folder) -> bool       # also "Open study…"; shows a saved study
-    panel.is_running() -> bool
-    panel.shutdown(timeout_ms)             # stop and wait for the thread (window close)
-    panel.settings_widgets() -> dict       # for gui.settings.save_widgets/restore_widgets
-    signals: running_changed(bool), cell_done(object CellDone),
-             study_finished(object StudyResult), status_message(str)
+    signals: cell_done(object CellDone), study_finished(object StudyResult)
+
+Where a study's files go: the Output folder, or a new timestamped folder under the
+per-user data folder when it is empty.
 
 Nothing here trains or computes statistics: engine.study does. torch is never imported at
 module level (engine.study itself is light; the job imports torch in the worker thread).
@@ -53,10 +51,14 @@ from PySide6.QtWidgets import (
 )
 
 from engine.console import format_seconds
+from engine.errors import UserError
+from engine.options import TRAIN_OPTIONS
 from engine.study import WAYS, StudySettings, budget_key
+from gui import errors
 from gui.plots import LiveCanvas, changes_figure
-from gui.training_panel import dspin, spin
-from gui.worker import JobRunner
+from gui.state import LONG_JOBS, job_title
+from gui.state_signals import AppState
+from gui.training_panel import dspin, option_spin, spin
 
 WAY_COLORS = {"scratch": "tab:gray", "frozen": "tab:blue", "finetune": "tab:orange"}
 FAMILIES = ("mlp", "conv")
@@ -69,13 +71,6 @@ COLUMNS = (
     "frozen − scratch",
     "finetune − scratch",
 )
-
-
-def show_error(parent: QWidget, message: str, details: str = "") -> None:
-    """Through the app's one error-dialog function (tests patch gui.errors.show_error)."""
-    from gui import errors
-
-    errors.show_error(parent, message, details)
 
 
 def default_studies_dir() -> Path:
@@ -166,26 +161,21 @@ class StudyPlot(LiveCanvas):
 class ComparePanel(QWidget):
     """Settings, Start/Stop/Open, progress with ETA, live table and plot, conclusions."""
 
-    running_changed = Signal(bool)
     cell_done = Signal(object)
     study_finished = Signal(object)
-    status_message = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, runner: JobRunner | None = None) -> None:
-        """`runner`: the app's shared JobRunner, so a study never runs beside another job
-        (the main window passes its own); standalone, the panel makes one."""
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._data_dir: Path | None = None
-        self._output_dir: Path | None = None
+        self.state = state
+        self.runner = state.runner  # the app's one runner: a study never runs beside a job
         self._cells: list[Any] = []
         self._settings: Any = None  # engine.study.StudySettings of what is shown
         self._out: Path | None = None
         self._started = 0.0
         self.result: Any = None  # the last StudyResult (finished, stopped or opened)
-        self.runner = runner if runner is not None else JobRunner(self)
-        self.runner.busy_changed.connect(self._on_busy)
         self._build()
-        self._on_busy(False)
+        state.watch(self.update_controls)
+        self.update_controls()
 
     # ----------------------------------------------------------------------- layout
 
@@ -217,10 +207,11 @@ class ComparePanel(QWidget):
             0.5, 1.0, d.target, 3, 0.005, "validation accuracy that counts as converged",
             "compareTargetSpin",
         )  # fmt: skip
-        self.lr_spin = dspin(
-            1e-5, 1.0, d.lr, 5, 1e-3,
-            "peak learning rate of every cell, the same for all three ways", "compareLrSpin",
+        self.lr_spin = option_spin(
+            TRAIN_OPTIONS["lr"], d.lr, "compareLrSpin",
+            "peak learning rate of every cell, the same for all three ways",
         )  # fmt: skip
+        self.lr_spin.setSingleStep(1e-3)  # the study's learning rates are larger
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("automatic: a new folder under the app's data folder")
         browse = QPushButton("Browse…")
@@ -314,19 +305,6 @@ class ComparePanel(QWidget):
 
     # --------------------------------------------------------------------- settings
 
-    def set_data_dir(self, path: str | Path | None) -> None:
-        """The MNIST folder studies read; None = the per-user folder (downloads there)."""
-        self._data_dir = Path(path) if path else None
-
-    @property
-    def data_dir(self) -> Path | None:
-        return self._data_dir
-
-    def set_output_dir(self, path: str | Path | None) -> None:
-        """Where the next study writes its files; None = a new timestamped folder."""
-        self._output_dir = Path(path) if path else None
-        self.out_edit.setText(str(path) if path else "")
-
     def study_settings(self) -> Any:
         """The engine.study.StudySettings the controls describe (raises StudyError)."""
         from engine.data import budgets_from_text
@@ -368,8 +346,7 @@ class ComparePanel(QWidget):
         text = self.out_edit.text().strip()
         if text:
             return Path(text).expanduser()
-        base = self._output_dir or default_studies_dir()
-        return base / time.strftime("study-%Y%m%d-%H%M%S")
+        return default_studies_dir() / time.strftime("study-%Y%m%d-%H%M%S")
 
     def _browse_output(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder for the study's files")
@@ -379,30 +356,63 @@ class ComparePanel(QWidget):
     # ------------------------------------------------------------------------ running
 
     def is_running(self) -> bool:
-        return self.runner.is_busy()
+        """A study (not another tab's job) is running."""
+        return self.runner.is_busy() and self.runner.name == "compare"
+
+    def _reason_disabled(self) -> str:
+        if self.state.data is None and not self.state.model.data_coming():
+            return "Load MNIST on the Data tab first"
+        return ""
+
+    def update_controls(self) -> None:
+        """Start when MNIST is there and no training or study runs (behind a short job it
+        waits its turn); Stop, locked settings and no "Open study…" while the study runs."""
+        busy = self.runner.is_busy()
+        mine = busy and self.runner.name == "compare"
+        reason = self._reason_disabled()
+        if not reason and busy and self.runner.name in LONG_JOBS:
+            reason = f"Wait until {job_title(self.runner.name)} ends, or stop it (Esc)"
+        self.start_button.setEnabled(not reason)
+        self.start_button.setToolTip(reason or "Run the study with these settings (F5)")
+        self.open_button.setEnabled(not mine)
+        self.settings_box.setEnabled(not mine)
+        self.stop_button.setEnabled(mine)
 
     def start(self) -> bool:
-        """Start a study with the current settings; False (with a message) if refused."""
-        if self.runner.is_busy():
-            return False
+        """Start a study with the current settings, now or when a short job ends; False,
+        with a message, if the settings are wrong or it is refused."""
         try:
-            settings = self.study_settings()
-        except ValueError as exc:
-            show_error(self, str(exc))
+            self.study_settings()
+        except UserError as exc:
+            errors.show_error(self, str(exc))
             return False
+        reason = self._reason_disabled()
+        if reason and not self.runner.is_busy():
+            self.state.status(f"Study not started: {reason}.")
+            return False
+        return self.state.request("compare", "the study", self._start_when_due)
+
+    def _start_when_due(self) -> None:
+        reason = self._reason_disabled()
+        if reason:
+            self.state.status(f"Study not started: {reason}.")
+            return
+        try:
+            settings = self.study_settings()  # as the controls are now
+        except ValueError as exc:
+            errors.show_error(self, str(exc))
+            return
         out = self._output_folder()
-        data_dir = self._data_dir
+        data = self.state.data.mnist
 
         def job(on_event, should_stop):
-            from engine.data import load_mnist
             from engine.study import run_study
 
-            data = load_mnist(data_dir, on_event)
             return run_study(data, settings, on_event, should_stop, out_dir=out)
 
         self._show_new(settings, out)
         self._started = time.monotonic()
-        return self.runner.start(
+        self.runner.start(
             job,
             on_event=self._on_event,
             on_success=self._on_success,
@@ -412,20 +422,9 @@ class ComparePanel(QWidget):
 
     def stop(self) -> None:
         """Ask the study to stop; every finished cell stays (in the table and on disk)."""
-        if self.runner.is_busy():
+        if self.runner.is_busy() and self.runner.name == "compare":
             self.runner.stop()
             self._status("stopping after the current batch…")
-
-    def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Stop and wait for the worker thread (call when the window closes)."""
-        return self.runner.shutdown(timeout_ms)
-
-    def _on_busy(self, busy: bool) -> None:
-        self.start_button.setEnabled(not busy)
-        self.open_button.setEnabled(not busy)
-        self.settings_box.setEnabled(not busy)
-        self.stop_button.setEnabled(busy)
-        self.running_changed.emit(busy)
 
     def _on_event(self, event: object) -> None:
         from engine.events import CellDone, Message, Progress
@@ -435,7 +434,7 @@ class ComparePanel(QWidget):
         elif isinstance(event, CellDone):
             self._on_cell(event)
         elif isinstance(event, Message):
-            self.status_message.emit(event.text)
+            self.state.status(event.text)
 
     def _on_progress(self, event: Any) -> None:
         self.progress.setValue(round(1000 * event.fraction))
@@ -467,7 +466,7 @@ class ComparePanel(QWidget):
 
     def _on_failure(self, message: str, details: str) -> None:
         self._status(f"failed: {message}")
-        show_error(self, message, details)
+        errors.show_error(self, message, details)
 
     # ----------------------------------------------------------------- saved studies
 
@@ -477,15 +476,17 @@ class ComparePanel(QWidget):
             self.open_study(folder)
 
     def open_study(self, folder: str | Path) -> bool:
-        """Show a saved study (its study.json); False with a message if it cannot be read."""
-        if self.runner.is_busy():
+        """Show a saved study (its study.json); False with a message if it cannot be read
+        or a study is running (its table and plot are on show)."""
+        if self.runner.is_busy() and self.runner.name == "compare":
+            self.state.status("Stop the running study before opening another one.")
             return False
         from engine.study import load_study
 
         try:
             result = load_study(folder)
-        except ValueError as exc:
-            show_error(self, str(exc))
+        except UserError as exc:
+            errors.show_error(self, str(exc))
             return False
         self._show_new(result.settings, Path(folder))
         self.apply_settings(result.settings)
@@ -555,7 +556,7 @@ class ComparePanel(QWidget):
 
     def _status(self, text: str) -> None:
         self.status_label.setText(text)
-        self.status_message.emit(text)
+        self.state.status(text)
 
 
 def _escape(text: str) -> str:

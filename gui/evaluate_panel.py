@@ -1,10 +1,10 @@
 """Evaluate tab: score the classifier on the test set, or on my drawings, and look at its
 mistakes.
 
-`engine.evaluate.evaluate` (or `engine.personal.evaluate_drawings`) runs in the worker;
-this tab shows the metrics, the classification report as a table, the confusion matrix
-(click a cell to see those images) and a gallery of misclassified ones with P(odd). Both
-results are kept; "Show" switches between them.
+`engine.workflows.evaluate_model` (or `engine.personal.evaluate_drawings`) runs in the
+worker; this tab shows the metrics, the classification report as a table, the confusion
+matrix (click a cell to see those images) and a gallery of misclassified ones with
+P(odd). Both results are kept; "Show" switches between them.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from gui import errors
 from gui.plots import ConfusionPlot, ImageGrid
 
 if TYPE_CHECKING:
-    from gui.main_window import AppState
+    from gui.state_signals import AppState
 
 GALLERY_ROWS, GALLERY_COLS = 4, 12
 NAMES = ("even", "odd")
@@ -143,20 +143,36 @@ class EvaluatePanel(QWidget):
         layout.addLayout(middle, 2)
         layout.addWidget(self.gallery, 3)
 
-        state.runner.busy_changed.connect(lambda _busy: self.update_controls())
-        state.data_changed.connect(self.update_controls)
-        state.models_changed.connect(self.update_controls)
+        state.watch(self.update_controls)
         state.drawings.changed.connect(self._update_drawings_button)
         self.update_controls()
 
-    def update_controls(self) -> None:
+    # ------------------------------------------------------------ the tab protocol
+
+    def settings_widgets(self) -> dict[str, QWidget]:
+        return {}
+
+    def start(self) -> bool:
+        """F5 on this tab: the same as the Evaluate button."""
+        return self.evaluate()
+
+    def stop(self) -> None:
+        """An evaluation takes seconds and is not interrupted."""
+
+    def _reason_disabled(self) -> str:
         state = self.state
-        reason = ""
         if state.classifier is None:
-            reason = "Fine-tune a classifier or open one (File ▸ Open classifier…) first"
-        elif state.data is None:
-            reason = "Load MNIST on the Data tab first (the test set is needed)"
-        self.evaluate_button.setEnabled(not reason and not state.runner.is_busy())
+            return "Fine-tune a classifier or open one (File ▸ Open classifier…) first"
+        if state.data is None and not state.model.data_coming():
+            return "Load MNIST on the Data tab first (the test set is needed)"
+        return ""
+
+    def update_controls(self) -> None:
+        """Evaluate when a classifier and MNIST are there; while a job runs, a click waits
+        its turn."""
+        state = self.state
+        reason = self._reason_disabled()
+        self.evaluate_button.setEnabled(not reason)
         self.evaluate_button.setToolTip(reason or "Score the classifier on the test set (F5)")
         self._update_drawings_button()
         ckpt = state.classifier
@@ -174,34 +190,51 @@ class EvaluatePanel(QWidget):
             reason = "Fine-tune a classifier or open one (File ▸ Open classifier…) first"
         elif state.drawings.loaded() and not len(state.drawings.current()):
             reason = "No drawings yet: mark some as even or odd on the Draw tab"
-        self.drawings_button.setEnabled(not reason and not state.runner.is_busy())
+        self.drawings_button.setEnabled(not reason)
         self.drawings_button.setToolTip(
             reason or f"Score the classifier on your drawings in {state.drawings.folder()}"
         )
 
     def evaluate(self) -> bool:
-        state = self.state
-        if state.classifier is None or state.data is None or state.runner.is_busy():
+        """Score the classifier on the test set, now or when the running job ends (the
+        classifier and data of that moment); False, saying why, when there is none."""
+        reason = self._reason_disabled()
+        if reason:
+            self.state.status(f"Not evaluated: {reason}.")
             return False
+        return self.state.request("evaluate", "the evaluation", self._start_evaluation)
+
+    def _start_evaluation(self) -> None:
+        state = self.state
+        reason = self._reason_disabled()
+        if reason:  # e.g. a queued data load failed meanwhile
+            state.status(f"Not evaluated: {reason}.")
+            return
         model, mnist = state.classifier.model, state.data.mnist
 
         def job(on_event, should_stop):
-            from engine.evaluate import evaluate
+            from engine.workflows import evaluate_model
 
-            return evaluate(model, mnist.test_images, mnist.test_labels)
+            return evaluate_model(model, mnist)
 
-        started = state.runner.start(
-            job, on_success=self._done, on_failure=self._failed, name="evaluate"
-        )
-        if started:
-            state.status("Evaluating on the test set …")
-        return started
+        state.runner.start(job, on_success=self._done, on_failure=self._failed, name="evaluate")
+        state.status("Evaluating on the test set …")
 
     def evaluate_drawings(self) -> bool:
-        """Score the classifier on My drawings (read afresh from their folder)."""
-        state = self.state
-        if state.classifier is None or state.runner.is_busy():
+        """Score the classifier on My drawings (read afresh from their folder), now or
+        when the running job ends; False, saying why, when there is no classifier."""
+        if self.state.classifier is None:
+            self.state.status("Not evaluated: there is no classifier yet.")
             return False
+        return self.state.request(
+            "evaluate-drawings", "the evaluation on my drawings", self._start_drawings
+        )
+
+    def _start_drawings(self) -> None:
+        state = self.state
+        if state.classifier is None:
+            state.status("Not evaluated: there is no classifier yet.")
+            return
         model, folder = state.classifier.model, state.drawings.folder()
 
         def job(on_event, should_stop):
@@ -210,12 +243,10 @@ class EvaluatePanel(QWidget):
             drawings = load_drawings(folder)
             return evaluate_drawings(model, drawings), drawings
 
-        started = state.runner.start(
+        state.runner.start(
             job, on_success=self._drawings_done, on_failure=self._failed, name="evaluate"
         )
-        if started:
-            state.status("Evaluating on my drawings …")
-        return started
+        state.status("Evaluating on my drawings …")
 
     def _drawings_done(self, outcome: tuple[Any, Any]) -> None:
         evaluation, drawings = outcome
@@ -238,6 +269,8 @@ class EvaluatePanel(QWidget):
 
     def show_source(self, source: str) -> None:
         """Show the stored evaluation of `source` (one of SOURCES), or say there is none."""
+        from engine.data import predicted_odd
+
         shown = self.results.get(source)
         if shown is None:
             self.evaluation, self._true, self._pred = None, None, None
@@ -251,7 +284,7 @@ class EvaluatePanel(QWidget):
         evaluation = shown.evaluation
         self.evaluation = evaluation
         self._true = shown.true
-        self._pred = (evaluation.p_odd > 0.5).astype(int)
+        self._pred = predicted_odd(evaluation.p_odd).astype(int)
         self.metrics_box.setTitle(
             f"{source}: {evaluation.n:,} {shown.what} (odd is the positive class)"
         )

@@ -26,7 +26,7 @@ from gui.data_panel import BudgetCombo
 from gui.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
-    from gui.main_window import AppState
+    from gui.state_signals import AppState
 
 SOURCES = ("Just trained (Pretrain tab)", "Loaded from file", "None (from scratch)")
 JUST_TRAINED, FROM_FILE, SCRATCH = range(3)
@@ -125,11 +125,7 @@ class FinetunePanel(TrainingPanel):
         return {
             "encoder_source": self.source_combo,
             "freeze": self.freeze_check,
-            "epochs": self.epochs,
-            "batch_size": self.batch,
-            "lr": self.lr,
-            "patience": self.patience,
-            "seed": self.seed,
+            **self.train_widgets,
             "augment": self.augment_check,
             "add_drawings": self.drawings_check,
         }
@@ -162,21 +158,20 @@ class FinetunePanel(TrainingPanel):
         self.labels_info.setText(f"{budget} + {mine}{total}")
         self.labels_info.setToolTip(f"My drawings: {drawings.folder()}")
 
-    def encoder_choice(self) -> tuple[Any, Any, str | None, str]:
-        """(encoder module or None, ArchConfig or None, lineage sha, description)."""
+    def encoder_choice(self) -> Any:
+        """The engine.workflows.EncoderSource the source combo names (module, lineage)."""
+        from engine.workflows import EncoderSource
+
         state, source = self.state, self.source_combo.currentIndex()
         if source == JUST_TRAINED and state.autoencoder is not None:
-            ae = state.autoencoder
-            return ae.encoder, ae.arch, state.autoencoder_sha, "the autoencoder just trained"
+            return EncoderSource.just_trained(state.autoencoder, state.autoencoder_sha)
         if source == FROM_FILE and state.encoder_file is not None:
-            ckpt = state.encoder_file
-            name = ckpt.path.name if ckpt.path else "file"
-            return ckpt.encoder, ckpt.arch, ckpt.sha256, f"encoder file {name}"
-        return None, None, None, "no encoder (from scratch)"
+            return EncoderSource.from_checkpoint(state.encoder_file)
+        return EncoderSource()
 
     def _reason_disabled(self) -> str:
         state, source = self.state, self.source_combo.currentIndex()
-        if state.data is None:
+        if state.data is None and not self.state.model.data_coming():
             return "Load MNIST on the Data tab first"
         if source == JUST_TRAINED and state.autoencoder is None:
             return "Pretrain an autoencoder first, or choose another encoder source"
@@ -186,7 +181,6 @@ class FinetunePanel(TrainingPanel):
 
     def _update_own_controls(self, busy: bool, mine: bool) -> None:
         self.save_button.setEnabled(self.state.classifier is not None and not mine)
-        self.load_encoder_button.setEnabled(not busy)
         # Tighter than the settings lock: from scratch there is no encoder to freeze.
         self.freeze_check.setEnabled(not mine and self.source_combo.currentIndex() != SCRATCH)
         self.labels_combo.setEnabled(not mine)  # saved with the Data tab's settings
@@ -198,96 +192,65 @@ class FinetunePanel(TrainingPanel):
             else "No encoder file loaded."
         )
 
-    def start(self) -> bool:
-        if not self._can_start():
-            return False
-        data, split = self.state.data.mnist, self.state.data.split
-        encoder, arch, lineage, description = self.encoder_choice()
-        arch_values = dict(arch.to_dict()) if arch is not None else dict(self.arch_values())
-        freeze = self.freeze_check.isChecked() and encoder is not None
+    def _start_job(self) -> bool:
+        data = self.state.data.mnist
+        encoder = self.encoder_choice()
+        scratch = encoder.module is None
+        arch_values = dict(self.arch_values()) if scratch else encoder.arch.to_dict()
+        freeze = self.freeze_check.isChecked() and not scratch
         budget_text = self.labels_combo.currentText()
         train_values = {**self._train_values(), "augment": self.augment_check.isChecked()}
         drawings_folder = self.state.drawings.folder() if self.drawings_check.isChecked() else None
 
         def job(on_event, should_stop):
-            from engine.data import label_budget, parse_budget
-            from engine.models import ArchConfig
-            from engine.training import TrainConfig, finetune
+            from engine.config import ArchConfig, TrainConfig
+            from engine.data import parse_budget
+            from engine.workflows import FinetuneJob, finetune_and_save
 
-            arch_cfg = ArchConfig.from_dict(arch_values)
-            cfg = TrainConfig(**train_values)
-            budget = parse_budget(budget_text)
-            labelled = label_budget(data.train_labels, split.train, budget, cfg.seed)
-            extra, n_drawings = None, 0
+            extra = None
             if drawings_folder is not None:
                 from engine.personal import DrawingsError, load_drawings
 
-                drawings = load_drawings(drawings_folder) if drawings_folder.exists() else []
-                if not len(drawings):
+                drawings = load_drawings(drawings_folder) if drawings_folder.exists() else None
+                if drawings is None or not len(drawings):
                     raise DrawingsError(
                         f"no usable drawings in {drawings_folder}: mark some on the Draw tab, "
                         "or untick 'Add my drawings'"
                     )
-                extra, n_drawings = drawings.tensors(), len(drawings)
-            result = finetune(
-                data,
-                arch_cfg,
-                cfg,
-                labelled,
+                extra = drawings.tensors()
+            settings = FinetuneJob(
+                arch=ArchConfig.from_dict(arch_values),
+                train=TrainConfig(**train_values),
+                labels=parse_budget(budget_text),
                 encoder=encoder,
                 freeze=freeze,
-                on_event=on_event,
-                should_stop=should_stop,
-                split=split,
                 extra=extra,
             )
-            return result, arch_cfg, cfg, result.n_labelled, n_drawings
+            return finetune_and_save(data, settings, None, on_event, should_stop)
 
-        info = {
-            "lineage": lineage,
-            "description": description,
-            "freeze": freeze,
-            "budget": budget_text,
-        }
         return self._run(
             job,
             starting="starting …",
-            status=f"Fine-tuning from {description} …",
+            status=f"Fine-tuning from {encoder.description} …",
             on_event=self.monitor.handle,
-            on_success=lambda out: self._done(out, info),
+            on_success=self._done,
         )
 
-    def _done(self, outcome: tuple, info: dict) -> None:
-        result, arch, cfg, n_labels, n_drawings = outcome
-        finished = result.fit.finished
+    def _done(self, trained: Any) -> None:
+        finished, checkpoint = trained.finished, trained.checkpoint
         if self._nothing_trained(finished):
             return
-        metrics = {
-            "val_accuracy": result.val_accuracy,
-            "labels": n_labels,
-            "best_epoch": finished.best_epoch,
-            "frozen": info["freeze"],
-            "drawings": n_drawings,
-        }
-        checkpoint = self._checkpoint(
-            "classifier",
-            result,
-            arch,
-            cfg,
-            metrics,
-            encoder_sha256=info["lineage"],
-            extra={"encoder_source": info["description"]},
-        )
         self.state.set_classifier(checkpoint)
-        mine = f" ({n_drawings:,} of them my drawings)" if n_drawings else ""
+        extra, accuracy = checkpoint.extra, trained.result.val_accuracy
+        drawings = extra.get("drawings", 0)
+        mine = f" ({drawings:,} of them my drawings)" if drawings else ""
         self.model_label.setText(
-            f"Classifier ready: {n_labels:,} labels{mine}, {info['description']}"
-            f"{' (frozen)' if info['freeze'] else ''}; validation accuracy "
-            f"{result.val_accuracy:.2%}. Not saved yet."
+            f"Classifier ready: {extra['labels']:,} labels{mine}, {extra['encoder_source']}"
+            f"{' (frozen)' if extra['freeze_encoder'] else ''}; validation accuracy "
+            f"{accuracy:.2%}. Not saved yet."
         )
         self.state.status(
-            f"Fine-tuning {finished.status.replace('_', ' ')}: "
-            f"validation accuracy {result.val_accuracy:.2%}"
+            f"Fine-tuning {finished.status.replace('_', ' ')}: validation accuracy {accuracy:.2%}"
         )
 
     def save(self, path: str | None = None) -> str | None:
@@ -295,13 +258,7 @@ class FinetunePanel(TrainingPanel):
         checkpoint = self.state.classifier
         if checkpoint is None:
             return None
-        written = self._write_checkpoint(
-            checkpoint,
-            "classifier",
-            path,
-            encoder_sha256=checkpoint.encoder_sha256,
-            extra=checkpoint.extra,
-        )
+        written = self._write_checkpoint(checkpoint, "classifier", path)
         if written is None:
             return None
         path, sha = written

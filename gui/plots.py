@@ -195,7 +195,6 @@ class LiveCanvas(QWidget):
         self.setMinimumSize(200, 140)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._dirty = True
-        self.redraws = 0  # how many renders were asked for (tests, diagnostics)
         _the_renderer().views.add(self)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
@@ -221,13 +220,11 @@ class LiveCanvas(QWidget):
             if not surface.apply_pending_if_free():
                 return
             self._dirty = False
-            self.redraws += 1
             _the_renderer().submit(self._surface, *self._wanted_size())
 
     def flush(self) -> None:
         """Draw now, in this thread, and show the result (screenshots, tests)."""
         self._dirty = False
-        self.redraws += 1
         self.sync()
         self._surface.image = self._surface.render(*self._wanted_size())
         self.take_image()

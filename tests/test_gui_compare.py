@@ -18,8 +18,8 @@ import pytest
 from helpers_data import write_small_mnist
 
 from engine import study
-from gui import errors
 from gui.compare_panel import ComparePanel
+from gui.state_signals import AppState
 from gui.worker import running_threads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,19 +31,28 @@ def mnist_dir(tmp_path_factory) -> Path:
     return write_small_mnist(tmp_path_factory.mktemp("mnist"), n_train=200, n_test=60)
 
 
-@pytest.fixture
-def shown_errors(monkeypatch) -> list[str]:
-    seen: list[str] = []
-    monkeypatch.setattr(errors, "show_error", lambda parent, message, *a, **k: seen.append(message))
-    return seen
+@pytest.fixture(scope="module")
+def loaded(mnist_dir: Path):
+    from engine.data import read_folder
+    from gui.data_panel import summarise
+
+    return summarise(read_folder(mnist_dir))
 
 
 @pytest.fixture
-def panel(qtbot, mnist_dir, tmp_path, shown_errors):
-    widget = ComparePanel()
+def state(loaded):
+    """The app's state with the small MNIST loaded, as after the Data tab."""
+    app_state = AppState()
+    app_state.set_data(loaded)
+    yield app_state
+    assert app_state.runner.shutdown(30_000)
+
+
+@pytest.fixture
+def panel(qtbot, state, tmp_path, shown_errors):
+    widget = ComparePanel(state)
     qtbot.addWidget(widget)
-    widget.set_data_dir(mnist_dir)
-    widget.set_output_dir(tmp_path / "study")
+    widget.out_edit.setText(str(tmp_path / "study"))
     widget.labels_edit.setText("20,all")
     widget.seeds_spin.setValue(2)
     widget.conv_check.setChecked(False)
@@ -54,7 +63,7 @@ def panel(qtbot, mnist_dir, tmp_path, shown_errors):
     widget.lr_spin.setValue(0.005)  # not the default: reopening must restore it
     widget.show()
     yield widget
-    assert widget.shutdown(30_000)
+    assert state.runner.shutdown(30_000)
     assert not running_threads()
 
 
@@ -94,7 +103,8 @@ def test_stop_keeps_finished_cells(qtbot, panel, tmp_path):
     result = finished.args[0]
     assert result.status == "stopped"
     assert 1 <= len(result.cells) < result.planned_cells
-    assert panel.table.rowCount() == 1
+    # one row per budget among the kept cells (cells trained side by side may both end)
+    assert panel.table.rowCount() == len({cell.budget for cell in result.cells})
     saved = study.load_study(tmp_path / "study")
     assert len(saved.cells) == len(result.cells)
 
@@ -103,7 +113,7 @@ def test_reopens_a_saved_study(qtbot, panel, tmp_path, shown_errors):
     with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS):
         panel.start()
     before = panel.table_text()
-    fresh = ComparePanel()
+    fresh = ComparePanel(AppState())
     qtbot.addWidget(fresh)
     with qtbot.waitSignal(fresh.study_finished, timeout=5_000):
         assert fresh.open_study(tmp_path / "study")
@@ -113,15 +123,28 @@ def test_reopens_a_saved_study(qtbot, panel, tmp_path, shown_errors):
     assert fresh.study_settings().lr == 0.005
     assert fresh.plot.series("mlp", "scratch") == panel.plot.series("mlp", "scratch")
     assert not fresh.open_study(tmp_path)  # no study.json there
-    assert shown_errors and "no saved study" in shown_errors[-1]
+    assert shown_errors and "no saved study" in shown_errors[-1][0]
 
 
 def test_bad_settings_give_a_message_not_a_crash(panel, shown_errors):
     panel.labels_edit.setText("20,lots")
     assert not panel.start()
-    assert "label budget" in shown_errors[-1]
+    assert "label budget" in shown_errors[-1][0]
     panel.labels_edit.setText("20")
     panel.mlp_check.setChecked(False)
     assert not panel.start()
-    assert "encoder family" in shown_errors[-1]
+    assert "encoder family" in shown_errors[-1][0]
     assert not panel.is_running()
+
+
+def test_without_mnist_the_study_is_refused_with_the_reason(qtbot, shown_errors) -> None:
+    state = AppState()
+    messages: list[str] = []
+    state.status_message.connect(messages.append)
+    panel = ComparePanel(state)
+    qtbot.addWidget(panel)
+    assert not panel.start_button.isEnabled()
+    assert "Load MNIST" in panel.start_button.toolTip()
+    assert not panel.start()
+    assert messages and "Load MNIST on the Data tab first" in messages[-1]
+    assert not state.runner.is_busy()

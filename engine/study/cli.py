@@ -16,7 +16,7 @@ from engine.events import EventSink
 from engine.study.report import fmt_gain, fmt_mean_std, table_json
 from engine.study.run import run_study
 from engine.study.settings import REPORT_FILE, WAYS, StudySettings, budget_key
-from engine.study.stats import sentences
+from engine.study.stats import sentences, summarize
 
 # ------------------------------------------------------------------------------------ CLI
 
@@ -33,7 +33,7 @@ def _families(text: str) -> tuple[str, ...]:
 
 def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     """Register `evenodd compare` on the CLI's subparsers (called by engine.cli)."""
-    from engine.cli import int_at_least, number_between
+    from engine.options import TRAIN_OPTIONS, int_at_least, number_between
 
     d = StudySettings()
     p = commands.add_parser(
@@ -59,7 +59,7 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     p.add_argument("--val-size", type=int_at_least(1), default=d.val_size)
     p.add_argument("--target", type=number_between(0, 1, high_included=True), default=d.target,
                    help="validation accuracy that counts as converged")  # fmt: skip
-    p.add_argument("--lr", type=number_between(0, 10, high_included=True), default=d.lr,
+    p.add_argument("--lr", type=TRAIN_OPTIONS["lr"].parse, default=d.lr,
                    help="peak learning rate of every cell (all ways alike)")  # fmt: skip
     p.add_argument("--pretrain-epochs", type=int_at_least(1), default=d.pretrain_epochs)
     p.add_argument(
@@ -142,7 +142,7 @@ def cmd_compare(args: argparse.Namespace, report: EventSink, stop: Any) -> int:
     if args.json:
         print(json.dumps(table_json(result)), flush=True)
     else:
-        summary = result.summary()
+        summary = summarize(result.cells, result.settings)
         print(table_text(summary), flush=True)
         print("", flush=True)
         for sentence in sentences(summary):

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import torch
 
     from engine.data import Mnist
-    from engine.study.run import CellRun
+    from engine.study.cell import CellRun
 
 POLL_SECONDS = 0.1  # how often the parent looks for progress, finished cells and a stop
 
@@ -61,7 +61,7 @@ def _start_worker(
 
 
 def _train_in_worker(task: CellTask) -> CellRun:
-    from engine.study.run import train_cell
+    from engine.study.cell import train_cell
 
     events = _worker["events"]
 

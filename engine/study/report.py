@@ -31,7 +31,7 @@ from engine.study.settings import (
     StudySettings,
     budget_key,
 )
-from engine.study.stats import pct, sentences
+from engine.study.stats import pct, sentences, summarize
 
 # --------------------------------------------------------------------------------- files
 
@@ -121,7 +121,7 @@ def table_csv(summary: dict) -> str:
 
 def table_json(result: StudyResult) -> dict:
     """What `evenodd compare --json` prints and table.json holds (see cmd_compare)."""
-    summary = result.summary()
+    summary = summarize(result.cells, result.settings)
     return {
         "status": result.status,
         "cells_done": len(result.cells),
@@ -142,7 +142,7 @@ def write_progress(out: Path, result: StudyResult) -> None:
 def write_outputs(out: Path, result: StudyResult) -> dict[str, Path]:
     """All result files of a (finished or stopped) study; returns them by role."""
     write_progress(out, result)
-    summary = result.summary()
+    summary = summarize(result.cells, result.settings)
     _write_text(out / TABLE_CSV, table_csv(summary))
     _write_text(out / TABLE_JSON, json.dumps(table_json(result), indent=1))
     plot = figure_png(accuracy_figure(summary, result.settings))

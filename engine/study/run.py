@@ -1,22 +1,19 @@
-"""Running the study: train_cell (one classifier, one cell) and run_study (all cells).
+"""Running the study: run_study (all cells, here or in worker processes).
 
-Separate because this is the only part that trains; torch is imported only inside its
+One cell's training is `engine.study.cell.train_cell`; torch is imported only inside
 functions. Tests that replace train_cell patch it here (engine.study.run), where
 run_study looks it up.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import platform
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import engine
-from engine.config import ArchConfig, TrainConfig
 from engine.events import (
     CellDone,
     EventSink,
@@ -27,6 +24,7 @@ from engine.events import (
     ignore_event,
     never_stop,
 )
+from engine.study.cell import CellRun, train_cell
 from engine.study.pool import CellTask, default_workers, threads_per_worker, train_cells
 from engine.study.report import write_outputs, write_progress
 from engine.study.settings import (
@@ -47,69 +45,6 @@ if TYPE_CHECKING:
 
 
 # ------------------------------------------------------------------------------ training
-
-
-def indices_sha256(indices: torch.Tensor) -> str:
-    """Fingerprint of a set of labelled indices (as int64), to prove the ways share it."""
-    import torch
-
-    return hashlib.sha256(indices.to(torch.int64).contiguous().numpy().tobytes()).hexdigest()
-
-
-@dataclass
-class CellRun:
-    """What `train_cell` returns: the trained model's scores and its training curve."""
-
-    test_accuracy: float
-    val_accuracy: float
-    steps: int
-    status: str
-    best_round: int
-    curve: list[tuple[int, float]]
-    labels_sha256: str
-    seconds: float
-
-
-def train_cell(
-    data: Mnist,
-    arch: ArchConfig,
-    cfg: TrainConfig,
-    labelled: torch.Tensor,
-    encoder: Any,
-    freeze: bool,
-    val_indices: torch.Tensor,
-    val_every: int,
-    on_event: EventSink = ignore_event,
-    should_stop: StopCheck = never_stop,
-) -> CellRun:
-    """Train one classifier the study's way and score it on the test set.
-
-    That is engine.training.finetune (same model, loss, augmentation, Adam + one-cycle)
-    in rounds of `val_every` steps, validated on the study's fixed `val_indices`.
-    """
-    from engine.data import parity
-    from engine.training import finetune, predict_proba
-
-    clock = Stopwatch()
-    result = finetune(
-        data, arch, cfg, labelled, encoder, freeze, on_event, should_stop,
-        val_indices=val_indices, round_steps=val_every,
-    )  # fmt: skip
-    finished = result.fit.finished
-    curve = [(e.steps, float(e.val_accuracy or 0.0)) for e in result.fit.history]
-    p_odd = predict_proba(result.model, data.test_images)
-    truth = parity(data.test_labels)
-    test_accuracy = float(((p_odd > 0.5).float() == truth).float().mean())
-    return CellRun(
-        test_accuracy=test_accuracy,
-        val_accuracy=result.val_accuracy,
-        steps=finished.steps,
-        status=finished.status,
-        best_round=finished.best_epoch,
-        curve=curve,
-        labels_sha256=indices_sha256(labelled),
-        seconds=clock.elapsed,
-    )
 
 
 def steps_to_target(curve: Sequence[tuple[int, float]], target: float) -> int | None:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from engine.config import ARCHS, DEFAULT_ARCH, DEFAULT_PRETRAIN, ArchConfig, TrainConfig
+from engine.errors import StudyError
 
 WAYS = ("scratch", "frozen", "finetune")
 WAY_LABELS = {
@@ -29,10 +30,6 @@ FORMAT = "evenodd-study"
 FORMAT_VERSION = 1
 VAL_SUBSET_SEED = 777  # fixes which validation images the study scores (same for all)
 CONFIDENCE = 0.95  # two-sided level of the paired intervals on gains
-
-
-class StudyError(ValueError):
-    """Study settings or a saved study folder that cannot be used; the message says why."""
 
 
 # ------------------------------------------------------------------------------ settings
@@ -227,11 +224,6 @@ class StudyResult:
     planned_cells: int = 0
     out_dir: Path | None = None
     info: dict = field(default_factory=dict)
-
-    def summary(self) -> dict:
-        from engine.study.stats import summarize
-
-        return summarize(self.cells, self.settings)
 
     def to_dict(self) -> dict:
         return {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from engine.errors import ArchError, ConfigError
-from engine.options import ARCH_OPTIONS, TRAIN_OPTIONS, check
+from engine.options import ARCH_OPTIONS, SEMISUP_OPTIONS, TRAIN_OPTIONS, check
 
 ARCHS = ("conv", "mlp")
 PRECISIONS = ("auto", "float32", "bfloat16")  # of a training step's matrix products
@@ -59,8 +59,9 @@ class TrainConfig:
     augment: bool = False  # random shifts/rotations/stroke width (classifier phase)
     schedule: str = "onecycle"  # "onecycle" (warm up, then anneal) or "constant"
     precision: str = "float32"  # or "bfloat16", or "auto": bfloat16 where the hardware has it
-    # A run that completes keeps its best epoch's weights (by validation loss), or with
-    # False its last ones; a run that is stopped or diverges always keeps the best.
+    # True: a run keeps its best epoch's weights (by validation loss). False: nothing is
+    # chosen by validation: a completed or stopped run keeps its last weights, a diverged
+    # one its last finished epoch's (the honest mode for a small label budget).
     keep_best: bool = True
 
     def validate(self) -> TrainConfig:
@@ -103,23 +104,9 @@ class SemiSupConfig:
     weight: float = 1.0
 
     def validate(self) -> SemiSupConfig:
-        checks = [
-            (
-                1 <= self.unlabelled_batch <= 65_536,
-                f"unlabelled batch must be 1 or more, not {self.unlabelled_batch}",
-            ),
-            (
-                0.5 <= self.threshold < 1.0,
-                f"confidence threshold must be at least 0.5 and below 1, not {self.threshold}",
-            ),
-            (
-                0 < self.weight <= 100 and math.isfinite(self.weight),
-                f"unlabelled weight must be above 0 and at most 100, not {self.weight}",
-            ),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        problem = check(SEMISUP_OPTIONS, self)  # the one settings table
+        if problem:
+            raise ConfigError(problem)
         return self
 
     def to_dict(self) -> dict:

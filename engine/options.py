@@ -159,6 +159,44 @@ ARCH_OPTIONS: dict[str, Option] = {
 }
 
 
+SEMISUP_OPTIONS: dict[str, Option] = {
+    option.name: option
+    for option in (
+        Option(
+            "unlabelled_batch",
+            int,
+            "unlabelled batch",
+            "unlabelled images added to every step of semi-supervised fine-tuning",
+            1,
+            65_536,
+            step=32,
+        ),
+        Option(
+            "threshold",
+            float,
+            "confidence threshold",
+            "how sure a prediction on an unlabelled image must be to become its target",
+            0.5,
+            1.0,
+            high_open=True,
+            decimals=3,
+            step=0.01,
+        ),
+        Option(
+            "weight",
+            float,
+            "unlabelled weight",
+            "how much the unlabelled images' loss counts next to the labelled one",
+            0,
+            100,
+            low_open=True,
+            decimals=2,
+            step=0.1,
+        ),
+    )
+}
+
+
 def check(options: dict[str, Option], values: object) -> str | None:
     """The first problem among `options` in the dataclass `values`, or None."""
     for option in options.values():

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from engine.errors import DrawingsError
 from engine.files import atomic_write_bytes
 from engine.preprocess import SIZE, ImageError, load_image
 
@@ -49,10 +50,6 @@ PARITIES = ("even", "odd")  # index = training target: even 0, odd 1
 COLUMNS = ("file", "parity")
 ENV_FOLDER = "EVENODD_DRAWINGS_DIR"
 _NAME = re.compile(r"drawing-(\d+)\.png$")
-
-
-class DrawingsError(ValueError):
-    """A drawings folder that cannot be used at all; the message says what to do."""
 
 
 @dataclass

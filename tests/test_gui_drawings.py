@@ -257,8 +257,8 @@ def test_finetune_adds_my_drawings_to_the_labels(window, qtbot, loaded, tmp_path
     assert panel.labels_info.text() == "50 MNIST labels + 20 of my drawings = 70 labels"
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
-    metrics = window.state.classifier.metrics
-    assert metrics["labels"] == 70 and metrics["drawings"] == 20
+    extra = window.state.classifier.extra
+    assert extra["labels"] == 70 and extra["drawings"] == 20
     assert "70 labels (20 of them my drawings)" in panel.model_label.text()
     panel.labels_combo.setEditText("all")
     assert panel.labels_info.text().startswith(f"{len(loaded.split.train):,} MNIST labels + 20")

@@ -192,10 +192,11 @@ def finetune_and_save(
     }
     extra = {
         "labels": result.n_labelled,  # the MNIST labels and any extra (drawings)
-        "drawings": 0 if job.extra is None else len(job.extra[0]),
         "freeze_encoder": job.freeze,
         "encoder_source": job.encoder.description,
     }
+    if job.extra is not None:
+        extra["drawings"] = len(job.extra[0])
     checkpoint = _in_memory(
         "classifier", result.model, arch, job.train, metrics=metrics, extra=extra,
         encoder_sha256=job.encoder.sha256,

@@ -18,6 +18,8 @@ from pathlib import Path
 from engine.config import PRECISIONS
 from engine.options import (
     ARCH_OPTIONS,
+    SEMISUP_OPTIONS,
+    STEPS_OPTION,
     TRAIN_OPTIONS,
     Option,
     int_at_least,
@@ -87,6 +89,31 @@ def _add_training(parser: argparse.ArgumentParser, prefix: str, defaults) -> Non
     )
 
 
+def _add_budget(parser: argparse.ArgumentParser) -> None:
+    """The label budget and, below all labels, how the unlabelled images are used."""
+    from engine.config import SemiSupConfig
+
+    parser.add_argument(
+        "--labels", type=_labels, default="all", help="label budget: N labelled images, or all"
+    )
+    parser.add_argument(
+        "--no-unlabelled",
+        dest="unlabelled",
+        action="store_false",
+        help="below all labels, learn from the N labelled images alone (default: also from "
+        "the unlabelled training images, semi-supervised)",
+    )
+    parser.add_argument("--steps", type=STEPS_OPTION.parse, default=None, help=STEPS_OPTION.help)
+    for option in SEMISUP_OPTIONS.values():
+        _add_option(parser, option, getattr(SemiSupConfig(), option.name))
+
+
+def _semisup(args: argparse.Namespace):
+    from engine.config import SemiSupConfig
+
+    return SemiSupConfig(**{name: getattr(args, name) for name in SEMISUP_OPTIONS}).validate()
+
+
 def _add_seed(parser: argparse.ArgumentParser) -> None:
     _add_option(parser, TRAIN_OPTIONS["seed"], 0)
 
@@ -116,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--scratch", action="store_true", help="fresh encoder, no pretraining")
     _add_arch(p)
     _add_training(p, "", DEFAULT_FINETUNE)
-    p.add_argument("--labels", type=_labels, default="all", help="label budget: N or all")
+    _add_budget(p)
     p.add_argument("--freeze-encoder", action="store_true")
     p.add_argument("--no-augment", action="store_true", help="no training-time augmentation")
     _add_seed(p)
@@ -148,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_arch(p)
     _add_training(p, "pretrain-", DEFAULT_PRETRAIN)
     _add_training(p, "finetune-", DEFAULT_FINETUNE)
-    p.add_argument("--labels", type=_labels, default="all")
+    _add_budget(p)
     p.add_argument("--freeze-encoder", action="store_true")
     p.add_argument("--no-augment", action="store_true")
     _add_seed(p)
@@ -245,11 +272,16 @@ def cmd_finetune(args: argparse.Namespace, report, stop) -> int:
         labels=parse_budget(args.labels),
         encoder=encoder,
         freeze=args.freeze_encoder,
+        unlabelled=args.unlabelled,
+        semisup=_semisup(args),
+        steps=args.steps,
     )
     trained = finetune_and_save(_data(args, report), job, args.out, report, stop.is_set)
+    extra = trained.checkpoint.extra
+    unlabelled = f" and {extra['unlabelled']} unlabelled images" if extra["unlabelled"] else ""
     _print(
-        f"validation accuracy {trained.result.val_accuracy:.4f} with "
-        f"{trained.checkpoint.extra['labels']} labels; wrote {trained.files['classifier']}"
+        f"validation accuracy {trained.result.val_accuracy:.4f} with {extra['labels']} "
+        f"labels{unlabelled} ({extra['mode']}); wrote {trained.files['classifier']}"
     )
     return _status_code(trained.finished.status)
 
@@ -330,6 +362,9 @@ def cmd_run(args: argparse.Namespace, report, stop) -> int:
         finetune=_train_config(args, "finetune_", augment=not args.no_augment),
         labels=parse_budget(args.labels),
         freeze_encoder=args.freeze_encoder,
+        unlabelled=args.unlabelled,
+        semisup=_semisup(args),
+        steps=args.steps,
     )
     data = _data(args, report)
     outcome = run_pipeline(data, args.out, settings, report, stop.is_set)

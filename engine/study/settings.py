@@ -10,7 +10,16 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from engine.config import ARCHS, DEFAULT_ARCH, DEFAULT_PRETRAIN, ArchConfig, TrainConfig
+from engine.config import (
+    ARCHS,
+    DEFAULT_ARCH,
+    DEFAULT_PRETRAIN,
+    SUPERVISED_MAX_STEPS,
+    SUPERVISED_MIN_STEPS,
+    SUPERVISED_PASSES,
+    ArchConfig,
+    TrainConfig,
+)
 from engine.errors import StudyError
 
 WAYS = ("scratch", "frozen", "finetune")
@@ -51,9 +60,9 @@ class StudySettings:
     # [min_steps, max_steps]; with the defaults every budget up to 3000 gets 500 steps
     # and all labels (55k) get max_steps, 4297: 10 epochs of 128 (`evenodd run`
     # fine-tunes 16; the study would then take longer than 15 minutes).
-    min_steps: int = 500
-    max_steps: int = 4297
-    passes: float = 20.0
+    min_steps: int = SUPERVISED_MIN_STEPS
+    max_steps: int = SUPERVISED_MAX_STEPS
+    passes: float = SUPERVISED_PASSES
     val_every: int = 50  # steps per validation round
     val_size: int = 1000  # validation images scored each round (fixed subset)
     # Rounds without a better validation loss before a cell stops and goes back to its

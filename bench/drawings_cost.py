@@ -27,8 +27,8 @@ def main() -> None:
     from helpers_data import make_digits
     from PySide6.QtWidgets import QApplication
 
-    from engine.personal import load_drawings
-    from gui.my_drawings import DrawingsGallery, MyDrawings
+    from engine.data.personal import load_drawings
+    from gui.widgets.my_drawings import DrawingsGallery, MyDrawings
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     app = QApplication([])

@@ -2,7 +2,7 @@
 Evaluate tab scored on the drawings.
 
 The app starts with the shipped model; 24 simulated canvas drawings (MNIST test digits
-re-drawn by `engine.drawings`: random canvas size, place, pen width, blur) are opened on
+re-drawn by `engine.data.drawings`: random canvas size, place, pen width, blur) are opened on
 the canvas one by one and saved with "Mark even"/"Mark odd" (the parity of their digit),
 then a 7 is drawn with the (simulated) mouse and left on the canvas. Settings and the
 drawings go to a new temporary folder, printed at the end, never the user's. Run on a
@@ -54,10 +54,10 @@ def stroke(canvas, points: list[tuple[float, float]]) -> None:
 
 def main() -> None:
     app = QApplication(["evenodd-studio"])
-    from engine.data import read_folder
-    from engine.drawings import simulate_drawings
+    from engine.data.drawings import simulate_drawings
+    from engine.data.mnist import read_folder
     from gui.main_window import MainWindow
-    from gui.plots import LiveCanvas
+    from gui.widgets.plots import LiveCanvas
 
     window = MainWindow()
     window.resize(1300, 850)

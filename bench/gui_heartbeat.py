@@ -41,7 +41,7 @@ def main() -> None:
     app = QApplication(["evenodd-studio"])
     from gui.app import Heartbeat, start_up
     from gui.main_window import MainWindow
-    from gui.plots import LiveCanvas
+    from gui.widgets.plots import LiveCanvas
 
     window = MainWindow()
     window.resize(1300, 850)

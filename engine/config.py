@@ -103,7 +103,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class SemiSupConfig:
-    """How semi-supervised fine-tuning learns from the unlabelled images (engine.semisup).
+    """How semi-supervised fine-tuning learns from the unlabelled images (engine.learning.semisup).
 
     Each step adds `unlabelled_batch` unlabelled images: the classifier's prediction on
     the clean image becomes the target for a strongly distorted view of it when it is at

@@ -1,11 +1,12 @@
 """The settings people can set, written once: name, type, default, bounds and help.
 
-The command line's options (`engine.cli`), the app's spin boxes and the keys it remembers
-them under (`gui.training_panel`, `gui.pretrain_panel`), and the checks of `TrainConfig`
-and `ArchConfig` are all made from the rows of `TRAIN_OPTIONS` and `ARCH_OPTIONS`, so a
-bound cannot say one thing in the app and another on the command line. A row's `name` is
-the config field, the remembered key and (with dashes) the command-line flag. The
-defaults are the config dataclasses' own (per job: `engine.config.DEFAULT_*`).
+The command line's options (`engine.cli.commands`), the app's spin boxes and the keys it
+remembers them under (`gui.panels.training_panel`, `gui.panels.pretrain_panel`), and the
+checks of `TrainConfig` and `ArchConfig` are all made from the rows of `TRAIN_OPTIONS` and
+`ARCH_OPTIONS`, so a bound cannot say one thing in the app and another on the command
+line. A row's `name` is the config field, the remembered key and (with dashes) the
+command-line flag. The defaults are the config dataclasses' own (per job:
+`engine.config.DEFAULT_*`).
 
 No torch and nothing from the rest of the engine but its errors: the CLI builds its
 parser from here before anything heavy loads.
@@ -197,7 +198,7 @@ SEMISUP_OPTIONS: dict[str, Option] = {
 }
 
 
-# Fine-tuning below all labels runs a fixed schedule (engine.workflows.budget_schedule).
+# Fine-tuning below all labels runs a fixed schedule (engine.jobs.workflows.budget_schedule).
 # Semi-supervised: 3000 steps of 32 labelled and 128 unlabelled images, tuned on label
 # seeds 10-11 and validation images, never the test set (docs/semisup/README.md).
 # Supervised: the study's rule, 20 passes over the labels within 500-4297 steps.

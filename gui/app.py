@@ -3,7 +3,7 @@
 Startup order matters for how quick the app feels: Qt and the window first, first paint,
 then (from the event loop, `start_up`) the Draw tab, the shipped model and the remembered
 data folder, whose loading imports torch in the background thread, and last a warm-up of
-training's own imports in another background thread (engine.warm).
+training's own imports in another background thread (engine.learning.warm).
 
 Diagnostics (also used for the README's numbers):
   --timing     print seconds from process start to the window's first paint, and whether
@@ -67,7 +67,7 @@ def start_up(window: Any) -> None:
 
     def warm_up_in_background() -> None:
         def run() -> None:
-            from engine.warm import warm_up
+            from engine.learning.warm import warm_up
 
             warm_up()
 
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from gui.settings import APPLICATION, ORGANIZATION
+    from gui.state.settings import APPLICATION, ORGANIZATION
 
     app = QApplication.instance() or QApplication(["evenodd-studio", *qt_args])
     app.setApplicationName(APPLICATION)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName("Even/Odd Studio")
     from PySide6.QtGui import QIcon
 
-    from engine.resources import resource_path
+    from engine.store.resources import resource_path
 
     app.setWindowIcon(QIcon(str(resource_path("icons", "app.png"))))
 

@@ -14,12 +14,12 @@ from PySide6.QtWidgets import QPushButton
 from test_gui_draw import draw_bar, draw_ring
 
 from engine.config import ArchConfig
-from engine.personal import LABELS_FILE, add_drawing, evaluate_drawings, load_drawings
-from gui import errors
-from gui.draw_panel import DrawPanel
+from engine.data.personal import LABELS_FILE, add_drawing, evaluate_drawings, load_drawings
 from gui.main_window import MainWindow
-from gui.my_drawings import SETTINGS_KEY, MyDrawings
-from gui.settings import open_settings
+from gui.panels.draw_panel import DrawPanel
+from gui.state import errors
+from gui.state.settings import open_settings
+from gui.widgets.my_drawings import SETTINGS_KEY, MyDrawings
 
 ARCH = ArchConfig("mlp", latent=8, width=4, dropout=0.0, head_hidden=8)
 
@@ -192,8 +192,8 @@ def window(qtbot, shown_errors):
 
 
 def classifier_checkpoint():
-    from engine.checkpoint import Checkpoint
-    from engine.models import Classifier
+    from engine.learning.models import Classifier
+    from engine.store.checkpoint import Checkpoint
 
     torch.manual_seed(0)
     return Checkpoint("classifier", Classifier(ARCH).eval(), ARCH)
@@ -234,8 +234,8 @@ def test_evaluate_on_my_drawings(window, qtbot, tmp_path) -> None:
 
 @pytest.fixture(scope="module")
 def loaded(tiny_mnist_dir: Path):
-    from engine.data import read_folder
-    from gui.data_panel import summarise
+    from engine.data.mnist import read_folder
+    from gui.panels.data_panel import summarise
 
     return summarise(read_folder(tiny_mnist_dir))
 

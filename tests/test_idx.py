@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from helpers_data import make_digits, write_small_mnist
 
-from engine.data import FILES, DataError, read_folder
-from engine.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxError, read_idx, write_idx
+from engine.data.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxError, read_idx, write_idx
+from engine.data.mnist import FILES, DataError, read_folder
 
 ENGINE = Path(__file__).resolve().parents[1] / "engine"
 
@@ -273,7 +273,7 @@ def test_checks_work_under_python_O(tmp_path):
     write_idx(path, np.zeros(30, np.uint8))
     code = (
         "import sys\n"
-        "from engine.idx import read_idx, IdxError, IMAGES_MAGIC\n"
+        "from engine.data.idx import read_idx, IdxError, IMAGES_MAGIC\n"
         "try:\n"
         f"    read_idx({str(path)!r}, IMAGES_MAGIC)\n"
         "except IdxError as exc:\n"

@@ -1,4 +1,4 @@
-"""The user's drawings folder (engine.personal), fine-tuning with extra images, and
+"""The user's drawings folder (engine.data.personal), fine-tuning with extra images, and
 `evenodd evaluate --drawings`: add, delete, load, bad files, atomic writes."""
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ import torch
 from helpers_data import make_digits, single_torch_thread, small_mnist
 from PIL import Image
 
-import engine.personal
-from engine.checkpoint import save_checkpoint
-from engine.cli import main
+import engine.data.personal
+from engine.cli.commands import main
 from engine.config import ArchConfig, ConfigError, TrainConfig
-from engine.data import label_budget, parity, split_train_val
-from engine.evaluate import evaluate
-from engine.models import Classifier
-from engine.personal import (
+from engine.data.mnist import label_budget, parity, split_train_val
+from engine.data.personal import (
     LABELS_FILE,
     DrawingsError,
     add_drawing,
@@ -29,7 +26,10 @@ from engine.personal import (
     evaluate_drawings,
     load_drawings,
 )
-from engine.training import finetune
+from engine.learning.evaluate import evaluate
+from engine.learning.models import Classifier
+from engine.learning.training import finetune
+from engine.store.checkpoint import save_checkpoint
 
 ARCH = ArchConfig(arch="mlp", latent=8, width=4, dropout=0.0, head_hidden=8)
 
@@ -166,14 +166,14 @@ def test_other_columns_survive_a_rewrite(tmp_path, digits) -> None:
 def test_a_failed_write_keeps_the_last_good_labels_file(tmp_path, digits, monkeypatch) -> None:
     fill(tmp_path, digits, 2)
     before = (tmp_path / LABELS_FILE).read_bytes()
-    real = engine.personal.atomic_write_bytes
+    real = engine.data.personal.atomic_write_bytes
 
     def disk_full(path, payload) -> None:
         if Path(path).name == LABELS_FILE:
             raise OSError(28, "No space left on device")
         real(path, payload)
 
-    monkeypatch.setattr(engine.personal, "atomic_write_bytes", disk_full)
+    monkeypatch.setattr(engine.data.personal, "atomic_write_bytes", disk_full)
     with pytest.raises(DrawingsError, match="No space left"):
         add_drawing(tmp_path, digits[0][3], "odd", raw=np.zeros((5, 5), np.uint8))
     assert (tmp_path / LABELS_FILE).read_bytes() == before
@@ -192,10 +192,10 @@ def test_bad_drawing_to_add_is_refused(tmp_path) -> None:
 
 
 def test_default_folder_is_per_user_and_overridable(monkeypatch, tmp_path) -> None:
-    monkeypatch.delenv(engine.personal.ENV_FOLDER, raising=False)
+    monkeypatch.delenv(engine.data.personal.ENV_FOLDER, raising=False)
     folder = default_drawings_dir()
     assert folder.name == "drawings" and folder.parent.name == "EvenOddStudio"
-    monkeypatch.setenv(engine.personal.ENV_FOLDER, str(tmp_path))
+    monkeypatch.setenv(engine.data.personal.ENV_FOLDER, str(tmp_path))
     assert default_drawings_dir() == tmp_path
 
 
@@ -212,7 +212,7 @@ def test_evaluate_drawings_matches_evaluate_on_the_same_images(tmp_path, digits)
     expected = evaluate(model, torch.from_numpy(images[:20]), torch.from_numpy(labels[:20]))
     assert result.to_dict() == expected.to_dict()
     with pytest.raises(DrawingsError, match="no usable drawings"):
-        evaluate_drawings(model, engine.personal.DrawingSet(tmp_path / "empty"))
+        evaluate_drawings(model, engine.data.personal.DrawingSet(tmp_path / "empty"))
 
 
 def test_finetune_trains_on_the_extra_images() -> None:

@@ -7,10 +7,15 @@ import pytest
 import torch
 from helpers_data import single_torch_thread
 
-from engine.checkpoint import file_sha256, load_checkpoint
 from engine.config import ArchConfig, TrainConfig
-from engine.data import ODD_THRESHOLD, parity_word, predicted_odd, read_folder, split_train_val
-from engine.workflows import (
+from engine.data.mnist import (
+    ODD_THRESHOLD,
+    parity_word,
+    predicted_odd,
+    read_folder,
+    split_train_val,
+)
+from engine.jobs.workflows import (
     EncoderSource,
     FinetuneJob,
     PretrainJob,
@@ -19,6 +24,7 @@ from engine.workflows import (
     pretrain_and_save,
     validation_split,
 )
+from engine.store.checkpoint import file_sha256, load_checkpoint
 
 TINY = ArchConfig(arch="mlp", latent=8, width=4)
 ONE_EPOCH = TrainConfig(epochs=1, batch_size=64)
@@ -42,7 +48,7 @@ def test_one_parity_rule_for_numbers_arrays_and_tensors():
 
 
 def test_the_app_splits_like_the_engine(mnist):
-    from gui.data_panel import summarise
+    from gui.panels.data_panel import summarise
 
     app = summarise(mnist).split
     engine_split = split_train_val(len(mnist.train_images))
@@ -80,7 +86,7 @@ def test_without_a_folder_nothing_is_written(mnist, tmp_path, monkeypatch):
 def test_predict_images_reports_a_bad_file_and_goes_on(tmp_path):
     from PIL import Image
 
-    from engine.models import Classifier
+    from engine.learning.models import Classifier
 
     good = tmp_path / "seven.png"
     canvas = np.zeros((28, 28), np.uint8)

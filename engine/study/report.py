@@ -355,7 +355,7 @@ def semi_coverage(settings: StudySettings) -> str:
 
 
 def report_html(result: StudyResult, summary: dict, plot: bytes, convergence: bytes) -> str:
-    from engine.report import embed_png, html_page, settings_table
+    from engine.reports.report import embed_png, html_page, settings_table
 
     settings = result.settings
     steps = {

@@ -28,7 +28,8 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     from engine.data.personal import load_drawings
-    from gui.widgets.my_drawings import DrawingsGallery, MyDrawings
+    from gui.state.drawings import MyDrawings
+    from gui.widgets.drawings_gallery import DrawingsGallery
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     app = QApplication([])

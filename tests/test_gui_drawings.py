@@ -14,12 +14,13 @@ from PySide6.QtWidgets import QPushButton
 from test_gui_draw import draw_bar, draw_ring
 
 from engine.config import ArchConfig
-from engine.data.personal import LABELS_FILE, add_drawing, evaluate_drawings, load_drawings
+from engine.data.personal import LABELS_FILE, add_drawing, load_drawings
+from engine.learning.evaluate import evaluate_drawings
 from gui.main_window import MainWindow
 from gui.panels.draw_panel import DrawPanel
 from gui.state import errors
+from gui.state.drawings import SETTINGS_KEY, MyDrawings
 from gui.state.settings import open_settings
-from gui.widgets.my_drawings import SETTINGS_KEY, MyDrawings
 
 ARCH = ArchConfig("mlp", latent=8, width=4, dropout=0.0, head_hidden=8)
 

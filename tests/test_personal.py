@@ -23,10 +23,9 @@ from engine.data.personal import (
     add_drawing,
     default_drawings_dir,
     delete_drawings,
-    evaluate_drawings,
     load_drawings,
 )
-from engine.learning.evaluate import evaluate
+from engine.learning.evaluate import evaluate, evaluate_drawings
 from engine.learning.models import Classifier
 from engine.learning.training import finetune
 from engine.store.checkpoint import save_checkpoint

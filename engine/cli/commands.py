@@ -316,7 +316,8 @@ def cmd_evaluate(args: argparse.Namespace, report, stop) -> int:
 
 def _evaluate_drawings(model, folder: Path):
     """Score on a drawings folder; each skipped file is one warning line on stderr."""
-    from engine.data.personal import evaluate_drawings, load_drawings
+    from engine.data.personal import load_drawings
+    from engine.learning.evaluate import evaluate_drawings
 
     drawings = load_drawings(folder)
     for problem in drawings.problems:

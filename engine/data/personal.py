@@ -17,7 +17,9 @@ parity, listed twice) is reported as one line in `DrawingSet.problems` and skipp
 a folder that cannot be used at all raises `DrawingsError`. Writes are atomic
 (`engine.files`), and a `labels.csv` the app cannot parse is never overwritten.
 
-No torch at import time: the Draw tab imports this before torch has loaded.
+No torch at import time: the Draw tab imports this before torch has loaded. Scoring a
+model on the drawings is `engine.learning.evaluate.evaluate_drawings` (models are a layer
+above data).
 """
 
 from __future__ import annotations
@@ -40,9 +42,6 @@ from engine.files import atomic_write_bytes
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
-
-    from engine.learning.evaluate import Evaluation
 
 LABELS_FILE = "labels.csv"
 RAW_FOLDER = "raw"  # the drawings as drawn (any size), kept for re-preprocessing later
@@ -335,21 +334,3 @@ def delete_drawings(folder: str | os.PathLike[str], files: list[str]) -> int:
                 with contextlib.suppress(OSError):  # unlisted already: a leftover is harmless
                     path.unlink(missing_ok=True)
     return removed
-
-
-# --------------------------------------------------------------------------- evaluating
-
-
-def evaluate_drawings(model: nn.Module, drawings: DrawingSet) -> Evaluation:
-    """Score a classifier on loaded drawings: the same metrics (and JSON keys) as on MNIST.
-
-    Raises DrawingsError when the set is empty (its `problems` say what was skipped).
-    """
-    from engine.learning.evaluate import score
-    from engine.learning.training import predict_proba
-
-    if not len(drawings):
-        skipped = f" ({len(drawings.problems)} skipped)" if drawings.problems else ""
-        raise DrawingsError(f"no usable drawings in {drawings.folder}{skipped}")
-    images, _ = drawings.tensors()
-    return score(drawings.targets, predict_proba(model, images).numpy())

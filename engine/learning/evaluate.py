@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,7 +16,11 @@ from sklearn.metrics import (
 from torch import nn
 
 from engine.data.mnist import parity, predicted_odd
+from engine.errors import DrawingsError
 from engine.learning.training import predict_proba
+
+if TYPE_CHECKING:
+    from engine.data.personal import DrawingSet
 
 CLASS_NAMES = ("even", "odd")
 
@@ -76,3 +81,15 @@ def evaluate(model: nn.Module, images: torch.Tensor, digits: torch.Tensor) -> Ev
     """Score `model` on uint8 images (N, 28, 28) with digit labels (N,)."""
     p_odd = predict_proba(model, images).numpy()
     return score(parity(digits).numpy(), p_odd)
+
+
+def evaluate_drawings(model: nn.Module, drawings: DrawingSet) -> Evaluation:
+    """Score a classifier on loaded drawings: the same metrics (and JSON keys) as on MNIST.
+
+    Raises DrawingsError when the set is empty (its `problems` say what was skipped).
+    """
+    if not len(drawings):
+        skipped = f" ({len(drawings.problems)} skipped)" if drawings.problems else ""
+        raise DrawingsError(f"no usable drawings in {drawings.folder}{skipped}")
+    images, _ = drawings.tensors()
+    return score(drawings.targets, predict_proba(model, images).numpy())

@@ -33,8 +33,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.data import preprocess
+from gui.state.drawings import MyDrawings
 from gui.widgets.canvas import MAX_BRUSH, MIN_BRUSH, DrawCanvas
-from gui.widgets.my_drawings import DrawingsGallery, MyDrawings
+from gui.widgets.drawings_gallery import DrawingsGallery
 
 if TYPE_CHECKING:
     from torch import nn

@@ -1,8 +1,8 @@
 """Evaluate tab: score the classifier on the test set, or on my drawings, and look at its
 mistakes.
 
-`engine.jobs.workflows.evaluate_model` (or `engine.data.personal.evaluate_drawings`) runs in the
-worker; this tab shows the metrics, the classification report as a table, the confusion
+`engine.jobs.workflows.evaluate_model` (or `engine.learning.evaluate.evaluate_drawings`)
+runs in the worker; this tab shows the metrics, the classification report as a table, the confusion
 matrix (click a cell to see those images) and a gallery of misclassified ones with
 P(odd). Both results are kept; "Show" switches between them.
 """
@@ -238,7 +238,8 @@ class EvaluatePanel(QWidget):
         model, folder = state.classifier.model, state.drawings.folder()
 
         def job(on_event, should_stop):
-            from engine.data.personal import evaluate_drawings, load_drawings
+            from engine.data.personal import load_drawings
+            from engine.learning.evaluate import evaluate_drawings
 
             drawings = load_drawings(folder)
             return evaluate_drawings(model, drawings), drawings

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
+from gui.state.drawings import MyDrawings
 from gui.state.model import AppModel, LoadedData, Request
 from gui.state.worker import JobRunner
-from gui.widgets.my_drawings import MyDrawings
 
 if TYPE_CHECKING:
     from torch import nn

@@ -13,6 +13,7 @@ import torch
 import engine.store.checkpoint as checkpoint_module
 from engine.config import ArchConfig, TrainConfig
 from engine.data.preprocess import PIXEL_SCALE
+from engine.errors import PathError
 from engine.learning.models import Autoencoder, Classifier
 from engine.learning.training import make_classifier
 from engine.store.checkpoint import (
@@ -174,7 +175,7 @@ def test_failed_write_keeps_previous_file_and_leaves_no_temp(tmp_path, monkeypat
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(checkpoint_module.os, target, broken)
-    with pytest.raises(OSError):
+    with pytest.raises(PathError, match="no space left"):
         save_checkpoint(path, Autoencoder(ArchConfig(arch="mlp")), ARCH, kind="encoder")
     monkeypatch.undo()
     assert path.read_bytes() == good

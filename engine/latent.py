@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -114,6 +115,11 @@ def tsne(codes: np.ndarray, seed: int = MAP_SEED) -> np.ndarray:
 PROJECTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"PCA": pca, "t-SNE": tsne}
 
 
+def reference_count(n: int, reference: float = KNN_REFERENCE) -> int:
+    """How many of `n` codes serve as neighbours in `knn_accuracy` (the rest are scored)."""
+    return min(max(1, round(n * reference)), n)
+
+
 def knn_accuracy(
     codes: np.ndarray, labels: np.ndarray, k: int = KNN_K, reference: float = KNN_REFERENCE
 ) -> float:
@@ -122,7 +128,7 @@ def knn_accuracy(
     neighbours. NaN when there are no codes to score."""
     x = torch.as_tensor(np.asarray(codes), dtype=torch.float32).flatten(1)
     y = torch.as_tensor(np.asarray(labels)).long()
-    n_ref = min(max(1, round(len(x) * reference)), len(x))
+    n_ref = reference_count(len(x), reference)
     if len(x) - n_ref < 1:
         return float("nan")
     k = min(k, n_ref)
@@ -206,6 +212,32 @@ def epoch_hook(
         on_event(make_map(codes, indices.numpy(), digits.numpy(), "PCA", epoch, pixels[0], started))
 
     return after_epoch
+
+
+def write_latent_map(
+    encoder: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    candidates: torch.Tensor,
+    path: Path,
+) -> dict:
+    """`run`'s latent map: PCA and t-SNE of the subset of `candidates` (validation indices
+    into `images`), side by side in a PNG at `path`; returns what goes into metrics.json.
+    It reads the subset's labels for colour and the score only: nothing it computes
+    reaches training."""
+    from engine.report import save_figure
+
+    indices = map_indices(candidates)
+    maps = list(encoder_maps(encoder, images[indices], indices, labels[indices]))
+    save_figure(map_figure(maps), path)
+    return {
+        "knn_accuracy": maps[0].knn_accuracy,
+        "pixels_knn_accuracy": maps[0].pixels_knn_accuracy,
+        "knn_k": KNN_K,
+        "images": len(indices),
+        "scored_images": len(indices) - reference_count(len(indices)),
+        "seconds": {m.projection: m.seconds for m in maps},
+    }
 
 
 def digit_colours(digits: np.ndarray) -> np.ndarray:

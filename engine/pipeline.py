@@ -27,6 +27,7 @@ from engine.data import Mnist, label_budget, split_train_val
 from engine.evaluate import Evaluation, evaluate
 from engine.events import EventSink, Message, StopCheck, ignore_event, never_stop
 from engine.files import atomic_write_bytes
+from engine.latent import write_latent_map
 from engine.report import (
     confusion_figure,
     digits_figure,
@@ -97,6 +98,13 @@ def run_pipeline(
         outcome.status = pre.fit.finished.status
         on_event(Message(f"pretraining {outcome.status}; fine-tuning skipped", "warning"))
         return outcome
+    latent = write_latent_map(
+        pre.model.encoder, data.train_images, data.train_labels, split.val, out / "latent_map.png"
+    )
+    outcome.files["latent_map"] = out / "latent_map.png"
+    on_event(
+        Message(f"latent map: {latent['knn_k']}-NN digit accuracy {latent['knn_accuracy']:.2%}")
+    )
 
     labelled = label_budget(data.train_labels, split.train, settings.labels, settings.finetune.seed)
     fine = finetune(
@@ -143,6 +151,7 @@ def run_pipeline(
             "seconds": fine.fit.finished.seconds,
             "labels": len(labelled),
         },
+        "latent_map": latent,
         "seconds_total": time.perf_counter() - started,
         "settings": settings.to_dict(),
         "encoder_sha256": encoder_sha,
@@ -186,6 +195,10 @@ def _write_report(out: Path, data: Mnist, pre, fine, evaluation: Evaluation, met
         "pretraining time (s)": f"{metrics['pretrain']['seconds']:.1f}",
         "fine-tuning time (s)": f"{metrics['finetune']['seconds']:.1f}",
         "labels used": metrics["finetune"]["labels"],
+        "latent kNN digit accuracy (codes / raw pixels)": (
+            f"{metrics['latent_map']['knn_accuracy']:.4f} / "
+            f"{metrics['latent_map']['pixels_knn_accuracy']:.4f}"
+        ),
     }
     settings = metrics["settings"]
     flat = {
@@ -199,6 +212,10 @@ def _write_report(out: Path, data: Mnist, pre, fine, evaluation: Evaluation, met
         [
             ("Results on the MNIST test set", settings_table(figures)),
             ("Loss curves", embed_png(loss_png, "loss curves")),
+            (
+                "Latent map: the encoder's codes of validation digits, placed without labels",
+                embed_png((out / "latent_map.png").read_bytes(), "latent map"),
+            ),
             ("Confusion matrix", embed_png(confusion_png, "confusion matrix")),
             ("Classification report", f"<pre>{evaluation.report_text}</pre>"),
             (f"Misclassified digits (first {len(wrong)})", embed_png(wrong_png, "misclassified")),

@@ -195,6 +195,11 @@ def main() -> None:
             for stack, count in stalls.most_common(6):
                 print(f"--- GUI thread in a >0.1 s stall ({count} samples):\n{stack}")
             print(f"screenshots in {OUT}")
+            state["phase"] = "quit"
+        elif phase == "quit":
+            if window.pretrain_panel.latent_map.projector.is_busy():
+                return  # the last map's t-SNE: let it end before the process does
+            print("threads at the end:", sorted(t.name for t in threading.enumerate()))
             app.quit()
 
     # The pen: strokes on the Draw tab's canvas (a ring, then clear), timing predictions.

@@ -143,6 +143,14 @@ def main(argv: list[str] | None = None) -> int:
             f"over {beat.ticks} ticks",
             flush=True,
         )
+    from gui.latent_map import projection_running
+
+    if projection_running():
+        # A t-SNE cannot be interrupted, and finalising the interpreter under its thread
+        # can abort in C++ destructors ("terminate called ..."). All is saved by now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code
 
 

@@ -177,6 +177,14 @@ class LatentScatter(LiveCanvas):
             painter.end()
 
 
+_running: set[threading.Thread] = set()  # projector threads alive, for `projection_running`
+
+
+def projection_running() -> bool:
+    """True while any map projector's thread still works (e.g. an uninterruptible t-SNE)."""
+    return any(thread.is_alive() for thread in list(_running))
+
+
 @dataclass
 class _Request:
     generation: int
@@ -220,6 +228,7 @@ class MapProjector(QObject):
             )
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="latent-map", daemon=True)
+                _running.add(self._thread)
                 self._thread.start()
             return self.generation
 
@@ -267,6 +276,7 @@ class MapProjector(QObject):
             with self._lock:  # also when the panel is gone; never a newer thread's mark
                 if self._thread is threading.current_thread():
                     self._thread = None
+            _running.discard(threading.current_thread())
 
     def _emit(self, signal: str, *args: Any) -> bool:
         """Emit `signal` unless the panel (and this QObject) is gone; False when it is."""

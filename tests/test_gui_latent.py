@@ -15,6 +15,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from engine.events import LatentMap
+from gui.latent_map import projection_running
 from gui.main_window import MainWindow
 
 
@@ -145,7 +146,9 @@ def test_a_map_made_stale_by_a_new_pretraining_is_dropped(window, qtbot, loaded)
     maps = shown_maps(latent)
     latent.map_encoder(build_encoder(ArchConfig(arch="mlp", latent=8)), "an old encoder")
     latent.training_started()  # before the thread could deliver anything
+    assert projection_running()  # the app's exit looks at this (gui/app.py)
     qtbot.waitUntil(lambda: not latent.projector.is_busy(), timeout=60_000)
+    qtbot.waitUntil(lambda: not projection_running(), timeout=5_000)
     qtbot.wait(50)  # let any queued (stale) signal arrive
     assert maps == []
     assert latent.scatter.map is None

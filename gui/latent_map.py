@@ -291,9 +291,8 @@ class MapProjector(QObject):
 
 def _lower_this_threads_priority() -> None:
     """Make the calling thread (and the threads it starts, e.g. torch's) yield the CPU to
-    the window and to training: on Linux a thread has its own nice value. Encoding the
-    map's 3000 images right when a model arrives slowed the GUI thread's own use of it
-    (the Draw tab's reconstruction) to 200-390 ms under load. Elsewhere: no change."""
+    the window and to training: the map is the least urgent work (on Linux a thread has
+    its own nice value; elsewhere nothing changes)."""
     import os
 
     if sys.platform.startswith("linux") and hasattr(os, "setpriority"):

@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere, like the other b
     sys.path.insert(0, str(ROOT))
 
 from engine.checkpoint import load_checkpoint  # noqa: E402
-from engine.data import read_folder  # noqa: E402
+from engine.data import predicted_odd, read_folder  # noqa: E402
 from engine.drawings import simulate_drawings  # noqa: E402
 from engine.preprocess import NothingDrawnError, to_mnist  # noqa: E402
 from engine.resources import default_model_path  # noqa: E402
@@ -68,7 +68,7 @@ class DrawingAccuracy:
 
 def _accuracy(model: torch.nn.Module, images: np.ndarray, digits: np.ndarray) -> float:
     p_odd = predict_proba(model, torch.from_numpy(images)).cpu().numpy()
-    return float(np.mean((p_odd > 0.5) == (digits % 2 == 1)))
+    return float(np.mean(predicted_odd(p_odd) == (digits % 2 == 1)))
 
 
 def measure(
@@ -95,7 +95,7 @@ def measure(
     preprocessed = time.perf_counter()
     digits = test_labels[chosen]
     p_odd = predict_proba(model, torch.from_numpy(processed)).cpu().numpy()
-    right = ((p_odd > 0.5) == (digits % 2 == 1)) & drawn
+    right = (predicted_odd(p_odd) == (digits % 2 == 1)) & drawn
     return DrawingAccuracy(
         mnist_accuracy=_accuracy(model, test_images, test_labels),
         mnist_n=len(test_images),

@@ -28,6 +28,10 @@ def _max3x3(x: torch.Tensor) -> torch.Tensor:
     return torch.maximum(torch.maximum(rows[..., :-2, :], rows[..., 1:-1, :]), rows[..., 2:, :])
 
 
+def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, generator=generator, device=generator.device)
+
+
 def augment_batch(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Randomly rotate, scale, shift, thicken or thin each image of (B, 1, 28, 28) in [0, 1]."""
     n = x.shape[0]
@@ -56,3 +60,44 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     out = torch.where((stroke < 1 / 3).view(-1, 1, 1, 1), out + blend * (thick - out), out)
     out = torch.where((stroke > 2 / 3).view(-1, 1, 1, 1), out + blend * (thin - out), out)
     return out.clamp_(0.0, 1.0)
+
+
+# Strong distortions for semi-supervised learning: wide enough that the prediction on the
+# clean image is a lesson for the distorted one, mild enough that a digit stays itself.
+STRONG_ROTATION = math.radians(25)
+STRONG_SCALE = (0.8, 1.2)
+STRONG_SHEAR = 0.3
+STRONG_SHIFT = 0.2
+ELASTIC_GRID = 4  # random displacements on a 4x4 grid, smoothly interpolated to 28x28
+ELASTIC_AMPLITUDE = 0.12  # of half the image width: up to ~1.7 px
+
+
+def strong_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A wide random affine map plus a smooth elastic warp of each image (B, 1, 28, 28).
+
+    Elastic warps are the classic MNIST distortion (Simard et al. 2003). Tried against
+    cutting out a 10x10 patch on 100 labels (seed 10, validation images, 2000 steps):
+    warps 98.66 %, cut-outs 97.00 % (docs/semisup.md).
+    """
+    n = x.shape[0]
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return _uniform(n, low, high, generator).to(x.device)
+
+    angle = uniform(-STRONG_ROTATION, STRONG_ROTATION)
+    scale = uniform(*STRONG_SCALE)
+    shear = uniform(-STRONG_SHEAR, STRONG_SHEAR)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [
+            torch.stack([cos, shear - sin, uniform(-STRONG_SHIFT, STRONG_SHIFT)], 1),
+            torch.stack([sin, cos, uniform(-STRONG_SHIFT, STRONG_SHIFT)], 1),
+        ],
+        1,
+    )
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    shape = (n, 2, ELASTIC_GRID, ELASTIC_GRID)
+    coarse = torch.rand(shape, generator=generator, device=generator.device).to(x.device)
+    warp = F.interpolate((2 * coarse - 1) * ELASTIC_AMPLITUDE, size=x.shape[-2:], mode="bicubic")
+    grid = grid + warp.permute(0, 2, 3, 1)
+    return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros").clamp_(0.0, 1.0)

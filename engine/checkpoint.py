@@ -21,6 +21,7 @@ from torch import nn
 
 import engine
 from engine.config import ArchConfig, ArchError
+from engine.errors import CheckpointError
 from engine.files import atomic_write_bytes
 from engine.models import Autoencoder, Classifier
 from engine.preprocess import PIXEL_SCALE
@@ -29,10 +30,6 @@ FORMAT = "evenodd-studio-checkpoint"
 FORMAT_VERSION = 1
 KINDS = ("encoder", "autoencoder", "classifier")
 PREPROCESSING = {"size": 28, "pixel_scale": PIXEL_SCALE, "ink": "white on black"}
-
-
-class CheckpointError(ValueError):
-    """A file that is not a usable checkpoint; the message names the file and the reason."""
 
 
 @dataclass

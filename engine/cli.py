@@ -9,62 +9,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from engine.config import PRECISIONS
+from engine.options import (
+    ARCH_OPTIONS,
+    SEMISUP_OPTIONS,
+    STEPS_OPTION,
+    TRAIN_OPTIONS,
+    Option,
+    int_at_least,
+    number_between,  # noqa: F401  (tests and older callers)
+)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
-
-
-class UsageError(Exception):
-    """Arguments that argparse accepted but that make no sense together."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not the whole usage text
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def int_at_least(low: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least `low` (also used by `compare`)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{value} must be {low} or more")
-        return value
-
-    return parse
-
-
-def number_between(
-    low: float, high: float = math.inf, *, low_included: bool = False, high_included: bool = False
-) -> Callable[[str], float]:
-    """An argparse type: a finite number between `low` and `high` (also used by `compare`)."""
-    bounds = f"{'at least' if low_included else 'above'} {low:g}"
-    if high != math.inf:
-        bounds += f" and {'at most' if high_included else 'below'} {high:g}"
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        above = value >= low if low_included else value > low
-        below = value <= high if high_included else value < high
-        if not (above and below and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"{text} must be a number {bounds}")
-        return value
-
-    return parse
 
 
 def _labels(text: str) -> str:
@@ -87,50 +54,68 @@ def _add_common(parser: argparse.ArgumentParser, data: bool = True) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
+def _add_option(
+    parser: argparse.ArgumentParser, option: Option, default: float, prefix: str = ""
+) -> None:
+    """`--{prefix}{name}` from a row of the settings table (engine.options)."""
+    parser.add_argument(
+        f"--{prefix}{option.name.replace('_', '-')}",
+        dest=f"{prefix.replace('-', '_')}{option.name}",
+        type=option.parse,
+        default=default,
+        help=f"{option.help} ({option.bounds_text()}; default %(default)s)",
+    )
+
+
 def _add_arch(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arch", choices=("conv", "mlp"), default="conv")
-    parser.add_argument("--latent", type=int_at_least(1), default=64, help="latent size")
-    parser.add_argument("--dropout", type=number_between(0, 1, low_included=True), default=0.1)
-    parser.add_argument("--width", type=int_at_least(1), default=16, help="conv channels")
+    from engine.config import DEFAULT_ARCH
+
+    parser.add_argument("--arch", choices=("conv", "mlp"), default=DEFAULT_ARCH.arch)
+    for name in ("latent", "dropout", "width"):
+        _add_option(parser, ARCH_OPTIONS[name], getattr(DEFAULT_ARCH, name))
 
 
 def _add_training(parser: argparse.ArgumentParser, prefix: str, defaults) -> None:
     """Training options; `prefix` ('' or 'pretrain-'/'finetune-') keeps `run`'s apart."""
-    dest = prefix.replace("-", "_")
-    parser.add_argument(
-        f"--{prefix}epochs", dest=f"{dest}epochs", type=int_at_least(1), default=defaults.epochs
-    )
-    parser.add_argument(
-        f"--{prefix}batch-size",
-        dest=f"{dest}batch_size",
-        type=int_at_least(1),
-        default=defaults.batch_size,
-    )
-    parser.add_argument(
-        f"--{prefix}lr",
-        dest=f"{dest}lr",
-        type=number_between(0),
-        default=defaults.lr,
-        help="learning rate (peak)",
-    )
-    parser.add_argument(
-        f"--{prefix}patience",
-        dest=f"{dest}patience",
-        type=int_at_least(1),
-        default=defaults.patience,
-        help="early-stopping patience (epochs)",
-    )
-    parser.add_argument(
-        f"--{prefix}min-delta", dest=f"{dest}min_delta", type=float, default=defaults.min_delta
-    )
+    for name in ("epochs", "batch_size", "lr", "patience", "min_delta"):
+        _add_option(parser, TRAIN_OPTIONS[name], getattr(defaults, name), prefix)
     parser.add_argument(
         f"--{prefix}precision",
-        dest=f"{dest}precision",
+        dest=f"{prefix.replace('-', '_')}precision",
         choices=PRECISIONS,
         default=defaults.precision,
         help="of the training step's matrix products; auto: bfloat16 where the hardware "
         "has it (CPUs with AMX, recent GPUs), float32 elsewhere",
     )
+
+
+def _add_budget(parser: argparse.ArgumentParser) -> None:
+    """The label budget and, below all labels, how the unlabelled images are used."""
+    from engine.config import SemiSupConfig
+
+    parser.add_argument(
+        "--labels", type=_labels, default="all", help="label budget: N labelled images, or all"
+    )
+    parser.add_argument(
+        "--no-unlabelled",
+        dest="unlabelled",
+        action="store_false",
+        help="below all labels, learn from the N labelled images alone (default: also from "
+        "the unlabelled training images, semi-supervised)",
+    )
+    parser.add_argument("--steps", type=STEPS_OPTION.parse, default=None, help=STEPS_OPTION.help)
+    for option in SEMISUP_OPTIONS.values():
+        _add_option(parser, option, getattr(SemiSupConfig(), option.name))
+
+
+def _semisup(args: argparse.Namespace):
+    from engine.config import SemiSupConfig
+
+    return SemiSupConfig(**{name: getattr(args, name) for name in SEMISUP_OPTIONS}).validate()
+
+
+def _add_seed(parser: argparse.ArgumentParser) -> None:
+    _add_option(parser, TRAIN_OPTIONS["seed"], 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     _add_arch(p)
     _add_training(p, "", DEFAULT_PRETRAIN)
-    p.add_argument("--seed", type=int_at_least(0), default=0)
+    _add_seed(p)
     p.add_argument("--out", type=Path, required=True, help="folder for the checkpoints")
 
     p = commands.add_parser("finetune", help="train the even/odd classifier")
@@ -158,10 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--scratch", action="store_true", help="fresh encoder, no pretraining")
     _add_arch(p)
     _add_training(p, "", DEFAULT_FINETUNE)
-    p.add_argument("--labels", type=_labels, default="all", help="label budget: N or all")
+    _add_budget(p)
     p.add_argument("--freeze-encoder", action="store_true")
     p.add_argument("--no-augment", action="store_true", help="no training-time augmentation")
-    p.add_argument("--seed", type=int_at_least(0), default=0)
+    _add_seed(p)
     p.add_argument("--out", type=Path, required=True)
 
     p = commands.add_parser("evaluate", help="score a classifier on the MNIST test set")
@@ -180,10 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_arch(p)
     _add_training(p, "pretrain-", DEFAULT_PRETRAIN)
     _add_training(p, "finetune-", DEFAULT_FINETUNE)
-    p.add_argument("--labels", type=_labels, default="all")
+    _add_budget(p)
     p.add_argument("--freeze-encoder", action="store_true")
     p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--seed", type=int_at_least(0), default=0)
+    _add_seed(p)
     p.add_argument("--out", type=Path, required=True)
 
     try:
@@ -246,22 +231,15 @@ def _print(text: str) -> None:
 
 
 def cmd_pretrain(args: argparse.Namespace, report, stop) -> int:
-    from engine.checkpoint import save_checkpoint
-    from engine.training import pretrain
+    from engine.workflows import PretrainJob, pretrain_and_save
 
-    arch, cfg = _arch(args), _train_config(args)
-    data = _data(args, report)
-    result = pretrain(data, arch, cfg, report, stop.is_set)
-    finished = result.fit.finished
-    metrics = {"val_mse": result.val_mse, "best_epoch": finished.best_epoch}
-    common = {"train_config": cfg.to_dict(), "metrics": metrics, "seed": cfg.seed}
-    save_checkpoint(args.out / "autoencoder.pt", result.model, arch, **common)
-    save_checkpoint(args.out / "encoder.pt", result.model, arch, kind="encoder", **common)
+    job = PretrainJob(_arch(args), _train_config(args))
+    trained = pretrain_and_save(_data(args, report), job, args.out, report, stop.is_set)
     _print(
-        f"validation MSE {result.val_mse:.5f}; wrote {args.out / 'encoder.pt'} and "
-        f"{args.out / 'autoencoder.pt'}"
+        f"validation MSE {trained.result.val_mse:.5f}; wrote {trained.files['encoder']} and "
+        f"{trained.files['autoencoder']}"
     )
-    return _status_code(finished.status)
+    return _status_code(trained.finished.status)
 
 
 def _status_code(status: str) -> int:
@@ -269,47 +247,41 @@ def _status_code(status: str) -> int:
 
 
 def cmd_finetune(args: argparse.Namespace, report, stop) -> int:
-    from engine.checkpoint import load_checkpoint, save_checkpoint
-    from engine.data import label_budget, parse_budget, split_train_val
-    from engine.training import finetune
+    from engine.checkpoint import load_checkpoint
+    from engine.data import parse_budget
+    from engine.workflows import EncoderSource, FinetuneJob, finetune_and_save
 
     cfg = _train_config(args, augment=not args.no_augment)
-    encoder, encoder_sha = None, None
     if args.encoder is not None:
-        loaded = load_checkpoint(args.encoder)
-        arch, encoder, encoder_sha = loaded.arch, loaded.encoder, loaded.sha256
+        encoder, arch = EncoderSource.from_checkpoint(load_checkpoint(args.encoder)), None
     else:
-        arch = _arch(args)
-    data = _data(args, report)
-    split = split_train_val(len(data.train_images))
-    labelled = label_budget(data.train_labels, split.train, parse_budget(args.labels), args.seed)
-    result = finetune(
-        data, arch, cfg, labelled, encoder, args.freeze_encoder, report, stop.is_set, split=split
+        encoder, arch = EncoderSource(), _arch(args)
+    job = FinetuneJob(
+        arch=arch or encoder.arch,
+        train=cfg,
+        labels=parse_budget(args.labels),
+        encoder=encoder,
+        freeze=args.freeze_encoder,
+        unlabelled=args.unlabelled,
+        semisup=_semisup(args),
+        steps=args.steps,
     )
-    save_checkpoint(
-        args.out / "classifier.pt",
-        result.model,
-        arch,
-        train_config=cfg.to_dict(),
-        metrics={"val_accuracy": result.val_accuracy},
-        seed=cfg.seed,
-        encoder_sha256=encoder_sha,
-        extra={"labels": len(labelled), "freeze_encoder": args.freeze_encoder},
-    )
+    trained = finetune_and_save(_data(args, report), job, args.out, report, stop.is_set)
+    extra = trained.checkpoint.extra
+    unlabelled = f" and {extra['unlabelled']} unlabelled images" if extra["unlabelled"] else ""
     _print(
-        f"validation accuracy {result.val_accuracy:.4f} with {len(labelled)} labels; "
-        f"wrote {args.out / 'classifier.pt'}"
+        f"validation accuracy {trained.result.val_accuracy:.4f} with {extra['labels']} "
+        f"labels{unlabelled} ({extra['mode']}); wrote {trained.files['classifier']}"
     )
-    return _status_code(result.fit.finished.status)
+    return _status_code(trained.finished.status)
 
 
 def cmd_evaluate(args: argparse.Namespace, report, stop) -> int:
     from engine.checkpoint import load_checkpoint
-    from engine.evaluate import evaluate
+    from engine.workflows import evaluate_model
 
     model = load_checkpoint(args.model, expect=("classifier",)).model
-    data = _data(args, report)
-    result = evaluate(model, data.test_images, data.test_labels)
+    result = evaluate_model(model, _data(args, report))
     if args.json:
         _print(json.dumps(result.to_dict()))
     else:
@@ -323,11 +295,10 @@ def cmd_evaluate(args: argparse.Namespace, report, stop) -> int:
 
 
 def cmd_predict(args: argparse.Namespace, report, stop) -> int:
-    import torch
-
-    from engine.checkpoint import CheckpointError, load_checkpoint
-    from engine.preprocess import ImageError, preprocess_file, to_model_input
+    from engine.checkpoint import load_checkpoint
+    from engine.errors import CheckpointError
     from engine.resources import default_model_path
+    from engine.workflows import predict_images
 
     path = args.model
     if path is None:
@@ -337,25 +308,18 @@ def cmd_predict(args: argparse.Namespace, report, stop) -> int:
                 "no default model is shipped with this copy of the app; pass --model FILE"
             )
     model = load_checkpoint(path, expect=("classifier",)).model
-    failed = 0
-    for image in args.images:
-        try:
-            pixels = preprocess_file(image)
-        except ImageError as exc:
-            failed += 1
+    predictions = predict_images(model, args.images)
+    for one in predictions:
+        if one.error is not None:
             if args.json:
-                _print(json.dumps({"file": str(image), "error": str(exc)}))
+                _print(json.dumps({"file": str(one.file), "error": one.error}))
             else:
-                print(f"{image}: error: {exc}", file=sys.stderr)
-            continue
-        with torch.no_grad():
-            p_odd = float(torch.sigmoid(model(torch.from_numpy(to_model_input(pixels))))[0])
-        parity = "odd" if p_odd > 0.5 else "even"
-        if args.json:
-            _print(json.dumps({"file": str(image), "parity": parity, "p_odd": p_odd}))
+                print(f"{one.file}: error: {one.error}", file=sys.stderr)
+        elif args.json:
+            _print(json.dumps({"file": str(one.file), "parity": one.parity, "p_odd": one.p_odd}))
         else:
-            _print(f"{image}: {parity} (P(odd) = {p_odd:.3f})")
-    return EXIT_FAILURE if failed else EXIT_OK
+            _print(f"{one.file}: {one.parity} (P(odd) = {one.p_odd:.3f})")
+    return EXIT_FAILURE if any(one.error is not None for one in predictions) else EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace, report, stop) -> int:
@@ -368,6 +332,9 @@ def cmd_run(args: argparse.Namespace, report, stop) -> int:
         finetune=_train_config(args, "finetune_", augment=not args.no_augment),
         labels=parse_budget(args.labels),
         freeze_encoder=args.freeze_encoder,
+        unlabelled=args.unlabelled,
+        semisup=_semisup(args),
+        steps=args.steps,
     )
     data = _data(args, report)
     outcome = run_pipeline(data, args.out, settings, report, stop.is_set)
@@ -399,9 +366,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = ConsoleReporter(quiet=args.quiet)
     stop = _stop_on_ctrl_c()
     handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
+    from engine.errors import UserError
+
     try:
         return handler(args, report, stop)
-    except ValueError as exc:  # the engine's errors all say in plain words what is wrong
+    except UserError as exc:  # says in plain words what is wrong: one line, no traceback
         if args.debug:
             raise
         print(f"evenodd: error: {exc}", file=sys.stderr)

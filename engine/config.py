@@ -6,15 +6,24 @@ can read and check settings without importing torch (which takes seconds to load
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
+
+from engine.errors import ArchError, ConfigError
+from engine.options import (  # noqa: F401  (the schedule's numbers live with its option)
+    ARCH_OPTIONS,
+    ROUND_STEPS,
+    SEMI_BATCH,
+    SEMI_STEPS,
+    SEMISUP_OPTIONS,
+    SUPERVISED_MAX_STEPS,
+    SUPERVISED_MIN_STEPS,
+    SUPERVISED_PASSES,
+    TRAIN_OPTIONS,
+    check,
+)
 
 ARCHS = ("conv", "mlp")
 PRECISIONS = ("auto", "float32", "bfloat16")  # of a training step's matrix products
-
-
-class ArchError(ValueError):
-    """Settings that do not describe a model this app can build."""
 
 
 @dataclass(frozen=True)
@@ -30,14 +39,9 @@ class ArchConfig:
     def validate(self) -> ArchConfig:
         if self.arch not in ARCHS:
             raise ArchError(f"architecture must be one of {', '.join(ARCHS)}, not {self.arch!r}")
-        if not 2 <= self.latent <= 1024:
-            raise ArchError(f"latent size must be between 2 and 1024, not {self.latent}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ArchError(f"dropout must be at least 0 and below 1, not {self.dropout}")
-        if not 4 <= self.width <= 256:
-            raise ArchError(f"width must be between 4 and 256, not {self.width}")
-        if not 4 <= self.head_hidden <= 1024:
-            raise ArchError(f"head size must be between 4 and 1024, not {self.head_hidden}")
+        problem = check(ARCH_OPTIONS, self)  # latent, dropout, width, head: the one table
+        if problem:
+            raise ArchError(problem)
         return self
 
     def to_dict(self) -> dict:
@@ -50,10 +54,6 @@ class ArchConfig:
             return cls(**known).validate()
         except TypeError as exc:
             raise ArchError(f"bad architecture settings: {exc}") from None
-
-
-class ConfigError(ValueError):
-    """Training settings that make no sense; the message names the setting."""
 
 
 @dataclass(frozen=True)
@@ -70,21 +70,16 @@ class TrainConfig:
     augment: bool = False  # random shifts/rotations/stroke width (classifier phase)
     schedule: str = "onecycle"  # "onecycle" (warm up, then anneal) or "constant"
     precision: str = "float32"  # or "bfloat16", or "auto": bfloat16 where the hardware has it
-    # A run that completes keeps its best epoch's weights (by validation loss), or with
-    # False its last ones; a run that is stopped or diverges always keeps the best.
+    # True: a run keeps its best epoch's weights (by validation loss). False: nothing is
+    # chosen by validation: a completed or stopped run keeps its last weights, a diverged
+    # one its last finished epoch's (the honest mode for a small label budget).
     keep_best: bool = True
 
     def validate(self) -> TrainConfig:
+        problem = check(TRAIN_OPTIONS, self)  # epochs, batch size, lr, ...: the one table
+        if problem:
+            raise ConfigError(problem)
         checks = [
-            (1 <= self.epochs <= 10_000, f"epochs must be 1 or more, not {self.epochs}"),
-            (
-                1 <= self.batch_size <= 65_536,
-                f"batch size must be 1 or more, not {self.batch_size}",
-            ),
-            (0 < self.lr <= 10 and math.isfinite(self.lr), f"learning rate {self.lr} is not > 0"),
-            (self.weight_decay >= 0, f"weight decay must be 0 or more, not {self.weight_decay}"),
-            (self.patience >= 1, f"patience must be 1 or more, not {self.patience}"),
-            (self.min_delta >= 0, f"min_delta must be 0 or more, not {self.min_delta}"),
             (self.max_steps is None or self.max_steps >= 1, "max_steps must be 1 or more"),
             (self.schedule in ("onecycle", "constant"), f"unknown schedule {self.schedule!r}"),
             (
@@ -102,6 +97,34 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
+        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
+        return cls(**known).validate()
+
+
+@dataclass(frozen=True)
+class SemiSupConfig:
+    """How semi-supervised fine-tuning learns from the unlabelled images (engine.semisup).
+
+    Each step adds `unlabelled_batch` unlabelled images: the classifier's prediction on
+    the clean image becomes the target for a strongly distorted view of it when it is at
+    least `threshold` sure; that loss counts `unlabelled_weight` times the labelled one.
+    """
+
+    unlabelled_batch: int = 128
+    threshold: float = 0.95
+    unlabelled_weight: float = 1.0
+
+    def validate(self) -> SemiSupConfig:
+        problem = check(SEMISUP_OPTIONS, self)  # the one settings table
+        if problem:
+            raise ConfigError(problem)
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> SemiSupConfig:
         known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
         return cls(**known).validate()
 

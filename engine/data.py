@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from engine.errors import DataError
 from engine.events import EventSink, Message, Progress, Stopwatch, ignore_event
 from engine.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxError, read_idx
 
@@ -25,10 +26,6 @@ FILES = {
 }
 VAL_SIZE = 5000  # images held out of the 60k training set for early stopping
 SPLIT_SEED = 12345  # fixed, so the validation split is the same in every run and app
-
-
-class DataError(ValueError):
-    """MNIST could not be found, read or downloaded; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +57,20 @@ class Mnist:
 def parity(digits: torch.Tensor) -> torch.Tensor:
     """Even/odd target from digit labels: even (0, 2, 4, 6, 8) -> 0, odd -> 1."""
     return (digits.long() % 2).float()
+
+
+# A classifier outputs P(odd); this is the one place that turns it into a decision.
+ODD_THRESHOLD = 0.5
+
+
+def predicted_odd(p_odd):  # float, numpy array or tensor in; the same kind of bools out
+    """True where P(odd) means "odd": above ODD_THRESHOLD (0.5 itself counts as even)."""
+    return p_odd > ODD_THRESHOLD
+
+
+def parity_word(p_odd: float) -> str:
+    """ "odd" or "even" for one P(odd), by the same rule as `predicted_odd`."""
+    return "odd" if predicted_odd(p_odd) else "even"
 
 
 def default_data_dir() -> Path:
@@ -219,7 +230,7 @@ def label_budget(
     None means every index in the pool. The result is sorted, so two calls with the same
     arguments give identical tensors.
     """
-    if budget is None:
+    if budget is None or budget == len(pool):  # every image: no balance to strike
         return pool.clone()
     if budget > len(pool):
         raise DataError(f"asked for {budget} labels but only {len(pool)} training images exist")

@@ -8,12 +8,9 @@ import contextlib
 import torch
 
 from engine.config import PRECISIONS
+from engine.errors import DeviceError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-class DeviceError(ValueError):
-    """A device the user asked for is not available on this machine."""
 
 
 def pick_device(name: str = "auto") -> torch.device:

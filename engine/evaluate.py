@@ -14,7 +14,7 @@ from sklearn.metrics import (
 )
 from torch import nn
 
-from engine.data import parity
+from engine.data import parity, predicted_odd
 from engine.training import predict_proba
 
 CLASS_NAMES = ("even", "odd")
@@ -53,7 +53,7 @@ def score(y_true: np.ndarray, p_odd: np.ndarray) -> Evaluation:
     """Metrics from true even/odd targets (0/1) and predicted P(odd)."""
     y_true = np.asarray(y_true).astype(int)
     p_odd = np.asarray(p_odd, dtype=np.float64)
-    y_pred = (p_odd > 0.5).astype(int)
+    y_pred = predicted_odd(p_odd).astype(int)
     precision, recall, f1, _ = precision_recall_fscore_support(
         y_true, y_pred, average="binary", pos_label=1, zero_division=0
     )

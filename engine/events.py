@@ -87,6 +87,21 @@ class Finished:
 
 
 @dataclass(frozen=True)
+class PseudoLabels:
+    """What semi-supervised fine-tuning did with the unlabelled images in one round.
+
+    `confident` is the share of the round's unlabelled images whose prediction was sure
+    enough to become a target; `odd` the share of those targets that said "odd". Neither
+    reads a label of an unlabelled image.
+    """
+
+    epoch: int
+    steps: int
+    confident: float
+    odd: float
+
+
+@dataclass(frozen=True)
 class Message:
     """A line of information for the log or status bar."""
 
@@ -107,7 +122,9 @@ class CellDone:
     extra: dict = field(default_factory=dict)
 
 
-Event = Progress | EpochEnd | Reconstructions | LatentMap | Finished | Message | CellDone
+Event = (
+    Progress | EpochEnd | Reconstructions | LatentMap | PseudoLabels | Finished | Message | CellDone
+)
 EventSink = Callable[[Event], None]
 StopCheck = Callable[[], bool]
 

@@ -15,13 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.errors import IdxError
+
 IMAGES_MAGIC = 2051  # unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # unsigned bytes, 1 dimension
 _MAX_BYTES = 200 * 1024 * 1024  # MNIST's largest file is 47 MB; refuse gzip bombs
-
-
-class IdxError(ValueError):
-    """An IDX file that cannot be used; the message names the file."""
 
 
 def _read_bytes(path: Path) -> bytes:

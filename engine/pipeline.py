@@ -1,7 +1,7 @@
 """The whole job in one call: pretrain, fine-tune, evaluate, write checkpoints and a report.
 
-Used by `evenodd run`; the GUI runs the same phases one by one. Every file lands at the
-top level of the output folder, named for its role.
+Used by `evenodd run`; its phases are engine.workflows' jobs, which the GUI runs one by
+one. Every file lands at the top level of the output folder, named for its role.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from pathlib import Path
 import torch
 
 import engine
-from engine.checkpoint import save_checkpoint
 from engine.config import (
     DEFAULT_ARCH,
     DEFAULT_FINETUNE,
     DEFAULT_PRETRAIN,
     ArchConfig,
+    SemiSupConfig,
     TrainConfig,
 )
-from engine.data import Mnist, label_budget, split_train_val
-from engine.evaluate import Evaluation, evaluate
+from engine.data import Mnist
+from engine.evaluate import Evaluation
 from engine.events import EventSink, Message, StopCheck, ignore_event, never_stop
 from engine.files import atomic_write_bytes
 from engine.latent import write_latent_map
@@ -37,7 +37,16 @@ from engine.report import (
     save_figure,
     settings_table,
 )
-from engine.training import finetune, pretrain
+from engine.workflows import (
+    EncoderSource,
+    FinetuneJob,
+    PretrainJob,
+    evaluate_model,
+    finetune_and_save,
+    pretrain_and_save,
+    save_model,
+    validation_split,
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,9 @@ class RunSettings:
     finetune: TrainConfig = DEFAULT_FINETUNE
     labels: int | None = None  # label budget for fine-tuning; None = all
     freeze_encoder: bool = False
+    unlabelled: bool = True  # below all labels: also learn from the unlabelled images
+    semisup: SemiSupConfig = field(default_factory=SemiSupConfig)
+    steps: int | None = None  # below all labels: steps of the fixed schedule (None: default)
 
     def to_dict(self) -> dict:
         return {
@@ -55,6 +67,9 @@ class RunSettings:
             "finetune": self.finetune.to_dict(),
             "labels": "all" if self.labels is None else self.labels,
             "freeze_encoder": self.freeze_encoder,
+            "unlabelled": self.unlabelled,
+            "semisup": self.semisup.to_dict(),
+            "steps": self.steps,
         }
 
 
@@ -82,74 +97,68 @@ def run_pipeline(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    split = split_train_val(len(data.train_images))
     outcome = RunOutcome("completed")
 
-    pre = pretrain(data, settings.arch, settings.pretrain, on_event, should_stop, split=split)
-    pre_seconds = pre.fit.finished.seconds
-    common = {"seed": settings.pretrain.seed, "train_config": settings.pretrain.to_dict()}
-    metrics = {"val_mse": pre.val_mse, "best_epoch": pre.fit.finished.best_epoch}
-    save_checkpoint(out / "autoencoder.pt", pre.model, settings.arch, metrics=metrics, **common)
-    encoder_sha = save_checkpoint(
-        out / "encoder.pt", pre.model, settings.arch, kind="encoder", metrics=metrics, **common
-    )
-    outcome.files.update(autoencoder=out / "autoencoder.pt", encoder=out / "encoder.pt")
-    if pre.fit.finished.status in ("stopped", "diverged"):
-        outcome.status = pre.fit.finished.status
+    job = PretrainJob(settings.arch, settings.pretrain)
+    pre = pretrain_and_save(data, job, out, on_event, should_stop)
+    outcome.files.update(pre.files)
+    if pre.finished.status in ("stopped", "diverged"):
+        outcome.status = pre.finished.status
         on_event(Message(f"pretraining {outcome.status}; fine-tuning skipped", "warning"))
         return outcome
     latent = write_latent_map(
-        pre.model.encoder, data.train_images, data.train_labels, split.val, out / "latent_map.png"
+        pre.model.encoder,
+        data.train_images,
+        data.train_labels,
+        validation_split(data).val,
+        out / "latent_map.png",
     )
     outcome.files["latent_map"] = out / "latent_map.png"
     on_event(
         Message(f"latent map: {latent['knn_k']}-NN digit accuracy {latent['knn_accuracy']:.2%}")
     )
 
-    labelled = label_budget(data.train_labels, split.train, settings.labels, settings.finetune.seed)
-    fine = finetune(
-        data,
-        settings.arch,
-        settings.finetune,
-        labelled,
-        pre.model.encoder,
-        settings.freeze_encoder,
-        on_event,
-        should_stop,
-        split=split,
+    encoder_sha = pre.sha256["encoder"]
+    fine_job = FinetuneJob(
+        arch=settings.arch,
+        train=settings.finetune,
+        labels=settings.labels,
+        encoder=EncoderSource.just_trained(pre.checkpoint, encoder_sha),
+        freeze=settings.freeze_encoder,
+        unlabelled=settings.unlabelled,
+        semisup=settings.semisup,
+        steps=settings.steps,
     )
-    evaluation = evaluate(fine.model, data.test_images, data.test_labels)
-    metrics = metrics_of(evaluation) | {"val_accuracy": fine.val_accuracy}
-    save_checkpoint(
-        out / "classifier.pt",
-        fine.model,
-        settings.arch,
-        metrics=metrics,
-        seed=settings.finetune.seed,
-        train_config=settings.finetune.to_dict(),
-        encoder_sha256=encoder_sha,
-        extra={"labels": len(labelled)},
-    )
+    fine = finetune_and_save(data, fine_job, None, on_event, should_stop)
+    evaluation = evaluate_model(fine.model, data)
+    # The run's classifier also carries its test scores, which a bare fine-tuning cannot.
+    metrics = metrics_of(evaluation) | {"val_accuracy": fine.result.val_accuracy}
+    fine.checkpoint.metrics.update(metrics)
+    save_model(fine.checkpoint, out / "classifier.pt")
     outcome.files["classifier"] = out / "classifier.pt"
-    if fine.fit.finished.status in ("stopped", "diverged"):
-        outcome.status = fine.fit.finished.status
+    if fine.finished.status in ("stopped", "diverged"):
+        outcome.status = fine.finished.status
 
     outcome.metrics = {
         "test": metrics,
         "pretrain": {
-            "val_mse": pre.val_mse,
-            "best_epoch": pre.fit.finished.best_epoch,
-            "epochs_run": pre.fit.finished.epochs_run,
-            "status": pre.fit.finished.status,
-            "seconds": pre_seconds,
+            "val_mse": pre.result.val_mse,
+            "best_epoch": pre.finished.best_epoch,
+            "epochs_run": pre.finished.epochs_run,
+            "status": pre.finished.status,
+            "seconds": pre.finished.seconds,
         },
         "finetune": {
-            "val_accuracy": fine.val_accuracy,
-            "best_epoch": fine.fit.finished.best_epoch,
-            "epochs_run": fine.fit.finished.epochs_run,
-            "status": fine.fit.finished.status,
-            "seconds": fine.fit.finished.seconds,
-            "labels": len(labelled),
+            "val_accuracy": fine.result.val_accuracy,
+            "best_epoch": fine.finished.best_epoch,
+            "epochs_run": fine.finished.epochs_run,
+            "status": fine.finished.status,
+            "seconds": fine.finished.seconds,
+            "labels": fine.checkpoint.extra["labels"],
+            "mode": fine.checkpoint.extra["mode"],
+            "unlabelled": fine.checkpoint.extra["unlabelled"],
+            "steps": fine.finished.steps,
+            "confident": fine.checkpoint.extra["confident"],
         },
         "latent_map": latent,
         "seconds_total": time.perf_counter() - started,
@@ -171,7 +180,10 @@ def run_pipeline(
 
 
 def _write_report(out: Path, data: Mnist, pre, fine, evaluation: Evaluation, metrics: dict) -> dict:
-    histories = {"pretraining (MSE)": pre.fit.history, "fine-tuning (BCE)": fine.fit.history}
+    histories = {
+        "pretraining (MSE)": pre.result.fit.history,
+        "fine-tuning (BCE)": fine.result.fit.history,
+    }
     loss_png = save_figure(loss_figure(histories), out / "loss_curves.png")
     confusion_png = save_figure(
         confusion_figure(evaluation.confusion), out / "confusion_matrix.png"
@@ -195,6 +207,8 @@ def _write_report(out: Path, data: Mnist, pre, fine, evaluation: Evaluation, met
         "pretraining time (s)": f"{metrics['pretrain']['seconds']:.1f}",
         "fine-tuning time (s)": f"{metrics['finetune']['seconds']:.1f}",
         "labels used": metrics["finetune"]["labels"],
+        "fine-tuning mode": metrics["finetune"]["mode"],
+        "unlabelled images learned from": metrics["finetune"]["unlabelled"],
         "latent kNN digit accuracy (codes / raw pixels)": (
             f"{metrics['latent_map']['knn_accuracy']:.4f} / "
             f"{metrics['latent_map']['pixels_knn_accuracy']:.4f}"

@@ -18,6 +18,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from engine.errors import ImageError, NothingDrawnError
+
 PIXEL_SCALE = 1 / 255  # THE model input scaling: pixel / 255, no mean/std
 
 BOX = 20  # MNIST: longer side of the ink's bounding box
@@ -41,17 +43,6 @@ MASS_TRIM = 0.001  # share of the ink mass the bounding box may leave out on eac
 # A thin pen on a big canvas would shrink to a faint sub-pixel line at 20 px; MNIST strokes
 # are 2-3 px wide, so strokes are thickened (never thinned) to at least this output width.
 MIN_STROKE_PX = 2.0
-
-
-class ImageError(ValueError):
-    """An image that cannot be used; the message says why in plain words (and names the file)."""
-
-
-class NothingDrawnError(ImageError):
-    """Blank or near-blank input: classifying it would give a confident answer about nothing."""
-
-    def __init__(self, message: str = "nothing drawn") -> None:
-        super().__init__(message)
 
 
 def _as_gray_alpha(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.errors import SelfTestError
 from engine.resources import DEFAULT_MODEL_DIR, resource_path
 
 SAMPLES_DIR = "samples"
@@ -31,10 +32,6 @@ SAMPLE_NAME = re.compile(r"^(\d)_(even|odd)(?:_[\w-]+)?\.png$")
 MODEL_KINDS = ("classifier", "encoder", "autoencoder")  # what the app loads at start-up
 PROVENANCE = "provenance.json"
 EXIT_OK, EXIT_FAILED = 0, 1
-
-
-class SelfTestError(Exception):
-    """A reason the self-test failed, in words a person who ran it can act on."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,9 @@ def run_self_test(model_dir: Path, samples_dir: Path) -> str:
     import torch
 
     from engine.checkpoint import CheckpointError, load_checkpoint
+    from engine.data import parity_word
     from engine.preprocess import ImageError, preprocess_file, to_model_input
+    from engine.workflows import odd_probabilities
 
     loaded = {}
     for kind in MODEL_KINDS:
@@ -113,12 +112,11 @@ def run_self_test(model_dir: Path, samples_dir: Path) -> str:
             batch.append(to_model_input(preprocess_file(sample.path)))
         except ImageError as exc:
             raise SelfTestError(f"sample drawing could not be read: {exc}") from None
-    with torch.no_grad():
-        p_odd = torch.sigmoid(classifier.model(torch.from_numpy(np.concatenate(batch)))).view(-1)
+    p_odd = odd_probabilities(classifier.model, np.concatenate(batch))
     wrong = [
-        f"{sample.path.name} read as {'odd' if p > 0.5 else 'even'} (P(odd) = {p:.2f})"
+        f"{sample.path.name} read as {parity_word(p)} (P(odd) = {p:.2f})"
         for sample, p in zip(samples, p_odd.tolist(), strict=True)
-        if (p > 0.5) != (sample.parity == "odd")
+        if parity_word(p) != sample.parity
     ]
     if wrong:
         raise SelfTestError(

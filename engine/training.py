@@ -19,7 +19,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from engine.augment import augment_batch
-from engine.config import ArchConfig, ConfigError, TrainConfig
+from engine.batches import BatchStream, to_float_images
+from engine.config import ArchConfig, ConfigError, SemiSupConfig, TrainConfig
 from engine.data import Mnist, Split, parity, split_train_val
 from engine.device import autocast, flush_denormals, pick_device, training_precision
 from engine.events import (
@@ -27,6 +28,7 @@ from engine.events import (
     EventSink,
     Finished,
     Progress,
+    PseudoLabels,
     Reconstructions,
     StopCheck,
     Stopwatch,
@@ -34,7 +36,7 @@ from engine.events import (
     never_stop,
 )
 from engine.models import Autoencoder, Classifier
-from engine.preprocess import PIXEL_SCALE
+from engine.semisup import Consistency
 
 PROGRESS_INTERVAL = 0.1  # seconds between Progress events: enough for a smooth bar
 EVAL_CHUNK = 2000  # images per forward pass when scoring, to bound memory
@@ -50,11 +52,6 @@ class FitResult:
     @property
     def ok(self) -> bool:
         return self.finished is not None and self.finished.status != "diverged"
-
-
-def to_float_images(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 28, 28) -> float (B, 1, 28, 28) in [0, 1], on the images' device."""
-    return images.float().mul_(PIXEL_SCALE).unsqueeze(1)
 
 
 def _seed_everything(seed: int) -> None:
@@ -86,8 +83,12 @@ def fit(
     after_epoch: Callable[[nn.Module, int], None] | None = None,
     epoch_order: Callable[[], torch.Tensor] | None = None,
 ) -> FitResult:
-    """Train `model` (already on its device) and restore its best weights at the end
-    (for a completed run with `cfg.keep_best` False, keep its last ones).
+    """Train `model` (already on its device) and restore its best weights at the end.
+
+    With `cfg.keep_best` False no weights are chosen by validation: a completed or
+    stopped run keeps its last weights, a diverged one those of its last finished epoch.
+    Validation figures are then only reported, which is what a small label budget needs
+    (the validation labels are not part of it).
 
     make_batch(indices) -> (input, target); loss_fn(output, input, target) -> scalar;
     validate(model) -> (val_loss, val_accuracy or None); epoch_order() -> the `n_train`
@@ -175,9 +176,12 @@ def fit(
             break
         if val_loss < best_loss - cfg.min_delta:
             best_loss, best_epoch, bad_epochs = val_loss, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
+            if cfg.keep_best:
+                best_state = copy.deepcopy(model.state_dict())
         else:
             bad_epochs += 1
+        if not cfg.keep_best:  # a finished epoch to go back to if the loss blows up
+            best_state = copy.deepcopy(model.state_dict())
         event = EpochEnd(
             phase,
             epoch,
@@ -202,15 +206,18 @@ def fit(
         if steps >= total_steps:
             break
 
-    keep_last = status == "completed" and not cfg.keep_best
+    keep_last = not cfg.keep_best and status != "diverged"
     if best_state is not None and not keep_last:
         model.load_state_dict(best_state)
     if status == "completed":
         reason = f"finished {len(result.history)} epochs; best epoch {best_epoch}"
         if keep_last:
             reason += "; kept the last weights"
+    elif keep_last and status == "stopped":
+        reason += "; kept the last weights"
     elif best_state is not None and status in ("stopped", "diverged"):
-        reason += f"; kept the best weights (epoch {best_epoch})"
+        which = "best" if cfg.keep_best else "last finished epoch's"
+        reason += f"; kept the {which} weights (epoch {best_epoch if cfg.keep_best else epoch - 1})"
     model.eval()
     result.finished = Finished(
         phase, status, reason, best_epoch, best_loss, len(result.history), steps, clock.elapsed
@@ -314,32 +321,8 @@ class FinetuneResult:
     model: Classifier
     fit: FitResult
     val_accuracy: float
-
-
-class BatchStream:
-    """Endless seeded stream of indices 0..n-1: reshuffled passes, cut into batches.
-
-    Every index is used equally often (to within one) whatever the relation between n
-    and the batch size, which epochs cannot promise when n is smaller than a batch.
-    """
-
-    def __init__(self, n: int, seed: int) -> None:
-        self._n = n
-        self._generator = torch.Generator().manual_seed(seed)
-        self._order = torch.empty(0, dtype=torch.long)
-        self._pos = 0
-
-    def take(self, count: int) -> torch.Tensor:
-        parts = []
-        while count > 0:
-            if self._pos >= len(self._order):
-                self._order = torch.randperm(self._n, generator=self._generator)
-                self._pos = 0
-            part = self._order[self._pos : self._pos + count]
-            self._pos += len(part)
-            count -= len(part)
-            parts.append(part)
-        return torch.cat(parts)
+    unlabelled: int = 0  # unlabelled images learned from (semi-supervised mode), else 0
+    pseudo_labels: list[PseudoLabels] = field(default_factory=list)  # one per round
 
 
 def make_classifier(arch: ArchConfig, encoder: nn.Module | None, freeze: bool) -> Classifier:
@@ -363,6 +346,8 @@ def finetune(
     *,
     val_indices: torch.Tensor | None = None,
     round_steps: int | None = None,
+    unlabelled: torch.Tensor | None = None,
+    semisup: SemiSupConfig | None = None,
 ) -> FinetuneResult:
     """Train the even/odd classifier on the `labelled` training indices.
 
@@ -374,6 +359,11 @@ def finetune(
     epoch is a single batch): every round is `round_steps` batches drawn from a
     `BatchStream` over the labelled images, then a validation, so `cfg.epochs` and
     `cfg.patience` count rounds and the best round's weights are kept.
+
+    `unlabelled` (training indices) switches on semi-supervised fine-tuning
+    (`engine.semisup`): each step also learns from `semisup.unlabelled_batch` of those
+    images, of which only the pixels are read. It needs `round_steps` (a round is then a
+    fixed number of steps, as with few labels an epoch would be a single batch).
     """
     cfg = cfg.validate()
     arch = arch.validate()
@@ -398,7 +388,7 @@ def finetune(
         stream = BatchStream(len(labelled), cfg.seed)
         epoch_order = lambda: stream.take(n_train)  # noqa: E731
 
-    def make_batch(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def labelled_batch(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         index = index.to(device)
         x = to_float_images(train_x[index])
         if cfg.augment:
@@ -408,6 +398,29 @@ def finetune(
     def loss_fn(output: torch.Tensor, _: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(output, target)
 
+    make_batch, after_round, consistency = labelled_batch, None, None
+    if unlabelled is not None:
+        if round_steps is None:
+            raise ConfigError("semi-supervised fine-tuning trains in rounds of steps")
+        consistency = Consistency(
+            model, data.train_images[unlabelled].to(device), semisup or SemiSupConfig(), cfg.seed
+        )
+
+        def make_batch(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """Labelled then unlabelled images; targets (n, 2) = (target, weight)."""
+            x, y = labelled_batch(index)
+            x_u, y_u, w_u = consistency.batch()
+            weights = torch.cat([torch.full_like(y, 1 / len(y)), w_u / len(y_u)])
+            return torch.cat([x, x_u]), torch.stack([torch.cat([y, y_u]), weights], 1)
+
+        def loss_fn(output: torch.Tensor, _: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            """Mean BCE of the labelled images + weight x mean masked BCE of the others."""
+            losses = F.binary_cross_entropy_with_logits(output, target[:, 0], reduction="none")
+            return (losses * target[:, 1]).sum()
+
+        def after_round(_: nn.Module, epoch: int) -> None:
+            consistency.end_round(epoch, epoch * round_steps, on_event)
+
     def validate(net: nn.Module) -> tuple[float, float]:
         logits = _chunked(net, val_x)
         loss = float(F.binary_cross_entropy_with_logits(logits, val_y))
@@ -416,9 +429,13 @@ def finetune(
 
     result = fit(
         model, n_train, make_batch, loss_fn, validate, cfg, "finetune", on_event, should_stop,
-        epoch_order=epoch_order,
+        after_epoch=after_round, epoch_order=epoch_order,
     )  # fmt: skip
-    return FinetuneResult(model, result, validate(model)[1])
+    if consistency is None:
+        return FinetuneResult(model, result, validate(model)[1])
+    return FinetuneResult(
+        model, result, validate(model)[1], len(unlabelled), list(consistency.history)
+    )
 
 
 def predict_proba(model: nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -1,24 +1,26 @@
 """The Compare panel: run the pretraining study in the background and watch it fill in.
 
 What it is for: the study (engine.study) answers when autoencoder pretraining beats
-training from scratch. This panel sets it up, runs it with the app's generic JobRunner
-(gui.worker), fills the table and the accuracy-vs-labels plot as cells finish, shows the
-conclusions computed by the engine, and reopens saved study folders ("Open study…").
+training from scratch. This panel sets it up, runs it on the app's one JobRunner on the
+MNIST loaded on the Data tab, fills the table and the accuracy-vs-labels plot as cells
+finish, shows the conclusions computed by the engine, and reopens saved study folders
+("Open study…"). Like every tab that runs jobs (gui.state_signals.JobTab):
 
-API (for the main window, tab "Compare"):
-
-    panel = ComparePanel()                 # no arguments; parent optional
-    panel.set_data_dir(path_or_None)       # MNIST folder; None = per-user folder/download
-    panel.set_output_dir(path_or_None)     # where studies go; None = a new timestamped
-                                           # folder under the per-user data folder
-    panel.start() -> bool                  # also the Start button; False if refused
-    panel.stop()                           # also the Stop button; finished cells are kept
+    panel = ComparePanel(state)            # the app's AppState
+    panel.start() -> bool                  # the Start button, F5; False if refused (why:
+                                           # in the status bar). An output folder holding
+                                           # this study resumes it; one holding another
+                                           # asks first whether to start over
+    panel.resume() -> bool                 # the Resume button: continue the unfinished
+                                           # study shown (opened or stopped) in its folder
+    panel.stop()                           # the Stop button; finished cells are kept
+    panel.settings_widgets() -> dict       # remembered between sessions
+    panel.update_controls()
     panel.open_study(folder) -> bool       # also "Open study…"; shows a saved study
-    panel.is_running() -> bool
-    panel.shutdown(timeout_ms)             # stop and wait for the thread (window close)
-    panel.settings_widgets() -> dict       # for gui.settings.save_widgets/restore_widgets
-    signals: running_changed(bool), cell_done(object CellDone),
-             study_finished(object StudyResult), status_message(str)
+    signals: cell_done(object CellDone), study_finished(object StudyResult)
+
+Where a study's files go: the Output folder, or a new timestamped folder under the
+per-user data folder when it is empty.
 
 Nothing here trains or computes statistics: engine.study does. torch is never imported at
 module level (engine.study itself is light; the job imports torch in the worker thread).
@@ -26,6 +28,7 @@ module level (engine.study itself is light; the job imports torch in the worker 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -53,29 +56,32 @@ from PySide6.QtWidgets import (
 )
 
 from engine.console import format_seconds
+from engine.errors import UserError
+from engine.options import TRAIN_OPTIONS
 from engine.study import WAYS, StudySettings, budget_key
+from engine.study.settings import semi_budgets_from_text
+from gui import errors
 from gui.plots import LiveCanvas, changes_figure
-from gui.training_panel import dspin, spin
-from gui.worker import JobRunner
+from gui.state import LONG_JOBS, job_title
+from gui.state_signals import AppState
+from gui.training_panel import dspin, option_spin, spin
 
-WAY_COLORS = {"scratch": "tab:gray", "frozen": "tab:blue", "finetune": "tab:orange"}
+WAY_COLORS = {
+    "scratch": "tab:gray",
+    "frozen": "tab:blue",
+    "finetune": "tab:orange",
+    "scratch_unlabelled": "tab:green",
+    "finetune_unlabelled": "tab:red",
+}
 FAMILIES = ("mlp", "conv")
+WAY_HEADERS = {"scratch_unlabelled": "scratch + unl.", "finetune_unlabelled": "finetune + unl."}
 COLUMNS = (
     "family",
     "labels",
-    "scratch (%)",
-    "frozen (%)",
-    "finetune (%)",
+    *(f"{WAY_HEADERS.get(way, way)} (%)" for way in WAYS),
     "frozen − scratch",
     "finetune − scratch",
 )
-
-
-def show_error(parent: QWidget, message: str, details: str = "") -> None:
-    """Through the app's one error-dialog function (tests patch gui.errors.show_error)."""
-    from gui import errors
-
-    errors.show_error(parent, message, details)
 
 
 def default_studies_dir() -> Path:
@@ -166,26 +172,22 @@ class StudyPlot(LiveCanvas):
 class ComparePanel(QWidget):
     """Settings, Start/Stop/Open, progress with ETA, live table and plot, conclusions."""
 
-    running_changed = Signal(bool)
     cell_done = Signal(object)
     study_finished = Signal(object)
-    status_message = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, runner: JobRunner | None = None) -> None:
-        """`runner`: the app's shared JobRunner, so a study never runs beside another job
-        (the main window passes its own); standalone, the panel makes one."""
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._data_dir: Path | None = None
-        self._output_dir: Path | None = None
+        self.state = state
+        self.runner = state.runner  # the app's one runner: a study never runs beside a job
         self._cells: list[Any] = []
         self._settings: Any = None  # engine.study.StudySettings of what is shown
         self._out: Path | None = None
         self._started = 0.0
         self.result: Any = None  # the last StudyResult (finished, stopped or opened)
-        self.runner = runner if runner is not None else JobRunner(self)
-        self.runner.busy_changed.connect(self._on_busy)
+        self._resumable: tuple[Any, Path] | None = None  # (settings, folder) of Resume
         self._build()
-        self._on_busy(False)
+        state.watch(self.update_controls)
+        self.update_controls()
 
     # ----------------------------------------------------------------------- layout
 
@@ -217,9 +219,30 @@ class ComparePanel(QWidget):
             0.5, 1.0, d.target, 3, 0.005, "validation accuracy that counts as converged",
             "compareTargetSpin",
         )  # fmt: skip
-        self.lr_spin = dspin(
-            1e-5, 1.0, d.lr, 5, 1e-3,
-            "peak learning rate of every cell, the same for all three ways", "compareLrSpin",
+        self.lr_spin = option_spin(
+            TRAIN_OPTIONS["lr"], d.lr, "compareLrSpin",
+            "peak learning rate of every cell, the same for all three ways",
+        )  # fmt: skip
+        self.lr_spin.setSingleStep(1e-3)  # the study's learning rates are larger
+        self.semi_mlp_check = QCheckBox("MLP")
+        self.semi_conv_check = QCheckBox("conv")
+        self.semi_mlp_check.setChecked("mlp" in d.semi_families)
+        self.semi_conv_check.setChecked("conv" in d.semi_families)
+        for box in (self.semi_mlp_check, self.semi_conv_check):
+            box.setToolTip(
+                "families trained in the two semi-supervised ways too (scratch + unlabelled "
+                "images, pretrained + unlabelled images); a semi-supervised cell takes "
+                "several times longer than a supervised one"
+            )
+        self.semi_labels_edit = QLineEdit(",".join(str(b) for b in d.semi_budgets))
+        self.semi_labels_edit.setObjectName("compareSemiLabelsEdit")
+        self.semi_labels_edit.setToolTip(
+            "label budgets for the semi-supervised ways, comma separated, among the label "
+            "budgets above ('all' has nothing unlabelled); empty: none"
+        )
+        self.semi_steps_spin = spin(
+            1, 100_000, d.semi_steps, "optimiser steps of a semi-supervised cell",
+            "compareSemiStepsSpin",
         )  # fmt: skip
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("automatic: a new folder under the app's data folder")
@@ -243,6 +266,13 @@ class ComparePanel(QWidget):
         form.addRow("Target val. accuracy", self.target_spin)
         form.addRow("Peak learning rate", self.lr_spin)
         form.addRow("Pretraining epochs", self.pretrain_spin)
+        semi_families = QHBoxLayout()
+        semi_families.addWidget(self.semi_mlp_check)
+        semi_families.addWidget(self.semi_conv_check)
+        semi_families.addStretch()
+        form.addRow("+ unlabelled: families", semi_families)
+        form.addRow("+ unlabelled: budgets", self.semi_labels_edit)
+        form.addRow("+ unlabelled: steps", self.semi_steps_spin)
         form.addRow("Output folder", out_row)
         self.settings_box = QGroupBox("Study")
         self.settings_box.setLayout(form)
@@ -250,11 +280,14 @@ class ComparePanel(QWidget):
         self.start_button = QPushButton("Start")
         self.stop_button = QPushButton("Stop")
         self.open_button = QPushButton("Open study…")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setObjectName("compareResumeButton")
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.open_button.clicked.connect(self._choose_study)
+        self.resume_button.clicked.connect(self.resume)
         buttons = QHBoxLayout()
-        for button in (self.start_button, self.stop_button, self.open_button):
+        for button in (self.start_button, self.resume_button, self.stop_button, self.open_button):
             buttons.addWidget(button)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -309,23 +342,14 @@ class ComparePanel(QWidget):
             "target": self.target_spin,
             "lr": self.lr_spin,
             "pretrain_epochs": self.pretrain_spin,
+            "semi_mlp": self.semi_mlp_check,
+            "semi_conv": self.semi_conv_check,
+            "semi_labels": self.semi_labels_edit,
+            "semi_steps": self.semi_steps_spin,
             "output": self.out_edit,
         }
 
     # --------------------------------------------------------------------- settings
-
-    def set_data_dir(self, path: str | Path | None) -> None:
-        """The MNIST folder studies read; None = the per-user folder (downloads there)."""
-        self._data_dir = Path(path) if path else None
-
-    @property
-    def data_dir(self) -> Path | None:
-        return self._data_dir
-
-    def set_output_dir(self, path: str | Path | None) -> None:
-        """Where the next study writes its files; None = a new timestamped folder."""
-        self._output_dir = Path(path) if path else None
-        self.out_edit.setText(str(path) if path else "")
 
     def study_settings(self) -> Any:
         """The engine.study.StudySettings the controls describe (raises StudyError)."""
@@ -349,6 +373,13 @@ class ComparePanel(QWidget):
             target=self.target_spin.value(),
             lr=self.lr_spin.value(),
             pretrain_epochs=self.pretrain_spin.value(),
+            semi_families=tuple(
+                family
+                for family, box in (("mlp", self.semi_mlp_check), ("conv", self.semi_conv_check))
+                if box.isChecked()
+            ),
+            semi_budgets=semi_budgets_from_text(self.semi_labels_edit.text()),
+            semi_steps=self.semi_steps_spin.value(),
         ).validate()
 
     def apply_settings(self, settings: Any) -> None:
@@ -363,13 +394,16 @@ class ComparePanel(QWidget):
         self.target_spin.setValue(settings.target)
         self.lr_spin.setValue(settings.lr)
         self.pretrain_spin.setValue(settings.pretrain_epochs)
+        self.semi_mlp_check.setChecked("mlp" in settings.semi_families)
+        self.semi_conv_check.setChecked("conv" in settings.semi_families)
+        self.semi_labels_edit.setText(",".join(str(b) for b in settings.semi_budgets))
+        self.semi_steps_spin.setValue(settings.semi_steps)
 
     def _output_folder(self) -> Path:
         text = self.out_edit.text().strip()
         if text:
             return Path(text).expanduser()
-        base = self._output_dir or default_studies_dir()
-        return base / time.strftime("study-%Y%m%d-%H%M%S")
+        return default_studies_dir() / time.strftime("study-%Y%m%d-%H%M%S")
 
     def _browse_output(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder for the study's files")
@@ -379,30 +413,120 @@ class ComparePanel(QWidget):
     # ------------------------------------------------------------------------ running
 
     def is_running(self) -> bool:
-        return self.runner.is_busy()
+        """A study (not another tab's job) is running."""
+        return self.runner.is_busy() and self.runner.name == "compare"
+
+    def _reason_disabled(self) -> str:
+        if self.state.data is None and not self.state.model.data_coming():
+            return "Load MNIST on the Data tab first"
+        return ""
+
+    def update_controls(self) -> None:
+        """Start when MNIST is there and no training or study runs (behind a short job it
+        waits its turn); Stop, locked settings and no "Open study…" while the study runs."""
+        busy = self.runner.is_busy()
+        mine = busy and self.runner.name == "compare"
+        reason = self._reason_disabled()
+        if not reason and busy and self.runner.name in LONG_JOBS:
+            reason = f"Wait until {job_title(self.runner.name)} ends, or stop it (Esc)"
+        self.start_button.setEnabled(not reason)
+        self.start_button.setToolTip(
+            reason
+            or "Run the study with these settings (F5); if the output folder already holds "
+            "this study, it is resumed: its finished cells are kept"
+        )
+        self.resume_button.setEnabled(not reason and self._resumable is not None)
+        self.resume_button.setToolTip(
+            reason
+            or (
+                f"Continue the study in {self._resumable[1]} with its own settings: its "
+                "finished cells are kept, only the missing ones are trained"
+                if self._resumable
+                else "Open or stop a study that has cells left to train to resume it"
+            )
+        )
+        self.open_button.setEnabled(not mine)
+        self.settings_box.setEnabled(not mine)
+        self.stop_button.setEnabled(mine)
 
     def start(self) -> bool:
-        """Start a study with the current settings; False (with a message) if refused."""
-        if self.runner.is_busy():
-            return False
+        """Start a study with the current settings, now or when a short job ends; False,
+        with a message, if the settings are wrong or it is refused.
+
+        If the output folder holds this study, it is resumed (its finished cells kept);
+        if it holds another study, the user is asked whether to start over."""
         try:
             settings = self.study_settings()
-        except ValueError as exc:
-            show_error(self, str(exc))
+        except UserError as exc:
+            errors.show_error(self, str(exc))
             return False
-        out = self._output_folder()
-        data_dir = self._data_dir
+        return self._request(settings, self._output_folder())
+
+    def resume(self) -> bool:
+        """Continue the unfinished study shown (opened, stopped or failed) in its folder,
+        with its own settings (which may include some the controls do not show)."""
+        if self._resumable is None:
+            self.state.status("Study not resumed: no unfinished study is shown.")
+            return False
+        settings, folder = self._resumable
+        return self._request(settings, folder)
+
+    def _request(self, settings: Any, out: Path) -> bool:
+        reason = self._reason_disabled()
+        if reason and not self.runner.is_busy():
+            self.state.status(f"Study not started: {reason}.")
+            return False
+        restart = self._ask_about_folder(settings, out)
+        if restart is None:
+            return False
+        return self.state.request(
+            "compare", "the study", lambda: self._start_when_due(settings, out, restart)
+        )
+
+    def _ask_about_folder(self, settings: Any, out: Path) -> bool | None:
+        """Whether to start over in `out` (False: it is free or holds this study, which is
+        resumed); None if the user keeps the other study there or `out` is unusable.
+        Reads study.json only: quick enough for the GUI thread."""
+        from PySide6.QtWidgets import QMessageBox
+
+        from engine.study.resume import OtherStudyError, saved_study
+
+        try:
+            saved = saved_study(out, settings)
+        except OtherStudyError as exc:
+            answer = QMessageBox.question(
+                self,
+                errors.TITLE,
+                f"{exc}.\n\nStart over, replacing that study's files?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                self._status(f"Study not started: {out} holds another study.")
+                return None
+            return True
+        except UserError as exc:  # e.g. the folder is a file
+            errors.show_error(self, str(exc))
+            return None
+        if saved is not None:
+            self._status(f"resuming {out}: {len(saved.cells)} of {saved.planned_cells} cells kept")
+        return False
+
+    def _start_when_due(self, settings: Any, out: Path, restart: bool) -> None:
+        reason = self._reason_disabled()
+        if reason:
+            self.state.status(f"Study not started: {reason}.")
+            return
+        data = self.state.data.mnist
 
         def job(on_event, should_stop):
-            from engine.data import load_mnist
             from engine.study import run_study
 
-            data = load_mnist(data_dir, on_event)
-            return run_study(data, settings, on_event, should_stop, out_dir=out)
+            return run_study(data, settings, on_event, should_stop, out, restart)
 
         self._show_new(settings, out)
         self._started = time.monotonic()
-        return self.runner.start(
+        self.runner.start(
             job,
             on_event=self._on_event,
             on_success=self._on_success,
@@ -412,20 +536,9 @@ class ComparePanel(QWidget):
 
     def stop(self) -> None:
         """Ask the study to stop; every finished cell stays (in the table and on disk)."""
-        if self.runner.is_busy():
+        if self.runner.is_busy() and self.runner.name == "compare":
             self.runner.stop()
             self._status("stopping after the current batch…")
-
-    def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Stop and wait for the worker thread (call when the window closes)."""
-        return self.runner.shutdown(timeout_ms)
-
-    def _on_busy(self, busy: bool) -> None:
-        self.start_button.setEnabled(not busy)
-        self.open_button.setEnabled(not busy)
-        self.settings_box.setEnabled(not busy)
-        self.stop_button.setEnabled(busy)
-        self.running_changed.emit(busy)
 
     def _on_event(self, event: object) -> None:
         from engine.events import CellDone, Message, Progress
@@ -435,7 +548,7 @@ class ComparePanel(QWidget):
         elif isinstance(event, CellDone):
             self._on_cell(event)
         elif isinstance(event, Message):
-            self.status_message.emit(event.text)
+            self.state.status(event.text)
 
     def _on_progress(self, event: Any) -> None:
         self.progress.setValue(round(1000 * event.fraction))
@@ -455,6 +568,7 @@ class ComparePanel(QWidget):
 
     def _on_success(self, result: Any) -> None:
         self.result = result
+        self._set_resumable(result, self._out)
         self._cells = list(result.cells)
         self._refresh_results(final=True)
         if result.status == "completed":
@@ -467,7 +581,12 @@ class ComparePanel(QWidget):
 
     def _on_failure(self, message: str, details: str) -> None:
         self._status(f"failed: {message}")
-        show_error(self, message, details)
+        if self._out is not None:  # the cells finished before the failure are on disk
+            from engine.study import load_study
+
+            with contextlib.suppress(UserError):  # no study written yet: nothing to resume
+                self._set_resumable(load_study(self._out), self._out)
+        errors.show_error(self, message, details)
 
     # ----------------------------------------------------------------- saved studies
 
@@ -477,34 +596,46 @@ class ComparePanel(QWidget):
             self.open_study(folder)
 
     def open_study(self, folder: str | Path) -> bool:
-        """Show a saved study (its study.json); False with a message if it cannot be read."""
-        if self.runner.is_busy():
+        """Show a saved study (its study.json); False with a message if it cannot be read
+        or a study is running (its table and plot are on show)."""
+        if self.runner.is_busy() and self.runner.name == "compare":
+            self.state.status("Stop the running study before opening another one.")
             return False
         from engine.study import load_study
 
         try:
             result = load_study(folder)
-        except ValueError as exc:
-            show_error(self, str(exc))
+        except UserError as exc:
+            errors.show_error(self, str(exc))
             return False
         self._show_new(result.settings, Path(folder))
         self.apply_settings(result.settings)
         self.result = result
+        self._set_resumable(result, Path(folder))
         self._cells = list(result.cells)
         self._refresh_results(final=True)
         done = len(result.cells) / result.planned_cells if result.planned_cells else 0
         self.progress.setValue(round(1000 * done))
+        status = "interrupted" if result.status == "running" else result.status  # a crash
+        more = " · Resume trains the missing cells" if self._resumable else ""
         self._status(
-            f"opened {folder}: {result.status}, {len(result.cells)}/{result.planned_cells} "
-            f"cells, {format_seconds(result.seconds)}"
+            f"opened {folder}: {status}, {len(result.cells)}/{result.planned_cells} "
+            f"cells, {format_seconds(result.seconds)}{more}"
         )
         self.study_finished.emit(result)
         return True
+
+    def _set_resumable(self, result: Any, folder: Path | None) -> None:
+        """Offer Resume for a study with cells still to train and a folder to train into."""
+        unfinished = folder is not None and len(result.cells) < result.planned_cells
+        self._resumable = (result.settings, folder) if unfinished else None
+        self.update_controls()
 
     # ------------------------------------------------------------------- showing data
 
     def _show_new(self, settings: Any, out: Path) -> None:
         self._settings, self._out, self._cells, self.result = settings, out, [], None
+        self._resumable = None
         self.progress.setValue(0)
         self.table.setRowCount(0)
         self.conclusions.clear()
@@ -555,7 +686,7 @@ class ComparePanel(QWidget):
 
     def _status(self, text: str) -> None:
         self.status_label.setText(text)
-        self.status_message.emit(text)
+        self.state.status(text)
 
 
 def _escape(text: str) -> str:

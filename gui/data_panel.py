@@ -2,16 +2,16 @@
 
 Loading and downloading run in the background worker (reading the gzip files and importing
 torch take seconds); the result is a `LoadedData` with everything the tab shows already
-computed as numpy, so the GUI thread does no tensor work.
+computed as numpy, so the GUI thread does no tensor work. A folder asked for while another
+job runs (e.g. Enter pressed while the shipped model loads at start-up) waits its turn.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -32,9 +32,10 @@ from PySide6.QtWidgets import (
 
 from gui import errors
 from gui.plots import ImageGrid
+from gui.state import LoadedData
 
 if TYPE_CHECKING:
-    from gui.main_window import AppState
+    from gui.state_signals import AppState
 
 BUDGET_CHOICES = ("all", "100", "300", "1000", "3000", "10000")
 SAMPLE_ROWS, SAMPLE_COLS = 3, 12
@@ -61,32 +62,13 @@ class BudgetCombo(QComboBox):
             self.blockSignals(False)
 
 
-@dataclass
-class LoadedData:
-    """MNIST plus its train/validation split and the numbers the Data tab shows."""
-
-    mnist: Any  # engine.data.Mnist
-    split: Any  # engine.data.Split
-    folder: str
-    counts: dict[str, np.ndarray]  # split name -> per-digit counts (10,)
-    samples: np.ndarray  # (n, 28, 28) uint8 from the training split
-    sample_digits: np.ndarray  # (n,)
-
-
-def validation_size(n_train: int) -> int:
-    """The engine's 5,000 held-out images, or a sixth of a small (test) data set."""
-    from engine.data import VAL_SIZE
-
-    return VAL_SIZE if n_train >= 2 * VAL_SIZE else max(1, n_train // 6)
-
-
 def summarise(mnist: Any) -> LoadedData:
     """Split and count a freshly read MNIST (runs in the worker thread)."""
     import torch
 
-    from engine.data import split_train_val
+    from engine.workflows import validation_split
 
-    split = split_train_val(len(mnist.train_images), validation_size(len(mnist.train_images)))
+    split = validation_split(mnist)  # the split every training job uses
     labels = mnist.train_labels
     counts = {
         "train": torch.bincount(labels[split.train].long(), minlength=10).numpy(),
@@ -218,18 +200,27 @@ class DataPanel(QWidget):
         layout.addLayout(middle)
         layout.addWidget(self.samples, 1)
 
-        state.runner.busy_changed.connect(lambda _busy: self.update_controls())
+        state.watch(self.update_controls)
         self.update_controls()
 
-    # ----------------------------------------------------------------------- actions
+    # ------------------------------------------------------------ the tab protocol
 
     def settings_widgets(self) -> dict[str, QWidget]:
         return {"label_budget": self.budget_combo}
 
     def update_controls(self) -> None:
-        busy = self.state.runner.is_busy()
-        for widget in (self.load_button, self.download_button, self.browse_button, self.dir_edit):
-            widget.setEnabled(not busy)
+        """Nothing to switch: a folder asked for while a job runs waits its turn."""
+
+    def start(self) -> bool:
+        """F5 on this tab: load the folder typed above."""
+        return self.load_from_edit()
+
+    def stop(self) -> None:
+        """Stop a download (reading a folder ends in seconds and is not interrupted)."""
+        if self.state.runner.name in ("load", "download"):
+            self.state.runner.stop()
+
+    # ----------------------------------------------------------------------- actions
 
     def browse(self) -> None:
         start = self.dir_edit.text() or str(Path.home())
@@ -238,40 +229,51 @@ class DataPanel(QWidget):
             self.dir_edit.setText(folder)
             self.load_folder(folder)
 
-    def load_from_edit(self) -> None:
+    def load_from_edit(self) -> bool:
         text = self.dir_edit.text().strip()
         if not text:
             errors.show_error(self, "Type or choose the folder that holds the MNIST files.")
-            return
-        self.load_folder(text)
+            return False
+        return self.load_folder(text)
 
     def load_folder(self, folder: str) -> bool:
-        """Load `folder` in the background; False if another job is running."""
-        started = self.state.runner.start(
+        """Load `folder` in the background, now or when the running job ends (the status
+        bar says it is queued)."""
+        return self._request(f"load MNIST from {folder}", lambda: self._start_load(folder))
+
+    def download(self) -> bool:
+        """Find or download MNIST in the per-user folder, now or when the running job ends."""
+        return self._request("download MNIST", self._start_download)
+
+    def _request(self, label: str, action: Callable[[], None]) -> bool:
+        """Every way of getting data is one kind of request: the latest one wins."""
+        accepted = self.state.request("data", label, action)
+        if self.state.model.jobs.is_waiting("data"):
+            self.status_label.setText(f"Waiting to {label} (queued) …")
+        return accepted
+
+    def _start_load(self, folder: str) -> None:
+        self.state.runner.start(
             load_folder_job(folder),
             on_event=self._on_event,
             on_success=self._loaded,
             on_failure=self._failed,
             name="load",
         )
-        if started:
-            self.status_label.setText(f"Loading {folder} …")
-            self.state.status(f"Loading MNIST from {folder}")
-        return started
+        self.status_label.setText(f"Loading {folder} …")
+        self.state.status(f"Loading MNIST from {folder}")
 
-    def download(self) -> bool:
-        started = self.state.runner.start(
+    def _start_download(self) -> None:
+        self.state.runner.start(
             download_job(),
             on_event=self._on_event,
             on_success=self._loaded,
             on_failure=self._failed,
             name="download",
         )
-        if started:
-            self.progress.setRange(0, 0)
-            self.progress.setVisible(True)
-            self.status_label.setText("Looking for MNIST in your data folder, downloading it …")
-        return started
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        self.status_label.setText("Looking for MNIST in your data folder, downloading it …")
 
     def _on_event(self, event: object) -> None:
         from engine.events import Message, Progress

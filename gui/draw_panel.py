@@ -263,7 +263,7 @@ class DrawPanel(QWidget):
         """Use `model` for predictions: a classifier Checkpoint, an nn.Module, or None.
 
         The panel keeps its own CPU copy in eval mode; later changes to `model` do not
-        reach it (call again after retraining). Raises ValueError for a checkpoint of
+        reach it (call again after retraining). Raises CheckpointError for a checkpoint of
         another kind, TypeError for anything that is not a model.
         """
         if model is None:
@@ -332,7 +332,7 @@ class DrawPanel(QWidget):
 
     def open_image_dialog(self) -> None:
         """Ask for an image file and classify it."""
-        path = self._ask_open_path()
+        path, _ = QFileDialog.getOpenFileName(self, "Open image of a digit", "", IMAGE_FILTER)
         if path:
             self.open_image(path)
 
@@ -357,19 +357,16 @@ class DrawPanel(QWidget):
 
     # ------------------------------------------------------------------ internals
 
-    def _ask_open_path(self) -> str:
-        """The file dialog, separate so tests can replace it."""
-        path, _ = QFileDialog.getOpenFileName(self, "Open image of a digit", "", IMAGE_FILTER)
-        return path
-
     @staticmethod
     def _module_of(model: Any, kind: str) -> nn.Module:
         from torch import nn
 
+        from engine.errors import CheckpointError
+
         if hasattr(model, "kind") and hasattr(model, "model"):  # engine.checkpoint.Checkpoint
             if model.kind != kind:
                 name = Path(model.path).name if getattr(model, "path", None) else "checkpoint"
-                raise ValueError(f"{name} holds an {model.kind}, but a {kind} is needed here")
+                raise CheckpointError(f"{name} holds an {model.kind}, but a {kind} is needed here")
             model = model.model
         if not isinstance(model, nn.Module):
             raise TypeError(f"expected a {kind} checkpoint or torch module, got {type(model)}")
@@ -413,14 +410,13 @@ class DrawPanel(QWidget):
         return img28
 
     def _classify(self, img28: np.ndarray) -> tuple[str, float]:
-        """Same arithmetic as `evenodd predict`: to_model_input, no_grad, sigmoid, > 0.5."""
-        import torch
+        """The same function as `evenodd predict` (engine.workflows.odd_probability)."""
+        from engine.data import parity_word
+        from engine.workflows import odd_probability
 
         assert self._classifier is not None
-        x = torch.from_numpy(preprocess.to_model_input(img28))
-        with torch.no_grad():
-            p_odd = float(torch.sigmoid(self._classifier(x)).reshape(-1)[0])
-        return ("odd" if p_odd > 0.5 else "even"), p_odd
+        p_odd = odd_probability(self._classifier, img28)
+        return parity_word(p_odd), p_odd
 
     def _reconstruct(self, img28: np.ndarray) -> np.ndarray:
         import torch

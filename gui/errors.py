@@ -1,9 +1,10 @@
 """Turning exceptions into dialogs a person can read.
 
-Engine errors (DataError, IdxError, CheckpointError, ConfigError, ArchError, ImageError,
-DeviceError) are ValueError subclasses whose message already says what went wrong and what
-to do, so they are shown as-is. Anything else is a bug: the user sees "Something went
-wrong" and the traceback is folded away under "Show details" for the bug report.
+User errors (`engine.errors.UserError` and its subclasses: DataError, CheckpointError,
+ConfigError, ...) carry a message that already says what went wrong and what to do, so
+they are shown as-is; the command line draws the same line by the same class. Anything
+else is a bug: the user sees "Something went wrong" and the traceback is folded away
+under "Show details" for the bug report.
 
 `describe` has no Qt dependency so the worker thread can call it; `show_error` is the only
 function that opens a dialog, and tests monkeypatch it (`gui.errors.show_error`) so they
@@ -15,13 +16,15 @@ from __future__ import annotations
 
 import traceback
 
+from engine.errors import is_user_error
+
 TITLE = "Even/Odd Studio"
 UNEXPECTED = "Something went wrong"
 
 
 def is_plain(exc: BaseException) -> bool:
-    """True for the engine's own errors, whose message is meant for the user."""
-    return isinstance(exc, ValueError) and type(exc).__module__.startswith("engine")
+    """True for user errors, whose message is meant for the user as it is."""
+    return is_user_error(exc)
 
 
 def describe(exc: BaseException) -> tuple[str, str]:

@@ -28,7 +28,7 @@ from gui import errors
 from gui.plots import ConfusionPlot, ImageGrid
 
 if TYPE_CHECKING:
-    from gui.main_window import AppState
+    from gui.state_signals import AppState
 
 GALLERY_ROWS, GALLERY_COLS = 4, 12
 NAMES = ("even", "odd")
@@ -105,19 +105,35 @@ class EvaluatePanel(QWidget):
         layout.addLayout(middle, 2)
         layout.addWidget(self.gallery, 3)
 
-        state.runner.busy_changed.connect(lambda _busy: self.update_controls())
-        state.data_changed.connect(self.update_controls)
-        state.models_changed.connect(self.update_controls)
+        state.watch(self.update_controls)
         self.update_controls()
 
-    def update_controls(self) -> None:
+    # ------------------------------------------------------------ the tab protocol
+
+    def settings_widgets(self) -> dict[str, QWidget]:
+        return {}
+
+    def start(self) -> bool:
+        """F5 on this tab: the same as the Evaluate button."""
+        return self.evaluate()
+
+    def stop(self) -> None:
+        """An evaluation takes seconds and is not interrupted."""
+
+    def _reason_disabled(self) -> str:
         state = self.state
-        reason = ""
         if state.classifier is None:
-            reason = "Fine-tune a classifier or open one (File ▸ Open classifier…) first"
-        elif state.data is None:
-            reason = "Load MNIST on the Data tab first (the test set is needed)"
-        self.evaluate_button.setEnabled(not reason and not state.runner.is_busy())
+            return "Fine-tune a classifier or open one (File ▸ Open classifier…) first"
+        if state.data is None and not state.model.data_coming():
+            return "Load MNIST on the Data tab first (the test set is needed)"
+        return ""
+
+    def update_controls(self) -> None:
+        """Evaluate when a classifier and MNIST are there; while a job runs, a click waits
+        its turn."""
+        state = self.state
+        reason = self._reason_disabled()
+        self.evaluate_button.setEnabled(not reason)
         self.evaluate_button.setToolTip(reason or "Score the classifier on the test set (F5)")
         ckpt = state.classifier
         if ckpt is None:
@@ -129,33 +145,42 @@ class EvaluatePanel(QWidget):
             )
 
     def evaluate(self) -> bool:
-        state = self.state
-        if state.classifier is None or state.data is None or state.runner.is_busy():
+        """Score the classifier on the test set, now or when the running job ends (the
+        classifier and data of that moment); False, saying why, when there is none."""
+        reason = self._reason_disabled()
+        if reason:
+            self.state.status(f"Not evaluated: {reason}.")
             return False
+        return self.state.request("evaluate", "the evaluation", self._start_evaluation)
+
+    def _start_evaluation(self) -> None:
+        state = self.state
+        reason = self._reason_disabled()
+        if reason:  # e.g. a queued data load failed meanwhile
+            state.status(f"Not evaluated: {reason}.")
+            return
         model, mnist = state.classifier.model, state.data.mnist
 
         def job(on_event, should_stop):
-            from engine.evaluate import evaluate
+            from engine.workflows import evaluate_model
 
-            return evaluate(model, mnist.test_images, mnist.test_labels)
+            return evaluate_model(model, mnist)
 
-        started = state.runner.start(
-            job, on_success=self._done, on_failure=self._failed, name="evaluate"
-        )
-        if started:
-            state.status("Evaluating on the test set …")
-        return started
+        state.runner.start(job, on_success=self._done, on_failure=self._failed, name="evaluate")
+        state.status("Evaluating on the test set …")
 
     def _failed(self, message: str, details: str) -> None:
         self.state.status("Evaluation failed")
         errors.show_error(self, message, details)
 
     def _done(self, evaluation: Any) -> None:
+        from engine.data import predicted_odd
+
         self.evaluation = evaluation
         digits = self.state.data.mnist.test_labels.numpy()
         self._digits = digits
         self._true = digits % 2
-        self._pred = (evaluation.p_odd > 0.5).astype(int)
+        self._pred = predicted_odd(evaluation.p_odd).astype(int)
         for key, label in self.metric_labels.items():
             label.setText(
                 f"{getattr(evaluation, key):.2%}"

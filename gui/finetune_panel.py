@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import DEFAULT_FINETUNE
+from engine.options import SCHEDULE_TEXT, STEPS_OPTION
 from gui.data_panel import BudgetCombo
-from gui.training_panel import TrainingPanel
+from gui.training_panel import TrainingPanel, option_spin
 
 if TYPE_CHECKING:
-    from gui.main_window import AppState
+    from gui.state_signals import AppState
 
 SOURCES = ("Just trained (Pretrain tab)", "Loaded from file", "None (from scratch)")
 JUST_TRAINED, FROM_FILE, SCRATCH = range(3)
@@ -78,6 +79,19 @@ class FinetunePanel(TrainingPanel):
             "Labelled training images to use: a number (balanced over "
             "digits, seeded) or 'all'; same as on the Data tab",
         )
+        self.unlabelled_check = QCheckBox("Also learn from the unlabelled images")
+        self.unlabelled_check.setObjectName("finetuneUnlabelledCheck")
+        self.unlabelled_check.setChecked(True)
+        self.unlabelled_check.setToolTip(
+            "Semi-supervised: besides your labels, learn from every other training image "
+            "(its pixels, never its label): confident predictions on clean images become "
+            "targets for distorted views of them. Below all labels only."
+        )
+        self.steps_spin = option_spin(STEPS_OPTION, 0, "finetuneStepsSpin")
+        self.steps_spin.setMinimum(0)  # 0: the schedule's own number of steps
+        self.steps_spin.setSpecialValueText("automatic")
+        self.labels_combo.currentTextChanged.connect(lambda _t: self.update_controls())
+        self._own_tips = {widget: widget.toolTip() for widget in (self.epochs, self.patience)}
         self.augment_check = QCheckBox("Augment (small shifts, rotations, stroke width)")
         self.augment_check.setChecked(DEFAULT_FINETUNE.augment)
         self.augment_check.setObjectName("finetuneAugmentCheck")
@@ -92,6 +106,8 @@ class FinetunePanel(TrainingPanel):
         form.addRow(self.encoder_label)
         form.addRow(self.freeze_check)
         form.addRow("Labels:", self.labels_combo)
+        form.addRow(self.unlabelled_check)
+        form.addRow("Steps:", self.steps_spin)
         form.addRow("Epochs:", self.epochs)
         form.addRow("Batch size:", self.batch)
         form.addRow("Learning rate:", self.lr)
@@ -109,29 +125,26 @@ class FinetunePanel(TrainingPanel):
         return {
             "encoder_source": self.source_combo,
             "freeze": self.freeze_check,
-            "epochs": self.epochs,
-            "batch_size": self.batch,
-            "lr": self.lr,
-            "patience": self.patience,
-            "seed": self.seed,
+            **self.train_widgets,
             "augment": self.augment_check,
+            "unlabelled": self.unlabelled_check,
+            "steps_below_all": self.steps_spin,
         }
 
-    def encoder_choice(self) -> tuple[Any, Any, str | None, str]:
-        """(encoder module or None, ArchConfig or None, lineage sha, description)."""
+    def encoder_choice(self) -> Any:
+        """The engine.workflows.EncoderSource the source combo names (module, lineage)."""
+        from engine.workflows import EncoderSource
+
         state, source = self.state, self.source_combo.currentIndex()
         if source == JUST_TRAINED and state.autoencoder is not None:
-            ae = state.autoencoder
-            return ae.encoder, ae.arch, state.autoencoder_sha, "the autoencoder just trained"
+            return EncoderSource.just_trained(state.autoencoder, state.autoencoder_sha)
         if source == FROM_FILE and state.encoder_file is not None:
-            ckpt = state.encoder_file
-            name = ckpt.path.name if ckpt.path else "file"
-            return ckpt.encoder, ckpt.arch, ckpt.sha256, f"encoder file {name}"
-        return None, None, None, "no encoder (from scratch)"
+            return EncoderSource.from_checkpoint(state.encoder_file)
+        return EncoderSource()
 
     def _reason_disabled(self) -> str:
         state, source = self.state, self.source_combo.currentIndex()
-        if state.data is None:
+        if state.data is None and not self.state.model.data_coming():
             return "Load MNIST on the Data tab first"
         if source == JUST_TRAINED and state.autoencoder is None:
             return "Pretrain an autoencoder first, or choose another encoder source"
@@ -141,10 +154,22 @@ class FinetunePanel(TrainingPanel):
 
     def _update_own_controls(self, busy: bool, mine: bool) -> None:
         self.save_button.setEnabled(self.state.classifier is not None and not mine)
-        self.load_encoder_button.setEnabled(not busy)
         # Tighter than the settings lock: from scratch there is no encoder to freeze.
         self.freeze_check.setEnabled(not mine and self.source_combo.currentIndex() != SCRATCH)
         self.labels_combo.setEnabled(not mine)  # saved with the Data tab's settings
+        # Below all labels the schedule is fixed and nothing is chosen by the validation
+        # labels (they are not in the budget), so epochs and patience do not apply.
+        below_all = self._below_all()
+        self.unlabelled_check.setEnabled(not mine and below_all)
+        self.steps_spin.setEnabled(not mine and below_all)
+        schedule_tip = (
+            f"Below all labels the run trains a fixed schedule ({SCHEDULE_TEXT}) and keeps "
+            "its last weights: early stopping would read the validation labels, which are "
+            "not in your budget"
+        )
+        for widget in (self.epochs, self.patience):
+            widget.setEnabled(not mine and not below_all)
+            widget.setToolTip(schedule_tip if below_all else self._own_tips[widget])
         ckpt = self.state.encoder_file
         self.encoder_label.setText(
             f"File: {ckpt.path.name if ckpt.path else '?'} ({ckpt.kind}, {ckpt.arch.arch}, "
@@ -153,81 +178,63 @@ class FinetunePanel(TrainingPanel):
             else "No encoder file loaded."
         )
 
-    def start(self) -> bool:
-        if not self._can_start():
-            return False
-        data, split = self.state.data.mnist, self.state.data.split
-        encoder, arch, lineage, description = self.encoder_choice()
-        arch_values = dict(arch.to_dict()) if arch is not None else dict(self.arch_values())
-        freeze = self.freeze_check.isChecked() and encoder is not None
+    def _below_all(self) -> bool:
+        """Whether the label budget leaves training images unlabelled."""
+        text = self.labels_combo.currentText().strip().lower()
+        if not text.isdigit():
+            return False  # 'all' (or not a number yet)
+        data = self.state.data
+        return data is None or int(text) < len(data.split.train)
+
+    def _start_job(self) -> bool:
+        data = self.state.data.mnist
+        encoder = self.encoder_choice()
+        scratch = encoder.module is None
+        arch_values = dict(self.arch_values()) if scratch else encoder.arch.to_dict()
+        freeze = self.freeze_check.isChecked() and not scratch
         budget_text = self.labels_combo.currentText()
         train_values = {**self._train_values(), "augment": self.augment_check.isChecked()}
+        unlabelled = self.unlabelled_check.isChecked()
+        steps = self.steps_spin.value() or None
 
         def job(on_event, should_stop):
-            from engine.data import label_budget, parse_budget
-            from engine.models import ArchConfig
-            from engine.training import TrainConfig, finetune
+            from engine.config import ArchConfig, TrainConfig
+            from engine.data import parse_budget
+            from engine.workflows import FinetuneJob, finetune_and_save
 
-            arch_cfg = ArchConfig.from_dict(arch_values)
-            cfg = TrainConfig(**train_values)
-            budget = parse_budget(budget_text)
-            labelled = label_budget(data.train_labels, split.train, budget, cfg.seed)
-            result = finetune(
-                data,
-                arch_cfg,
-                cfg,
-                labelled,
+            settings = FinetuneJob(
+                arch=ArchConfig.from_dict(arch_values),
+                train=TrainConfig(**train_values),
+                labels=parse_budget(budget_text),
                 encoder=encoder,
                 freeze=freeze,
-                on_event=on_event,
-                should_stop=should_stop,
-                split=split,
+                unlabelled=unlabelled,
+                steps=steps,
             )
-            return result, arch_cfg, cfg, len(labelled)
+            return finetune_and_save(data, settings, None, on_event, should_stop)
 
-        info = {
-            "lineage": lineage,
-            "description": description,
-            "freeze": freeze,
-            "budget": budget_text,
-        }
         return self._run(
             job,
             starting="starting …",
-            status=f"Fine-tuning from {description} …",
+            status=f"Fine-tuning from {encoder.description} …",
             on_event=self.monitor.handle,
-            on_success=lambda out: self._done(out, info),
+            on_success=self._done,
         )
 
-    def _done(self, outcome: tuple, info: dict) -> None:
-        result, arch, cfg, n_labels = outcome
-        finished = result.fit.finished
+    def _done(self, trained: Any) -> None:
+        finished, checkpoint = trained.finished, trained.checkpoint
         if self._nothing_trained(finished):
             return
-        metrics = {
-            "val_accuracy": result.val_accuracy,
-            "labels": n_labels,
-            "best_epoch": finished.best_epoch,
-            "frozen": info["freeze"],
-        }
-        checkpoint = self._checkpoint(
-            "classifier",
-            result,
-            arch,
-            cfg,
-            metrics,
-            encoder_sha256=info["lineage"],
-            extra={"encoder_source": info["description"]},
-        )
         self.state.set_classifier(checkpoint)
+        extra, accuracy = checkpoint.extra, trained.result.val_accuracy
+        unlabelled = f" + {extra['unlabelled']:,} unlabelled images" if extra["unlabelled"] else ""
         self.model_label.setText(
-            f"Classifier ready: {n_labels:,} labels, {info['description']}"
-            f"{' (frozen)' if info['freeze'] else ''}; validation accuracy "
-            f"{result.val_accuracy:.2%}. Not saved yet."
+            f"Classifier ready: {extra['labels']:,} labels{unlabelled}, {extra['encoder_source']}"
+            f"{' (frozen)' if extra['freeze_encoder'] else ''}; validation accuracy "
+            f"{accuracy:.2%}. Not saved yet."
         )
         self.state.status(
-            f"Fine-tuning {finished.status.replace('_', ' ')}: "
-            f"validation accuracy {result.val_accuracy:.2%}"
+            f"Fine-tuning {finished.status.replace('_', ' ')}: validation accuracy {accuracy:.2%}"
         )
 
     def save(self, path: str | None = None) -> str | None:
@@ -235,13 +242,7 @@ class FinetunePanel(TrainingPanel):
         checkpoint = self.state.classifier
         if checkpoint is None:
             return None
-        written = self._write_checkpoint(
-            checkpoint,
-            "classifier",
-            path,
-            encoder_sha256=checkpoint.encoder_sha256,
-            extra=checkpoint.extra,
-        )
+        written = self._write_checkpoint(checkpoint, "classifier", path)
         if written is None:
             return None
         path, sha = written

@@ -1,9 +1,9 @@
 """The main window: tabs in workflow order, menus, shortcuts, status bar, settings.
 
-`AppState` is the one place that knows what is loaded (data, autoencoder, encoder file,
-classifier) and owns the single JobRunner, so only one heavy job runs at a time and every
-tab can enable exactly the controls that make sense. Tabs talk to each other only through
-AppState's signals.
+What the app holds lives in `gui.state` (no Qt), which the tabs reach through the
+`gui.state_signals.AppState` adapter: it owns the single JobRunner, so only one heavy job
+runs at a time, and a request made meanwhile waits its turn or is refused with a message.
+Tabs talk to each other only through AppState's signals; none of them imports this module.
 
 Nothing here imports torch; engine modules are imported inside the functions that need
 them, so the window paints before the heavy libraries load.
@@ -15,7 +15,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -33,7 +33,7 @@ from gui.evaluate_panel import EvaluatePanel
 from gui.finetune_panel import FROM_FILE, FinetunePanel
 from gui.pretrain_panel import PretrainPanel
 from gui.settings import open_settings, restore_widgets, save_widgets
-from gui.worker import JobRunner
+from gui.state_signals import AppState, JobTab
 
 APP_TITLE = "Even/Odd Studio"
 ABOUT = (
@@ -41,71 +41,6 @@ ABOUT = (
     "images alone, then fine-tune an even/odd classifier with a few labels, evaluate it, "
     "and try it on your own drawings."
 )
-
-
-class AppState(QObject):
-    """What the app holds right now, and the one background runner."""
-
-    data_changed = Signal()
-    models_changed = Signal()
-    budget_changed = Signal(str)
-    status_message = Signal(str)
-    open_requested = Signal(str)  # "encoder" or "classifier": ask the window for a file
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.runner = JobRunner(self)
-        self.data: Any = None  # gui.data_panel.LoadedData
-        self.autoencoder: Any = None  # engine.checkpoint.Checkpoint (kind autoencoder)
-        self.autoencoder_sha: str | None = None  # sha256 of the file it was saved to
-        self.encoder_file: Any = None  # Checkpoint loaded from a file (encoder/autoencoder)
-        self.classifier: Any = None  # Checkpoint (trained here or loaded)
-        self.shipped_autoencoder: Any = None  # the default model's, for Draw's reconstruction
-        self.budget_text = "all"
-        self._last_dir = ""
-
-    def set_data(self, loaded: Any) -> None:
-        self.data = loaded
-        self.data_changed.emit()
-
-    def set_autoencoder(self, checkpoint: Any, sha256: str | None) -> None:
-        self.autoencoder, self.autoencoder_sha = checkpoint, sha256
-        self.models_changed.emit()
-
-    def set_encoder_file(self, checkpoint: Any) -> None:
-        self.encoder_file = checkpoint
-        self.models_changed.emit()
-
-    def set_classifier(self, checkpoint: Any) -> None:
-        self.classifier = checkpoint
-        self.models_changed.emit()
-
-    def set_budget_text(self, text: str) -> None:
-        if text != self.budget_text:
-            self.budget_text = text
-            self.budget_changed.emit(text)
-
-    def status(self, text: str) -> None:
-        self.status_message.emit(text)
-
-    def request_open(self, kind: str) -> None:
-        self.open_requested.emit(kind)
-
-    def last_dir(self) -> str:
-        return self._last_dir or str(Path.home())
-
-    def remember_dir(self, path: str) -> None:
-        self._last_dir = str(Path(path).parent)
-
-    def decoder_model(self) -> Any:
-        """An autoencoder for the Draw tab's reconstruction, if one is available."""
-        if self.autoencoder is not None:
-            return self.autoencoder.model
-        if self.encoder_file is not None and self.encoder_file.has_decoder:
-            return self.encoder_file.model
-        if self.shipped_autoencoder is not None:
-            return self.shipped_autoencoder.model
-        return None
 
 
 def load_default_model_job(on_event: Any, should_stop: Any) -> tuple[Any, Any]:
@@ -142,6 +77,7 @@ class MainWindow(QMainWindow):
         self.state.models_changed.connect(self._models_changed)
         self.state.data_changed.connect(self._data_changed)
         self.state.runner.busy_changed.connect(self._busy_changed)
+        self.state.jobs_changed.connect(self._update_summary)
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
@@ -194,9 +130,8 @@ class MainWindow(QMainWindow):
         current = self.tabs.currentIndex()
         self.draw_panel = self._replace_tab(4, DrawPanel(), "Draw", "drawPanel")
         self.compare_panel = self._replace_tab(
-            5, ComparePanel(runner=self.state.runner), "Compare", "comparePanel"
+            5, ComparePanel(self.state), "Compare", "comparePanel"
         )
-        self.compare_panel.status_message.connect(self.state.status)
         restore_widgets(open_settings(), "compare", self.compare_panel.settings_widgets())
         self.tabs.setCurrentIndex(current)
         self._data_changed()
@@ -285,13 +220,13 @@ class MainWindow(QMainWindow):
         self.stop_action = self._action(
             run_menu,
             "Stop",
-            self.state.runner.stop,
+            self.stop,
             "Ctrl+.",
             "Stop the running job (keeps the best weights)",
             "stopAction",
         )
         escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
-        escape.activated.connect(self.state.runner.stop)
+        escape.activated.connect(self.stop)
         for i in range(9):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self)
             shortcut.activated.connect(lambda i=i: self._go_to_tab(i))
@@ -309,19 +244,18 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------------- actions
 
     def start_current(self) -> bool:
+        """F5: start (or queue) the current tab's job; False, with the reason in the status
+        bar, when it cannot."""
         panel = self.tabs.currentWidget()
-        if panel is self.pretrain_panel:
-            return self.pretrain_panel.start()
-        if panel is self.finetune_panel:
-            return self.finetune_panel.start()
-        if panel is self.evaluate_panel:
-            return self.evaluate_panel.evaluate()
-        if panel is self.data_panel:
-            self.data_panel.load_from_edit()
-            return True
-        if panel is self.compare_panel:
-            return self.compare_panel.start()
+        if isinstance(panel, JobTab):
+            return panel.start()
+        title = self.tabs.tabText(self.tabs.currentIndex())
+        self.state.status(f"Nothing to start on the {title} tab.")
         return False
+
+    def stop(self) -> None:
+        """Stop and Esc: stop the running job, whichever tab started it."""
+        self.state.runner.stop()
 
     def about(self) -> None:
         QMessageBox.about(self, f"About {APP_TITLE}", ABOUT)
@@ -331,9 +265,8 @@ class MainWindow(QMainWindow):
 
     def open_checkpoint(self, kind: str, path: str | None = None) -> bool:
         """Load an encoder ("encoder": encoder or autoencoder file) or a classifier in the
-        background. On failure the error is shown and nothing that was loaded changes."""
-        if self.state.runner.is_busy():
-            return False
+        background, now or when the running job ends. On failure the error is shown and
+        nothing that was loaded changes. False if no file was chosen."""
         if path is None:
             path, _ = QFileDialog.getOpenFileName(
                 self, f"Open {kind}", self.state.last_dir(), "Checkpoints (*.pt);;All files (*)"
@@ -357,23 +290,20 @@ class MainWindow(QMainWindow):
             self.state.status(f"Could not open {Path(path).name}")
             errors.show_error(self, message, details)
 
-        return self.state.runner.start(
-            load_checkpoint_job(path, expect),
-            on_success=loaded,
-            on_failure=failed,
-            name=f"open-{kind}",
-        )
+        def start() -> None:
+            self.state.runner.start(
+                load_checkpoint_job(path, expect),
+                on_success=loaded,
+                on_failure=failed,
+                name=f"open-{kind}",
+            )
+
+        return self.state.request(f"open-{kind}", f"open {kind} {Path(path).name}", start)
 
     # ------------------------------------------------------------------------ state
 
     def _busy_changed(self, busy: bool) -> None:
-        for action in (
-            self.open_data_action,
-            self.open_encoder_action,
-            self.open_classifier_action,
-            self.start_action,
-        ):
-            action.setEnabled(not busy)
+        # Opening and Start stay enabled while busy: they wait their turn or say why not.
         self.stop_action.setEnabled(busy)
         self.save_encoder_action.setEnabled(self.state.autoencoder is not None)
         self.save_classifier_action.setEnabled(self.state.classifier is not None)
@@ -390,10 +320,6 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"Draw tab: {exc}", 8000)
 
     def _data_changed(self) -> None:
-        """The Compare tab studies the loaded MNIST folder (it loads its own copy)."""
-        if self.compare_panel is not None:
-            data = self.state.data
-            self.compare_panel.set_data_dir(data.folder if data else None)
         self._update_summary()
 
     def _update_summary(self) -> None:
@@ -408,11 +334,12 @@ class MainWindow(QMainWindow):
             "autoencoder ✓" if state.autoencoder is not None else "no autoencoder",
             "classifier ✓" if state.classifier is not None else "no classifier",
         ]
+        parts += [f"waiting: {request.label}" for request in state.model.jobs.waiting]
         self.summary_label.setText(" · ".join(parts))
 
     # --------------------------------------------------------------------- settings
 
-    def _panels_with_settings(self) -> dict[str, Any]:
+    def _panels_with_settings(self) -> dict[str, JobTab]:
         return {
             "data": self.data_panel,
             "pretrain": self.pretrain_panel,
@@ -432,8 +359,7 @@ class MainWindow(QMainWindow):
         folder = settings.value("data/folder")
         if folder:
             self.data_panel.dir_edit.setText(str(folder))
-        self._last_dir_from_settings = str(settings.value("paths/last_dir") or "")
-        self.state._last_dir = self._last_dir_from_settings
+        self.state.model.last_dir = str(settings.value("paths/last_dir") or "")
         with contextlib.suppress(TypeError, ValueError):
             self.tabs.setCurrentIndex(int(settings.value("window/tab", 0)))
 
@@ -445,7 +371,7 @@ class MainWindow(QMainWindow):
             save_widgets(settings, group, panel.settings_widgets())
         if self.state.data is not None:
             settings.setValue("data/folder", self.state.data.folder)
-        settings.setValue("paths/last_dir", self.state._last_dir)
+        settings.setValue("paths/last_dir", self.state.model.last_dir)
         settings.sync()
 
     def load_default_model(self, then: Any = None) -> bool:
@@ -461,10 +387,7 @@ class MainWindow(QMainWindow):
             return False
 
         def loaded(result: tuple[Any, Any]) -> None:
-            classifier, autoencoder = result
-            if self.state.classifier is None:  # the user may have opened one meanwhile
-                self.state.shipped_autoencoder = autoencoder
-                self.state.set_classifier(classifier)
+            if self.state.model.set_shipped(*result):  # not if the user opened one meanwhile
                 self.state.status("Loaded the shipped default model: draw a digit on the Draw tab")
             finish()
 
@@ -483,7 +406,10 @@ class MainWindow(QMainWindow):
         return str(open_settings().value("data/folder") or "")
 
     def load_remembered_data(self) -> bool:
-        """Load the data folder used last time (called by the app after the first paint)."""
+        """Load the data folder used last time (called by the app after the first paint),
+        unless the user already asked for a folder while the app was starting."""
+        if self.state.model.jobs.is_waiting("data"):
+            return False
         folder = self.remembered_data_folder()
         if folder and Path(folder).is_dir():
             return self.data_panel.load_folder(folder)
@@ -491,19 +417,15 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------------ close
 
-    def confirm_close(self) -> bool:
-        """Ask before closing while a job runs. Tests replace this to answer for the user."""
-        answer = QMessageBox.question(
-            self,
-            "Quit while training?",
-            "A job is still running. Stop it and quit? (The model being trained is lost "
-            "unless you saved it.)",
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.state.runner.is_busy():
-            if not self.confirm_close():
+            answer = QMessageBox.question(
+                self,
+                "Quit while training?",
+                "A job is still running. Stop it and quit? (The model being trained is lost "
+                "unless you saved it.)",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
             self.statusBar().showMessage("Stopping …")

@@ -195,7 +195,6 @@ class LiveCanvas(QWidget):
         self.setMinimumSize(200, 140)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._dirty = True
-        self.redraws = 0  # how many renders were asked for (tests, diagnostics)
         _the_renderer().views.add(self)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
@@ -221,13 +220,11 @@ class LiveCanvas(QWidget):
             if not surface.apply_pending_if_free():
                 return
             self._dirty = False
-            self.redraws += 1
             _the_renderer().submit(self._surface, *self._wanted_size())
 
     def flush(self) -> None:
         """Draw now, in this thread, and show the result (screenshots, tests)."""
         self._dirty = False
-        self.redraws += 1
         self.sync()
         self._surface.image = self._surface.render(*self._wanted_size())
         self.take_image()
@@ -306,7 +303,12 @@ class LossPlot(LiveCanvas):
             acc.set_xlabel("epoch", fontsize=8)
             acc.tick_params(labelsize=7)
             acc.grid(alpha=0.3)
-            (self.acc_line,) = acc.plot([], [], "o-", color="tab:purple", ms=3)
+            (self.acc_line,) = acc.plot([], [], "o-", color="tab:purple", ms=3, label="validation")
+            # Semi-supervised fine-tuning: the share of unlabelled images confident enough
+            # to learn from (engine.events.PseudoLabels); stays empty otherwise.
+            (self.confident_line,) = acc.plot(
+                [], [], "^--", color="tab:green", ms=3, label="unlabelled: confident share"
+            )
         self.reset()
 
     @changes_figure
@@ -318,9 +320,16 @@ class LossPlot(LiveCanvas):
         self._train: list[float] = []
         self._val: list[float] = []
         self._acc: list[float] = []
-        for line in (self.running_line, self.train_line, self.val_line, self.acc_line):
+        self._confident: tuple[list[float], list[float]] = ([], [])
+        lines = (self.running_line, self.train_line, self.val_line, self.acc_line)
+        for line in (*lines, getattr(self, "confident_line", None)):
             if line is not None:
                 line.set_data([], [])
+        if self.acc_ax is not None:
+            self.acc_ax.set_title("validation accuracy", fontsize=9)
+            legend = self.acc_ax.get_legend()
+            if legend is not None:
+                legend.remove()
         self.best_line.set_visible(False)
         self.stop_line.set_visible(False)
         self.note.set_text("")
@@ -360,6 +369,20 @@ class LossPlot(LiveCanvas):
         self._rescale()
 
     @changes_figure
+    def add_confident(self, epoch: int, confident: float) -> None:
+        """Semi-supervised rounds: the share of unlabelled images the model learned from."""
+        if self.acc_ax is None:
+            return
+        xs, ys = self._confident
+        if not xs:
+            self.acc_ax.set_title("accuracy and unlabelled images", fontsize=9)
+            self.acc_ax.legend(fontsize=7, loc="lower right", frameon=False)
+        xs.append(epoch)
+        ys.append(confident)
+        self.confident_line.set_data(xs, ys)
+        self._rescale()
+
+    @changes_figure
     def finish(self, status: str, epochs_run: int, best_epoch: int) -> None:
         words = {"early_stopped": "early stop", "stopped": "stopped", "diverged": "diverged"}
         if status in ("early_stopped", "stopped", "diverged") and epochs_run:
@@ -387,6 +410,7 @@ class LossPlot(LiveCanvas):
             "val": list(self._val),
             "accuracy": list(self._acc),
             "running": list(self._running[1]),
+            "confident": list(self._confident[1]),
         }
 
 

@@ -1,6 +1,6 @@
 """Pretrain tab: train the autoencoder on unlabelled images and watch it learn.
 
-The job is `engine.training.pretrain`; this tab only collects settings, starts/stops it
+The job is `engine.workflows.pretrain_and_save`; this tab only collects settings, starts/stops it
 through the shared JobRunner and shows its events. What it shares with the Fine-tune tab
 (training settings, Start/Stop, `TrainingMonitor`, saving) is in `gui.training_panel`; here
 is only what is particular to the autoencoder: its architecture, the reconstructions and
@@ -22,12 +22,13 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import DEFAULT_ARCH, DEFAULT_PRETRAIN
+from engine.options import ARCH_OPTIONS
 from gui.latent_map import LatentMapPanel
 from gui.plots import ImageGrid
-from gui.training_panel import TrainingPanel, dspin, spin
+from gui.training_panel import TrainingPanel, option_spin
 
 if TYPE_CHECKING:
-    from gui.main_window import AppState
+    from gui.state_signals import AppState
 
 
 class PretrainPanel(TrainingPanel):
@@ -51,21 +52,9 @@ class PretrainPanel(TrainingPanel):
         self.arch_combo.setToolTip(
             "conv: small convolutional encoder (better on images); mlp: fully connected layers"
         )
-        self.latent = spin(
-            2,
-            1024,
-            DEFAULT_ARCH.latent,
-            "Size of the code the encoder compresses a digit to",
-            "pretrainLatentSpin",
-        )
-        self.dropout = dspin(
-            0.0,
-            0.9,
-            DEFAULT_ARCH.dropout,
-            2,
-            0.05,
-            "Dropout in the encoder (regularisation)",
-            "pretrainDropoutSpin",
+        self.latent = option_spin(ARCH_OPTIONS["latent"], DEFAULT_ARCH.latent, "pretrainLatentSpin")
+        self.dropout = option_spin(
+            ARCH_OPTIONS["dropout"], DEFAULT_ARCH.dropout, "pretrainDropoutSpin"
         )
         settings_box = QGroupBox("Autoencoder")
         form = QFormLayout(settings_box)
@@ -117,12 +106,8 @@ class PretrainPanel(TrainingPanel):
         return {
             "arch": self.arch_combo,
             "latent": self.latent,
-            "epochs": self.epochs,
-            "batch_size": self.batch,
-            "lr": self.lr,
             "dropout": self.dropout,
-            "patience": self.patience,
-            "seed": self.seed,
+            **self.train_widgets,
         }
 
     def arch_values(self) -> dict[str, Any]:
@@ -134,8 +119,7 @@ class PretrainPanel(TrainingPanel):
         }
 
     def _reason_disabled(self) -> str:
-        # While any job runs, Start is off anyway and keeps its usual tooltip.
-        if self.state.data is None and not self.state.runner.is_busy():
+        if self.state.data is None and not self.state.model.data_coming():
             return "Load MNIST on the Data tab first"
         return ""
 
@@ -144,24 +128,20 @@ class PretrainPanel(TrainingPanel):
         self.save_encoder_button.setEnabled(has_model and not mine)
         self.save_ae_button.setEnabled(has_model and not mine)
 
-    def start(self) -> bool:
-        if not self._can_start():
-            return False
-        data, split = self.state.data.mnist, self.state.data.split
+    def _start_job(self) -> bool:
+        data = self.state.data.mnist
         arch_values = self.arch_values()
         train_values = self._train_values()
 
         def job(on_event, should_stop):
+            from engine.config import ArchConfig, TrainConfig
             from engine.latent import epoch_hook, map_indices
-            from engine.models import ArchConfig
-            from engine.training import TrainConfig, pretrain
+            from engine.workflows import PretrainJob, pretrain_and_save, validation_split
 
-            arch = ArchConfig(**arch_values)
-            cfg = TrainConfig(**train_values)
-            shown = map_indices(split.val)  # the latent map's digits, mapped every epoch
+            settings = PretrainJob(ArchConfig(**arch_values), TrainConfig(**train_values))
+            shown = map_indices(validation_split(data).val)  # the latent map's digits
             hook = epoch_hook(data.train_images[shown], shown, data.train_labels[shown], on_event)
-            result = pretrain(data, arch, cfg, on_event, should_stop, split=split, after_epoch=hook)
-            return result, arch, cfg
+            return pretrain_and_save(data, settings, None, on_event, should_stop, hook)
 
         self.recon.clear()
         started = self._run(
@@ -191,21 +171,15 @@ class PretrainPanel(TrainingPanel):
         else:
             self.monitor.handle(event)
 
-    def _done(self, outcome: tuple) -> None:
-        result, arch, cfg = outcome
-        finished = result.fit.finished
+    def _done(self, trained: Any) -> None:
+        finished, checkpoint = trained.finished, trained.checkpoint
         if self._nothing_trained(finished):
             return
-        metrics = {
-            "val_mse": result.val_mse,
-            "best_epoch": finished.best_epoch,
-            "status": finished.status,
-        }
-        checkpoint = self._checkpoint("autoencoder", result, arch, cfg, metrics)
         self.state.set_autoencoder(checkpoint, sha256=None)
+        arch = checkpoint.arch
         self.model_label.setText(
             f"Autoencoder ready: {arch.arch}, latent {arch.latent}; validation MSE "
-            f"{result.val_mse:.4f} (best epoch {finished.best_epoch}). Not saved yet."
+            f"{trained.result.val_mse:.4f} (best epoch {finished.best_epoch}). Not saved yet."
         )
         self.state.status(f"Pretraining {finished.status.replace('_', ' ')}: {finished.reason}")
 

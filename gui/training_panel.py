@@ -27,11 +27,13 @@ from PySide6.QtWidgets import (
 
 from engine.config import TrainConfig
 from engine.console import format_seconds
+from engine.options import TRAIN_OPTIONS, Option
 from gui import errors
 from gui.plots import LossPlot
+from gui.state import LONG_JOBS, job_title
 
 if TYPE_CHECKING:
-    from gui.main_window import AppState
+    from gui.state_signals import AppState
     from gui.worker import Job
 
 SpinBox = TypeVar("SpinBox", QSpinBox, QDoubleSpinBox)
@@ -47,6 +49,23 @@ def dspin(
     box = QDoubleSpinBox()
     box.setDecimals(decimals)  # first: the value is rounded to it
     return _set_up(box, low, high, value, step, tip, name)
+
+
+# The training settings each training tab shows, by their row in the settings table, with
+# the widget's object-name suffix; the row's name is also the remembered QSettings key.
+TRAIN_SPINS = {"epochs": "Epochs", "batch_size": "Batch", "lr": "Lr", "patience": "Patience",
+               "seed": "Seed"}  # fmt: skip
+
+
+def option_spin(
+    option: Option, value: float, name: str, tip: str | None = None
+) -> QSpinBox | QDoubleSpinBox:
+    """A spin box for a row of the settings table: its bounds, step and help text."""
+    low, high = option.widget_range()
+    tip = tip or option.help[:1].upper() + option.help[1:]
+    if option.kind is int:
+        return spin(int(low), int(high), int(value), tip, name, int(option.step))
+    return dspin(low, high, value, option.decimals, option.step, tip, name)
 
 
 def _set_up(
@@ -89,7 +108,7 @@ class TrainingMonitor(QWidget):
         self.result_label.setText("")
 
     def handle(self, event: object) -> None:
-        from engine.events import EpochEnd, Finished, Progress
+        from engine.events import EpochEnd, Finished, Progress, PseudoLabels
 
         if isinstance(event, Progress):
             self.progress.setValue(int(1000 * event.fraction))
@@ -111,6 +130,12 @@ class TrainingMonitor(QWidget):
             self.result_label.setText(
                 f"Epoch {event.epoch}: train {event.train_loss:.4f}, validation "
                 f"{event.val_loss:.4f}{accuracy}; best so far epoch {event.best_epoch}."
+            )
+        elif isinstance(event, PseudoLabels):
+            self.plot.add_confident(event.epoch, event.confident)
+            self.result_label.setText(
+                f"{self.result_label.text()} Unlabelled images: {event.confident:.0%} "
+                f"confident ({event.odd:.0%} of those odd)."
             )
         elif isinstance(event, Finished):
             self.plot.finish(event.status, event.epochs_run, event.best_epoch)
@@ -144,20 +169,14 @@ class TrainingPanel(QWidget):
         self.state = state
         name = self.job_name
         d = self.defaults
-        self.epochs = spin(1, 1000, d.epochs, self.epochs_tip, f"{name}EpochsSpin")
-        self.batch = spin(
-            8, 4096, d.batch_size, "Images per optimiser step", f"{name}BatchSpin", 32
-        )
-        self.lr = dspin(1e-5, 1.0, d.lr, 5, 1e-4, "Adam's (peak) learning rate", f"{name}LrSpin")
-        self.patience = spin(
-            1,
-            100,
-            d.patience,
-            "Stop early after this many epochs without a better "
-            "validation loss; the best weights are kept",
-            f"{name}PatienceSpin",
-        )
-        self.seed = spin(0, 2**31 - 1, d.seed, self.seed_tip, f"{name}SeedSpin")
+        tips = {"epochs": self.epochs_tip, "seed": self.seed_tip}  # what they mean on this tab
+        self.train_widgets = {
+            key: option_spin(
+                TRAIN_OPTIONS[key], getattr(d, key), f"{name}{suffix}Spin", tips.get(key)
+            )
+            for key, suffix in TRAIN_SPINS.items()
+        }
+        self.epochs, self.batch, self.lr, self.patience, self.seed = self.train_widgets.values()
 
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName(f"{name}StartButton")
@@ -165,7 +184,7 @@ class TrainingPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName(f"{name}StopButton")
         self.stop_button.setToolTip("Stop within a second and keep the best weights so far (Esc)")
-        self.stop_button.clicked.connect(self.state.runner.stop)
+        self.stop_button.clicked.connect(self.stop)
         self.model_label = QLabel(self.no_model_text)
         self.model_label.setObjectName(f"{name}ModelLabel")
         self.model_label.setWordWrap(True)
@@ -196,9 +215,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(left_widget)
         _add(layout, right, 1)
 
-        self.state.runner.busy_changed.connect(lambda _busy: self.update_controls())
-        self.state.data_changed.connect(self.update_controls)
-        self.state.models_changed.connect(self.update_controls)
+        self.state.watch(self.update_controls)
         self.update_controls()
 
     # ------------------------------------------------------------------ to override
@@ -207,12 +224,13 @@ class TrainingPanel(QWidget):
         """The settings remembered between sessions (the keys are QSettings keys)."""
         raise NotImplementedError
 
-    def start(self) -> bool:
-        """Start this tab's job (Start button, F5); False when it cannot start now."""
+    def _start_job(self) -> bool:
+        """Start this tab's job on the runner, which is idle; False if it did not start."""
         raise NotImplementedError
 
     def _reason_disabled(self) -> str:
-        """Why Start cannot be used now (shown as its tooltip), or "" when it can."""
+        """Why this tab's job cannot start with what the app holds (shown as Start's
+        tooltip, and in the status bar when asked anyway), or "" when it can."""
         raise NotImplementedError
 
     def _update_own_controls(self, busy: bool, mine: bool) -> None:
@@ -221,31 +239,50 @@ class TrainingPanel(QWidget):
     # ------------------------------------------------------------------------ shared
 
     def update_controls(self) -> None:
-        """Start only when nothing runs and the tab has what it needs; Stop, and locked
-        settings, only while this tab's own job runs (another tab's job leaves them editable)."""
-        busy = self.state.runner.is_busy()
-        mine = busy and self.state.runner.name == self.job_name
+        """Start when the tab has what it needs and no training or study runs (behind a
+        short job it waits its turn); Stop, and locked settings, only while this tab's own
+        job runs (another tab's job leaves them editable)."""
+        runner = self.state.runner
+        busy = runner.is_busy()
+        mine = busy and runner.name == self.job_name
         reason = self._reason_disabled()
-        self.start_button.setEnabled(not busy and not reason)
+        if not reason and busy and runner.name in LONG_JOBS:
+            reason = f"Wait until {job_title(runner.name)} ends, or stop it (Esc)"
+        self.start_button.setEnabled(not reason)
         self.start_button.setToolTip(reason or self.start_tip)
         self.stop_button.setEnabled(mine)
         for widget in self.settings_widgets().values():
             widget.setEnabled(not mine)
         self._update_own_controls(busy, mine)
 
-    def _can_start(self) -> bool:
-        return not self.state.runner.is_busy() and not self._reason_disabled()
+    def start(self) -> bool:
+        """Start button and F5: start now, or when a short job ends (queued); refused, with
+        the reason in the status bar, while a training or study runs or when the tab lacks
+        what it needs. False when refused."""
+        reason = self._reason_disabled()
+        if reason and not self.state.runner.is_busy():
+            self.state.status(f"{self.job_title} not started: {reason}.")
+            return False
+        return self.state.request(self.job_name, self.job_title.lower(), self._start_when_due)
+
+    def stop(self) -> None:
+        """Stop this tab's training; the best weights so far are kept."""
+        if self.state.runner.is_busy() and self.state.runner.name == self.job_name:
+            self.state.runner.stop()
+
+    def _start_when_due(self) -> None:
+        """The request's action: by its turn the app may have changed (a queued data load
+        may have failed), so check again."""
+        reason = self._reason_disabled()
+        if reason:
+            self.state.status(f"{self.job_title} not started: {reason}.")
+            return
+        self._start_job()
 
     def _train_values(self) -> dict[str, Any]:
         """TrainConfig fields from the shared spin boxes, read in the GUI thread."""
-        return {
-            "epochs": self.epochs.value(),
-            "batch_size": self.batch.value(),
-            "lr": self.lr.value(),
-            "patience": self.patience.value(),
-            "seed": self.seed.value(),
-            "precision": self.defaults.precision,  # the engine's choice; no widget
-        }
+        values = {key: box.value() for key, box in self.train_widgets.items()}
+        return values | {"precision": self.defaults.precision}  # the engine's choice; no widget
 
     def _run(
         self,
@@ -277,29 +314,13 @@ class TrainingPanel(QWidget):
         self.update_controls()
         return True
 
-    def _checkpoint(
-        self, kind: str, result: Any, arch: Any, cfg: Any, metrics: dict, **extra: Any
-    ) -> Any:
-        """The trained model as a Checkpoint (not saved yet), with the settings it came from."""
-        from engine.checkpoint import Checkpoint
-
-        return Checkpoint(
-            kind=kind,
-            model=result.model,
-            arch=arch,
-            train_config=cfg.to_dict(),
-            metrics=metrics,
-            seed=cfg.seed,
-            **extra,
-        )
-
     def _failed(self, message: str, details: str) -> None:
         self.monitor.progress.setFormat("failed")
         self.state.status(f"{self.job_title} failed")
         errors.show_error(self, message, details)
 
     def _write_checkpoint(
-        self, checkpoint: Any, kind: str, path: str | None, **extra: Any
+        self, checkpoint: Any, kind: str, path: str | None
     ) -> tuple[str, str] | None:
         """Write `checkpoint` as `kind` to `path` (asked for when None); (path, sha256), or
         None when cancelled or failed (the error is shown)."""
@@ -311,18 +332,9 @@ class TrainingPanel(QWidget):
             if not path:
                 return None
         try:
-            from engine.checkpoint import save_checkpoint
+            from engine.workflows import save_model
 
-            sha = save_checkpoint(
-                path,
-                checkpoint.model,
-                checkpoint.arch,
-                kind=kind,
-                train_config=checkpoint.train_config,
-                metrics=checkpoint.metrics,
-                seed=checkpoint.seed,
-                **extra,
-            )
+            sha = save_model(checkpoint, path, kind)
         except Exception as exc:  # disk full, permissions, engine errors: all shown
             errors.show_error(self, *errors.describe(exc))
             return None

@@ -8,8 +8,13 @@ be touched from another thread. So a job is a plain callable that knows nothing 
 
 API (reusable by any panel, e.g. the study panel):
 
-    runner = JobRunner(parent)               # lives in the GUI thread
+    runner = JobRunner(parent, queue)        # lives in the GUI thread; queue: gui.state
+                                             # .JobQueue (the app's), or a new one
     runner.busy_changed.connect(...)         # bool: True when a job starts, False when done
+    decision = runner.request(Request(key, label, action))
+                                             # what the user asked for: `action` runs now
+                                             # (it calls start), or waits its turn, or is
+                                             # refused; see gui.state.JobQueue.admit
     ok = runner.start(job,                   # False (and nothing happens) if one is running
                       on_event=fn,           # GUI thread: each engine event (Progress, ...)
                       on_success=fn,         # GUI thread: the job's return value
@@ -23,7 +28,8 @@ API (reusable by any panel, e.g. the study panel):
 Signals of JobRunner (all delivered in the GUI thread): `event(object)`,
 `succeeded(object)`, `failed(str message, str details)`, `busy_changed(bool)`.
 `succeeded`/`failed` (and the per-job callbacks) arrive only after the thread has finished,
-so a handler may start the next job right away.
+so a handler may start the next job right away. Waiting requests start after them, one
+at a time, so a request queued behind a data load sees the loaded data.
 
 Underneath, `JobWorker` is the QObject moved to the QThread; it emits `event(object)`,
 `succeeded(object)` and `failed(str, str)`. Failures are classified by gui.errors.describe:
@@ -43,6 +49,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from gui.errors import describe
+from gui.state import Decision, JobQueue, Request
 
 Job = Callable[[Callable[[object], None], Callable[[], bool]], Any]
 
@@ -132,8 +139,9 @@ class JobRunner(QObject):
     failed = Signal(str, str)
     busy_changed = Signal(bool)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, queue: JobQueue | None = None) -> None:
         super().__init__(parent)
+        self.queue = queue if queue is not None else JobQueue()
         self._thread: QThread | None = None
         self._worker: JobWorker | None = None
         self._relay: _Relay | None = None
@@ -144,6 +152,14 @@ class JobRunner(QObject):
 
     def is_busy(self) -> bool:
         return self._thread is not None
+
+    def request(self, request: Request) -> Decision:
+        """Run `request.action` now if nothing runs or waits, else queue or refuse it
+        (`JobQueue.admit`); the decision's message says which, for the status bar."""
+        decision = self.queue.admit(request)
+        if decision.outcome == "start":
+            request.action()
+        return decision
 
     def start(
         self,
@@ -174,6 +190,7 @@ class JobRunner(QObject):
         thread.finished.connect(relay.on_thread_finished)
         self._thread, self._worker, self._relay = thread, worker, relay
         _threads.add(thread)
+        self.queue.set_running(name or "job")
         self.busy_changed.emit(True)
         thread.start()
         return True
@@ -186,8 +203,10 @@ class JobRunner(QObject):
         """Stop the job and block until its thread has ended; True if nothing is left running.
 
         Used when the window closes: the QThread must be finished before it is destroyed.
-        Results of a job that is shut down are dropped (no callbacks run).
+        Results of a job that is shut down are dropped (no callbacks run), and so are the
+        requests waiting their turn.
         """
+        self.queue.clear()
         thread = self._thread
         if thread is None:
             return True
@@ -217,15 +236,25 @@ class JobRunner(QObject):
         self._thread = self._worker = self._relay = None
         callbacks, self._callbacks = self._callbacks, {}
         outcome, self._outcome = self._outcome, None
+        self.queue.set_running(None)
         self.busy_changed.emit(False)
-        if outcome is None:
-            return
-        kind, value = outcome
-        if kind == "success":
-            if callbacks.get("success") is not None:
-                callbacks["success"](value)
-            self.succeeded.emit(value)
-        else:
-            if callbacks.get("failure") is not None:
-                callbacks["failure"](*value)
-            self.failed.emit(*value)
+        if outcome is not None:
+            kind, value = outcome
+            if kind == "success":
+                if callbacks.get("success") is not None:
+                    callbacks["success"](value)
+                self.succeeded.emit(value)
+            else:
+                if callbacks.get("failure") is not None:
+                    callbacks["failure"](*value)
+                self.failed.emit(*value)
+        self._start_waiting()
+
+    def _start_waiting(self) -> None:
+        """Run waiting requests in order until one starts a job (an action that cannot
+        start says why itself, and the next one gets its turn)."""
+        while self._thread is None:
+            request = self.queue.pop()
+            if request is None:
+                return
+            request.action()

@@ -48,3 +48,32 @@ def no_leaked_threads(request: pytest.FixtureRequest):
             thread.quit()
             thread.wait(10_000)
         pytest.fail(f"{request.node.name} left {len(alive)} QThread(s) running")
+
+
+@pytest.fixture
+def shown_errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """The error dialogs the app would show, as (message, details), instead of showing
+    them: a modal box would block the test. Every error dialog goes through
+    gui.errors.show_error, so this is the one place to catch them."""
+    from gui import errors
+
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        errors,
+        "show_error",
+        lambda parent, message, details="", **_: shown.append((message, details)),
+    )
+    return shown
+
+
+@pytest.fixture
+def answer_quit(monkeypatch: pytest.MonkeyPatch):
+    """Answer the "Quit while training?" question for the user: call with True or False."""
+    from PySide6.QtWidgets import QMessageBox
+
+    def answer(yes: bool) -> None:
+        button = QMessageBox.StandardButton.Yes if yes else QMessageBox.StandardButton.No
+        monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: button)
+
+    answer(True)
+    return answer

@@ -16,22 +16,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit, QPushButton, QTabWidget
 
-from gui import errors
 from gui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def shown_errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """Collect error dialogs instead of showing them (a modal box would block the test)."""
-    shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(
-        errors,
-        "show_error",
-        lambda parent, message, details="", **_: shown.append((message, details)),
-    )
-    return shown
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +31,9 @@ def loaded(tiny_mnist_dir: Path):
 
 
 @pytest.fixture
-def window(qtbot, shown_errors):
+def window(qtbot, shown_errors, answer_quit):
     win = MainWindow()
     qtbot.addWidget(win)
-    win.confirm_close = lambda: True  # answer "yes, stop and quit" for the user
     yield win
     win.state.runner.shutdown()
 
@@ -129,7 +115,7 @@ def test_enter_in_data_dir_edit_loads_the_folder(window, qtbot, tiny_mnist_dir) 
     wait_idle(qtbot, window)
     assert window.state.data is not None
     assert len(window.state.data.mnist.test_images) == 200
-    assert window.compare_panel.data_dir == Path(tiny_mnist_dir)  # studies read it too
+    assert window.compare_panel.start_button.isEnabled()  # studies read it too
     assert window.data_panel.counts_table.item(2, 12).text() == "200"  # test total
     assert window.data_panel.samples.count > 0
     assert window.pretrain_panel.start_button.isEnabled()
@@ -195,13 +181,12 @@ def test_stop_ends_training_within_a_second(window, qtbot, loaded) -> None:
     del got_progress
 
 
-def test_closing_mid_training_leaves_no_thread(qtbot, loaded, shown_errors) -> None:
+def test_closing_mid_training_leaves_no_thread(qtbot, loaded, shown_errors, answer_quit) -> None:
     from gui.worker import running_threads
 
     for _ in range(3):
         win = MainWindow()
         qtbot.addWidget(win)
-        win.confirm_close = lambda: True
         with_data(win, loaded)
         win.pretrain_panel.epochs.setValue(500)
         win.pretrain_panel.batch.setValue(8)
@@ -212,14 +197,14 @@ def test_closing_mid_training_leaves_no_thread(qtbot, loaded, shown_errors) -> N
         assert not win.state.runner.is_busy()
 
 
-def test_declining_to_close_keeps_training(window, qtbot, loaded) -> None:
+def test_declining_to_close_keeps_training(window, qtbot, loaded, answer_quit) -> None:
     with_data(window, loaded)
     window.pretrain_panel.epochs.setValue(500)
     window.pretrain_panel.batch.setValue(8)
     window.show()
     with qtbot.waitSignal(window.state.runner.event, timeout=60_000):
         window.pretrain_panel.start()
-    window.confirm_close = lambda: False
+    answer_quit(False)
     assert not window.close()
     assert window.state.runner.is_busy()
     window.state.runner.shutdown()
@@ -228,8 +213,9 @@ def test_declining_to_close_keeps_training(window, qtbot, loaded) -> None:
 CLOSE_LOOP = textwrap.dedent("""
     import sys
     from PySide6.QtCore import QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox
     app = QApplication([])
+    QMessageBox.question = lambda *a, **k: QMessageBox.StandardButton.Yes  # "stop and quit"
     from engine.data import read_folder
     from gui.data_panel import summarise
     from gui.main_window import MainWindow
@@ -237,7 +223,6 @@ CLOSE_LOOP = textwrap.dedent("""
     loaded = summarise(read_folder(sys.argv[1]))
     for i in range(20):
         w = MainWindow()
-        w.confirm_close = lambda: True
         w.state.set_data(loaded)
         w.pretrain_panel.epochs.setValue(500)
         w.pretrain_panel.batch.setValue(8)
@@ -402,14 +387,105 @@ def test_finetune_from_the_pretrained_encoder_records_lineage(window, qtbot, loa
     panel = window.finetune_panel
     panel.source_combo.setCurrentIndex(0)
     panel.freeze_check.setChecked(True)
-    panel.epochs.setValue(1)
     panel.labels_combo.setEditText("100")
+    panel.steps_spin.setValue(20)
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
         assert panel.start()
     saved = panel.save(str(tmp_path / "clf.pt"))
     ckpt = load_checkpoint(saved)
     assert ckpt.encoder_sha256 == window.state.autoencoder_sha
-    assert ckpt.metrics["labels"] == 100
+    assert ckpt.extra["labels"] == 100 and ckpt.extra["mode"] == "semi-supervised"
+
+
+def test_finetune_tab_learns_from_the_unlabelled_images_below_all_labels(
+    window, qtbot, loaded, tmp_path
+) -> None:
+    """On by default below all labels, with a live curve of the confident share (one point
+    a round) and a fixed schedule (no epochs/patience); off, the run is supervised; with
+    all labels there is nothing unlabelled, so the switch is off limits."""
+    with_data(window, loaded)
+    panel = window.finetune_panel
+    panel.source_combo.setCurrentIndex(2)  # from scratch
+    panel.labels_combo.setEditText("all")
+    assert not panel.unlabelled_check.isEnabled() and panel.epochs.isEnabled()
+    panel.labels_combo.setEditText("100")
+    assert panel.unlabelled_check.isEnabled() and panel.unlabelled_check.isChecked()
+    assert not panel.epochs.isEnabled() and not panel.patience.isEnabled()
+    assert "fixed schedule" in panel.epochs.toolTip()
+    panel.steps_spin.setValue(250)  # 3 rounds of 100 steps
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
+        assert panel.start()
+    extra = window.state.classifier.extra
+    assert extra["mode"] == "semi-supervised" and extra["unlabelled"] > 0
+    series = panel.monitor.plot.series()
+    assert len(series["confident"]) == 3 and all(0 <= c <= 1 for c in series["confident"])
+    assert "unlabelled images" in panel.model_label.text()
+
+    panel.unlabelled_check.setChecked(False)
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
+        assert panel.start()
+    extra = window.state.classifier.extra
+    assert extra["mode"] == "supervised" and extra["unlabelled"] == 0
+    assert panel.monitor.plot.series()["confident"] == []
+
+
+def _payload(path: Path) -> dict:
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _same_checkpoint(app_file: Path, cli_file: Path) -> None:
+    """Same metadata keys (and settings) and bit-identical weights."""
+    import torch
+
+    app, cli = _payload(app_file), _payload(cli_file)
+    assert app.keys() == cli.keys()
+    assert app["metrics"].keys() == cli["metrics"].keys()
+    assert app["extra"].keys() == cli["extra"].keys()
+    assert app["train_config"] == cli["train_config"] and app["arch"] == cli["arch"]
+    assert app["seed"] == cli["seed"] and app["kind"] == cli["kind"]
+    assert app["state_dict"].keys() == cli["state_dict"].keys()
+    for name, tensor in app["state_dict"].items():
+        assert torch.equal(tensor, cli["state_dict"][name]), name
+
+
+def test_app_and_cli_make_the_same_checkpoints(window, qtbot, loaded, tiny_mnist_dir, tmp_path):
+    """The app and `evenodd` train and save through the same workflow: with the same
+    settings, the same split, labels, metadata and weights."""
+    from engine.cli import main
+
+    with_data(window, loaded)
+    quick_pretrain(window, epochs=1)
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
+        window.pretrain_panel.start()
+    window.pretrain_panel.save("autoencoder", str(tmp_path / "app_autoencoder.pt"))
+    window.pretrain_panel.save("encoder", str(tmp_path / "app_encoder.pt"))  # the lineage
+    panel = window.finetune_panel
+    panel.source_combo.setCurrentIndex(0)
+    panel.epochs.setValue(1)
+    panel.labels_combo.setEditText("100")
+    panel.steps_spin.setValue(30)
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
+        assert panel.start()
+    panel.save(str(tmp_path / "app_classifier.pt"))
+
+    data = ["--data-dir", str(tiny_mnist_dir), "--quiet"]
+    pre = ["pretrain", *data, "--latent", "16", "--epochs", "1", "--batch-size", "64"]
+    assert main([*pre, "--out", str(tmp_path / "cli")]) == 0
+    fine = ["finetune", *data, "--encoder", str(tmp_path / "app_encoder.pt"), "--epochs", "1"]
+    fine += ["--labels", "100", "--steps", "30"]  # semi-supervised, as in the app
+    assert main([*fine, "--out", str(tmp_path / "cli")]) == 0
+    for kind in ("encoder", "autoencoder", "classifier"):
+        _same_checkpoint(tmp_path / f"app_{kind}.pt", tmp_path / "cli" / f"{kind}.pt")
+    clf = _payload(tmp_path / "app_classifier.pt")
+    assert clf["encoder_sha256"] == _payload(tmp_path / "cli" / "classifier.pt")["encoder_sha256"]
+    assert set(clf["metrics"]) == {"val_accuracy", "best_epoch", "status"}
+    assert set(clf["extra"]) == {
+        *("labels", "freeze_encoder", "encoder_source"),
+        *("mode", "unlabelled", "semisup", "confident"),
+    }
+    assert clf["extra"]["mode"] == "semi-supervised"
 
 
 def test_a_bad_label_budget_is_explained(window, qtbot, loaded, shown_errors) -> None:

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QMouseEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QFileDialog
 
 from engine.preprocess import NothingDrawnError, load_image, preprocess_file, to_mnist
-from gui.draw_panel import BLANK_TEXT, NO_MODEL_TEXT, PREDICT_DELAY_MS, DrawPanel
+from gui.draw_panel import BLANK_TEXT, NO_MODEL_TEXT, DrawPanel
 
 torch = pytest.importorskip("torch")
 
@@ -97,18 +97,6 @@ def panel(qtbot, classifier) -> DrawPanel:
     qtbot.waitExposed(widget)
     widget.set_classifier(classifier)
     return widget
-
-
-@pytest.fixture
-def errors_shown(monkeypatch) -> list[str]:
-    """Error boxes would block a test: record their messages instead."""
-    from gui import errors
-
-    shown: list[str] = []
-    monkeypatch.setattr(
-        errors, "show_error", lambda parent, message, *a, **k: shown.append(message)
-    )
-    return shown
 
 
 # ----------------------------------------------------------------------- drawing
@@ -273,12 +261,9 @@ def test_moving_the_pen_repaints_only_a_small_rectangle(panel, qtbot) -> None:
         original(event)
 
     canvas.paintEvent = spy
-    qtbot.wait(50)
-    rects.clear()
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
     _send_mouse(canvas, QEvent.Type.MouseButtonPress, QPointF(100, 100), left, left)
-    canvas.repaint(0, 0, 0, 0)  # flush
-    qtbot.wait(20)
+    qtbot.waitUntil(lambda: bool(rects), timeout=1000)  # the dot (and anything pending)
     rects.clear()
     _send_mouse(canvas, QEvent.Type.MouseMove, QPointF(110, 104), none, left)
     qtbot.waitUntil(lambda: bool(rects), timeout=1000)
@@ -293,9 +278,10 @@ def test_changes_are_coalesced_into_few_predictions(panel, qtbot, monkeypatch) -
     calls = []
     real = engine.preprocess.to_mnist
     monkeypatch.setattr(engine.preprocess, "to_mnist", lambda a: calls.append(1) or real(a))
-    draw_ring(panel.canvas)  # ~30 change signals in a burst
-    qtbot.wait(PREDICT_DELAY_MS * 3)
-    assert 1 <= len(calls) <= 2
+    with qtbot.waitSignal(panel.predictionChanged, timeout=5_000):
+        draw_ring(panel.canvas)  # ~30 change signals in a burst
+    assert len(calls) == 1  # one prediction for the whole burst ...
+    assert not any(t.isActive() for t in panel.findChildren(QTimer))  # ... none to come
     assert panel.prediction() is not None
 
 
@@ -304,9 +290,9 @@ def write_png(path: Path, kind: str) -> Path:
     return path
 
 
-def test_open_image_uses_the_cli_pipeline(panel, tmp_path) -> None:
+def test_open_image_uses_the_cli_pipeline(panel, tmp_path, monkeypatch) -> None:
     path = write_png(tmp_path / "bar.png", "bar")
-    panel._ask_open_path = lambda: str(path)  # the file dialog
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
     panel.open_button.click()
     assert np.array_equal(panel.model_input(), preprocess_file(path))
     assert panel.prediction()[0] == "odd"
@@ -320,7 +306,7 @@ def test_open_image_uses_the_cli_pipeline(panel, tmp_path) -> None:
     assert np.array_equal(panel.canvas.loaded_array(), load_image(path))
 
 
-def test_opening_a_non_image_keeps_the_previous_prediction(panel, tmp_path, errors_shown) -> None:
+def test_opening_a_non_image_keeps_the_previous_prediction(panel, tmp_path, shown_errors) -> None:
     draw_ring(panel.canvas)
     before = panel.predict_now()
     before_text, before_input = panel.prediction_label.text(), panel.model_input()
@@ -330,7 +316,7 @@ def test_opening_a_non_image_keeps_the_previous_prediction(panel, tmp_path, erro
     emitted = []
     panel.predictionChanged.connect(emitted.append)
     assert panel.open_image(str(bad)) is False
-    assert len(errors_shown) == 1 and "notes.txt" in errors_shown[0]
+    assert len(shown_errors) == 1 and "notes.txt" in shown_errors[0][0]
     assert "notes.txt" in panel.status_label.text()
     assert panel.prediction() == before and panel.prediction_label.text() == before_text
     assert np.array_equal(panel.model_input(), before_input)
@@ -348,7 +334,7 @@ def _drag_enter(widget, mime: QMimeData) -> bool:
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PySide flags QDragEnterEvent(...)
-def test_dropping_a_file_on_the_canvas_opens_it(panel, tmp_path, errors_shown) -> None:
+def test_dropping_a_file_on_the_canvas_opens_it(panel, tmp_path, shown_errors) -> None:
     path = write_png(tmp_path / "ring.png", "ring")
     text_only = QMimeData()
     text_only.setText("7")
@@ -359,7 +345,7 @@ def test_dropping_a_file_on_the_canvas_opens_it(panel, tmp_path, errors_shown) -
     event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
                        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)  # fmt: skip
     QApplication.sendEvent(panel.canvas, event)
-    assert errors_shown == []
+    assert shown_errors == []
     assert panel.prediction()[0] == "even"
     assert np.array_equal(panel.model_input(), preprocess_file(path))
 

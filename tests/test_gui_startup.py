@@ -18,7 +18,6 @@ pytestmark = pytest.mark.skipif(
 
 def test_default_model_loads_and_draw_tab_predicts(qtbot):
     window = MainWindow()
-    window.confirm_close = lambda: True
     qtbot.addWidget(window)
     assert window.state.classifier is None
     finished = []
@@ -41,9 +40,8 @@ def test_default_model_loads_and_draw_tab_predicts(qtbot):
 
 def test_default_model_does_not_replace_an_opened_classifier(qtbot):
     window = MainWindow()
-    window.confirm_close = lambda: True
     qtbot.addWidget(window)
-    window.state.classifier = sentinel = object()
+    window.state.model.classifier = sentinel = object()
     finished = []
     assert not window.load_default_model(then=lambda: finished.append(True))
     assert finished and window.state.classifier is sentinel
@@ -55,3 +53,8 @@ def test_all_tabs_in_workflow_order_and_one_shared_runner(qtbot):
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert titles == ["Data", "Pretrain", "Fine-tune", "Evaluate", "Draw", "Compare"]
     assert window.compare_panel.runner is window.state.runner  # one heavy job at a time
+    from gui.state_signals import JobTab
+
+    job_tabs = [window.tabs.widget(i) for i in range(6) if i != 4]  # all but Draw
+    assert all(isinstance(tab, JobTab) for tab in job_tabs)
+    assert not isinstance(window.draw_panel, JobTab)  # it runs no jobs

@@ -144,19 +144,34 @@ def test_completed_run_can_keep_its_last_weights_instead():
     assert "last weights" in result.finished.reason
 
 
-def test_a_stopped_run_goes_back_to_its_best_weights_even_when_keeping_the_last():
+def test_a_stopped_run_keeping_the_last_weights_keeps_them_not_the_best():
+    """keep_best=False is the honest mode for small label budgets: validation chooses
+    nothing, not even when the user stops (issue 11)."""
     toy = Toy()
-    calls = 0
+    calls, at_stop = 0, None
 
     def should_stop() -> bool:
-        nonlocal calls
+        nonlocal calls, at_stop
         calls += 1
-        return calls > 10  # in epoch 3, after two validated epochs
+        if calls > 10:  # in epoch 3, after two validated epochs
+            at_stop = at_stop or _state(toy.model)
+            return True
+        return False
 
     cfg = TrainConfig(epochs=5, batch_size=10, lr=0.1, patience=5, keep_best=False)
     result = toy.fit(scripted([0.3, 0.6, 0.9]), cfg=cfg, should_stop=should_stop)
     assert result.finished.status == "stopped"
-    assert _same(_state(toy.model), toy.snapshots[1])
+    assert not _same(_state(toy.model), toy.snapshots[1])  # the best epoch by validation
+    assert _same(_state(toy.model), at_stop)
+    assert "last weights" in result.finished.reason
+
+
+def test_a_diverged_run_keeping_the_last_weights_goes_back_to_its_last_finished_epoch():
+    toy = Toy()
+    cfg = TrainConfig(epochs=5, batch_size=10, lr=0.1, patience=5, keep_best=False)
+    result = toy.fit(scripted([0.3, 0.6, math.nan]), cfg=cfg)
+    assert result.finished.status == "diverged"
+    assert _same(_state(toy.model), toy.snapshots[2])
 
 
 # -------------------------------------------------------------------------------- stopping

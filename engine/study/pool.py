@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import torch
 
     from engine.data import Mnist
-    from engine.study.run import CellRun
+    from engine.study.cell import CellRun
 
 POLL_SECONDS = 0.1  # how often the parent looks for progress, finished cells and a stop
 
@@ -45,6 +45,7 @@ class CellTask:
     labelled: torch.Tensor
     encoder: Any  # nn.Module, or None for scratch
     freeze: bool
+    unlabelled: torch.Tensor | None = None  # training indices learned from without labels
 
 
 # Set in each worker process by _start_worker; a worker trains one cell at a time.
@@ -61,7 +62,7 @@ def _start_worker(
 
 
 def _train_in_worker(task: CellTask) -> CellRun:
-    from engine.study.run import train_cell
+    from engine.study.cell import train_cell
 
     events = _worker["events"]
 
@@ -80,6 +81,7 @@ def _train_in_worker(task: CellTask) -> CellRun:
         _worker["val_every"],
         on_event,
         _worker["stop"].is_set,
+        task.unlabelled,
     )
 
 

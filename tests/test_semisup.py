@@ -1,0 +1,163 @@
+"""Semi-supervised fine-tuning: it really uses the unlabelled pixels, never their labels,
+and runs through the one `fit` loop (seeding, Stop within a batch, NaN stop)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from helpers_data import single_torch_thread, small_mnist
+
+from engine.augment import strong_augment
+from engine.config import ArchConfig, ConfigError, SemiSupConfig, TrainConfig
+from engine.data import label_budget, split_train_val
+from engine.events import PseudoLabels
+from engine.training import finetune
+
+ARCH = ArchConfig(arch="conv", latent=8, width=4, dropout=0.1, head_hidden=8)
+CFG = TrainConfig(
+    epochs=3, batch_size=16, lr=3e-3, max_steps=12, augment=True, patience=4, keep_best=False
+)
+SEMI = SemiSupConfig(unlabelled_batch=24, threshold=0.5)  # every image is "confident"
+ROUND = 4
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    yield from single_torch_thread()
+
+
+@pytest.fixture(scope="module")
+def data():
+    return small_mnist(200, 40)
+
+
+@pytest.fixture(scope="module")
+def split(data):
+    return split_train_val(len(data.train_images))
+
+
+@pytest.fixture(scope="module")
+def labelled(data, split):
+    return label_budget(data.train_labels, split.train, 20, seed=0)
+
+
+def _weights(result) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in result.model.state_dict().items()}
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _semi(data, split, labelled, **kwargs):
+    options = dict(round_steps=ROUND, unlabelled=split.train, semisup=SEMI, split=split)
+    return finetune(data, ARCH, kwargs.pop("cfg", CFG), labelled, **(options | kwargs))
+
+
+def test_labels_outside_the_budget_never_reach_training(data, split, labelled):
+    """Every label but the budget's changed to the wrong parity: bit-identical weights."""
+    before = _semi(data, split, labelled)
+    wrong = (data.train_labels.long() + 1) % 10  # each digit -> one of the other parity
+    keep = torch.zeros(len(wrong), dtype=torch.bool)
+    keep[labelled] = True
+    relabelled = torch.where(keep, data.train_labels.long(), wrong).to(data.train_labels.dtype)
+    assert int((relabelled != data.train_labels).sum()) == len(wrong) - len(labelled)
+    after = finetune(
+        dataclasses.replace(data, train_labels=relabelled), ARCH, CFG, labelled,
+        round_steps=ROUND, unlabelled=split.train, semisup=SEMI, split=split,
+    )  # fmt: skip
+    assert _same(_weights(before), _weights(after))
+
+
+def test_the_unlabelled_pixels_are_learned_from(data, split, labelled):
+    """Not a silent fall-back to supervised training: other weights than the supervised run
+    with the same seed, other weights again when the unlabelled pixels change, and a
+    report of how many images were used and what was done with them each round."""
+    events = []
+    semi = _semi(data, split, labelled, on_event=events.append)
+    supervised = finetune(data, ARCH, CFG, labelled, round_steps=ROUND, split=split)
+    assert not _same(_weights(semi), _weights(supervised))
+    assert semi.unlabelled == len(split.train) and supervised.unlabelled == 0
+    rounds = [e for e in events if isinstance(e, PseudoLabels)]
+    assert [e.epoch for e in rounds] == [1, 2, 3]
+    assert all(e.confident == 1.0 for e in rounds)  # threshold 0.5: every image counts
+    assert semi.pseudo_labels == rounds
+    others = split.train.flip(0)[: len(split.train) // 2]
+    changed = _semi(data, split, labelled, unlabelled=others)
+    assert not _same(_weights(semi), _weights(changed))
+
+
+def test_a_threshold_no_prediction_reaches_learns_nothing_from_the_unlabelled(
+    data, split, labelled
+):
+    """With a 0.999 threshold an untrained model is confident about nothing early on, and
+    the confident share it reports says so."""
+    events = []
+    strict = dataclasses.replace(SEMI, threshold=0.999)
+    _semi(data, split, labelled, semisup=strict, on_event=events.append)
+    first = next(e for e in events if isinstance(e, PseudoLabels))
+    assert first.confident < 0.5
+
+
+def test_same_seed_same_weights_other_seed_other_weights(data, split, labelled):
+    a, b = _semi(data, split, labelled), _semi(data, split, labelled)
+    assert _same(_weights(a), _weights(b))
+    c = _semi(data, split, labelled, cfg=dataclasses.replace(CFG, seed=1))
+    assert not _same(_weights(a), _weights(c))
+
+
+def test_stop_is_honoured_within_a_batch(data, split, labelled):
+    calls = 0
+
+    def should_stop() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls > 5
+
+    result = _semi(data, split, labelled, should_stop=should_stop)
+    assert result.fit.finished.status == "stopped"
+    assert result.fit.finished.steps == 5
+
+
+def test_a_nan_loss_stops_as_diverged(data, split, labelled, monkeypatch):
+    """Distorted views that turn into NaN from step 5 on: the run stops as diverged and
+    keeps the weights of its last finished round, which are finite."""
+    made = 0
+
+    def poisoned(x, generator):
+        nonlocal made
+        made += 1
+        out = strong_augment(x, generator)
+        return out if made < 5 else out.fill_(float("nan"))
+
+    monkeypatch.setattr("engine.semisup.strong_augment", poisoned)
+    result = _semi(data, split, labelled)
+    assert result.fit.finished.status == "diverged"
+    assert result.fit.finished.steps == 4
+    for value in result.model.state_dict().values():
+        assert torch.isfinite(value.float()).all()
+
+
+def test_semi_supervised_needs_rounds(data, split, labelled):
+    with pytest.raises(ConfigError, match="rounds"):
+        finetune(data, ARCH, CFG, labelled, unlabelled=split.train, split=split)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"threshold": 0.4}, {"threshold": 1.0}, {"unlabelled_batch": 0}, {"unlabelled_weight": 0.0}],
+)
+def test_bad_semi_supervised_settings(changes):
+    with pytest.raises(ConfigError):
+        SemiSupConfig(**changes).validate()
+
+
+def test_strong_augment_is_seeded_in_range_and_moves_pixels():
+    x = torch.rand(6, 1, 28, 28)
+    a = strong_augment(x, torch.Generator().manual_seed(0))
+    b = strong_augment(x, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and a.shape == x.shape
+    assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+    assert float((a - x).abs().mean()) > 0.05

@@ -1,0 +1,94 @@
+"""The workflow layer: one split, one parity rule, one save with all the metadata."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from helpers_data import single_torch_thread
+
+from engine.checkpoint import file_sha256, load_checkpoint
+from engine.config import ArchConfig, TrainConfig
+from engine.data import ODD_THRESHOLD, parity_word, predicted_odd, read_folder, split_train_val
+from engine.workflows import (
+    EncoderSource,
+    FinetuneJob,
+    PretrainJob,
+    finetune_and_save,
+    predict_images,
+    pretrain_and_save,
+    validation_split,
+)
+
+TINY = ArchConfig(arch="mlp", latent=8, width=4)
+ONE_EPOCH = TrainConfig(epochs=1, batch_size=64)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    yield from single_torch_thread()
+
+
+@pytest.fixture(scope="module")
+def mnist(tiny_mnist_dir):
+    return read_folder(tiny_mnist_dir)
+
+
+def test_one_parity_rule_for_numbers_arrays_and_tensors():
+    assert ODD_THRESHOLD == 0.5
+    assert parity_word(0.5) == "even" and parity_word(0.5001) == "odd"
+    assert predicted_odd(np.array([0.2, 0.5, 0.9])).tolist() == [False, False, True]
+    assert predicted_odd(torch.tensor([0.7, 0.1])).tolist() == [True, False]
+
+
+def test_the_app_splits_like_the_engine(mnist):
+    from gui.data_panel import summarise
+
+    app = summarise(mnist).split
+    engine_split = split_train_val(len(mnist.train_images))
+    assert torch.equal(app.val, engine_split.val) and torch.equal(app.train, engine_split.train)
+    assert torch.equal(validation_split(mnist).val, engine_split.val)
+    assert len(app.val) == len(mnist.train_images) // 10  # a small set holds out a tenth
+
+
+def test_pretrain_then_finetune_save_files_with_lineage(mnist, tmp_path):
+    pre = pretrain_and_save(mnist, PretrainJob(TINY, ONE_EPOCH), tmp_path)
+    assert set(pre.files) == {"autoencoder", "encoder"}
+    assert pre.sha256["encoder"] == file_sha256(tmp_path / "encoder.pt")
+    encoder = EncoderSource.from_checkpoint(load_checkpoint(tmp_path / "encoder.pt"))
+    job = FinetuneJob(train=ONE_EPOCH, labels=50, encoder=encoder, freeze=True)
+    fine = finetune_and_save(mnist, job, tmp_path / "clf")
+    saved = load_checkpoint(tmp_path / "clf" / "classifier.pt")
+    assert saved.arch == TINY  # the encoder's architecture, not the job's default
+    assert saved.encoder_sha256 == pre.sha256["encoder"]
+    assert saved.extra == {
+        "labels": 50,
+        "freeze_encoder": True,
+        "encoder_source": "encoder file encoder.pt",
+    }
+    assert saved.metrics["val_accuracy"] == fine.result.val_accuracy
+    assert saved.metrics["status"] == fine.finished.status
+
+
+def test_without_a_folder_nothing_is_written(mnist, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    trained = pretrain_and_save(mnist, PretrainJob(TINY, ONE_EPOCH))
+    assert trained.files == {} and list(tmp_path.iterdir()) == []
+    assert trained.checkpoint.kind == "autoencoder" and trained.checkpoint.seed == 0
+
+
+def test_predict_images_reports_a_bad_file_and_goes_on(tmp_path):
+    from PIL import Image
+
+    from engine.models import Classifier
+
+    good = tmp_path / "seven.png"
+    canvas = np.zeros((28, 28), np.uint8)
+    canvas[4:24, 12:16] = 255
+    Image.fromarray(canvas).save(good)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    model = Classifier(TINY).eval()
+    first, second = predict_images(model, [bad, good])
+    assert first.error and first.parity is None
+    assert second.error is None and second.parity == parity_word(second.p_odd)

@@ -149,9 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_seed(p)
     p.add_argument("--out", type=Path, required=True)
 
-    p = commands.add_parser("evaluate", help="score a classifier on the MNIST test set")
+    p = commands.add_parser(
+        "evaluate", help="score a classifier on the MNIST test set or on your drawings"
+    )
     _add_common(p)
     p.add_argument("--model", type=Path, required=True, help="classifier checkpoint")
+    p.add_argument(
+        "--drawings",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="score on a folder of 28x28 PNGs with a labels.csv (columns file,parity) "
+        "instead of MNIST, e.g. the one the Draw tab saves into",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = commands.add_parser("predict", help="even or odd for image files")
@@ -280,8 +290,15 @@ def cmd_evaluate(args: argparse.Namespace, report, stop) -> int:
     from engine.checkpoint import load_checkpoint
     from engine.workflows import evaluate_model
 
+    if args.drawings is not None and args.data_dir is not None:
+        print("evenodd evaluate: error: give --drawings or --data-dir, not both", file=sys.stderr)
+        return EXIT_USAGE
     model = load_checkpoint(args.model, expect=("classifier",)).model
-    result = evaluate_model(model, _data(args, report))
+    names: list[str] = []  # of the drawings, when scoring drawings
+    if args.drawings is not None:
+        result, names = _evaluate_drawings(model, args.drawings)
+    else:
+        result = evaluate_model(model, _data(args, report))
     if args.json:
         _print(json.dumps(result.to_dict()))
     else:
@@ -291,7 +308,20 @@ def cmd_evaluate(args: argparse.Namespace, report, stop) -> int:
         )
         _print(result.report_text)
         _print(f"confusion matrix (rows true even/odd, columns predicted):\n{result.confusion}")
+        if names:
+            wrong = [f"{names[i]} (P(odd) {result.p_odd[i]:.2f})" for i in result.misclassified]
+            _print(f"misclassified drawings: {', '.join(wrong) or 'none'}")
     return EXIT_OK
+
+
+def _evaluate_drawings(model, folder: Path):
+    """Score on a drawings folder; each skipped file is one warning line on stderr."""
+    from engine.personal import evaluate_drawings, load_drawings
+
+    drawings = load_drawings(folder)
+    for problem in drawings.problems:
+        print(f"evenodd: skipped {problem}", file=sys.stderr)
+    return evaluate_drawings(model, drawings), drawings.files
 
 
 def cmd_predict(args: argparse.Namespace, report, stop) -> int:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import numpy as np
+    import torch
     from torch import nn
 
     from engine.checkpoint import Checkpoint
@@ -95,6 +96,8 @@ class FinetuneJob:
     unlabelled: bool = True
     semisup: SemiSupConfig = field(default_factory=SemiSupConfig)
     steps: int | None = None  # below all labels: optimiser steps; None: the mode's default
+    # labelled images from elsewhere (my drawings): uint8 (M, 28, 28), parity targets (M,)
+    extra: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def model_arch(self) -> ArchConfig:
@@ -219,6 +222,7 @@ def finetune_and_save(
     result = finetune(
         data, arch, cfg, labelled, job.encoder.module, job.freeze, on_event, should_stop,
         split=split, round_steps=round_steps, unlabelled=unlabelled, semisup=job.semisup,
+        extra=job.extra,
     )  # fmt: skip
     finished = result.fit.finished
     metrics = {
@@ -227,7 +231,7 @@ def finetune_and_save(
         "status": finished.status,
     }
     extra = {
-        "labels": len(labelled),
+        "labels": result.n_labelled,  # the MNIST labels and any extra (drawings)
         "freeze_encoder": job.freeze,
         "encoder_source": job.encoder.description,
         "mode": mode,
@@ -235,6 +239,8 @@ def finetune_and_save(
         "semisup": job.semisup.to_dict() if mode == SEMI_SUPERVISED else None,
         "confident": result.pseudo_labels[-1].confident if result.pseudo_labels else None,
     }
+    if job.extra is not None:
+        extra["drawings"] = len(job.extra[0])
     checkpoint = _in_memory(
         "classifier", result.model, arch, cfg, metrics=metrics, extra=extra,
         encoder_sha256=job.encoder.sha256,

@@ -625,3 +625,18 @@ def _without_seconds(summary: dict) -> dict:
         for family, per_budget in summary["table"].items()
     }
     return {**summary, "table": table}
+
+
+def test_effect_sentences_say_what_each_ingredient_adds():
+    """Computed from the paired differences: the unlabelled images on their own, and the
+    pretrained encoder on top of them (issue 11's separate verdicts)."""
+    from engine.study.stats import effect_sentence, paired_gain
+
+    clear = paired_gain([0.99, 0.985, 0.988], [0.95, 0.94, 0.96])
+    text = effect_sentence("conv", "100", "unlabelled_scratch", clear)
+    assert text.startswith("CONV, 100 labels: the unlabelled images add +3.8 points")
+    assert "from scratch + unlabelled images vs from scratch" in text
+    assert text.endswith("helped, beyond the seed spread.")
+    unclear = paired_gain([0.99, 0.97, 0.98], [0.98, 0.98, 0.98])
+    text = effect_sentence("conv", "20", "pretraining_unlabelled", unclear)
+    assert "the pretrained encoder adds" in text and "no clear difference" in text

@@ -143,13 +143,13 @@ def table_text(summary: dict) -> str:
     short = {"scratch_unlabelled": "scratch+unl", "finetune_unlabelled": "finetune+unl"}
     lines = [
         f"{'family':<7}{'labels':>7}  "
-        + "".join(f"{short.get(w, w):>14}" for w in ways)
+        + "".join(f"{short.get(w, w):>15}" for w in ways)
         + f"  {'frozen-scratch':>26}  {'finetune-scratch':>26}"
     ]
     for family, per_budget in summary["table"].items():
         for budget, row in per_budget.items():
             gains = summary["gains"].get(family, {}).get(budget, {})
-            cells = "".join(f"{fmt_mean_std(row[w]) if w in row else '':>14}" for w in ways)
+            cells = "".join(f"{fmt_mean_std(row[w]) if w in row else '':>15}" for w in ways)
             lines.append(
                 f"{family:<7}{budget:>7}  {cells}  {fmt_gain(gains.get('frozen')):>26}"
                 f"  {fmt_gain(gains.get('finetune')):>26}"

@@ -37,12 +37,12 @@ PRETRAINED_WAYS = ("frozen", "finetune", "finetune_unlabelled")  # start from th
 UNLABELLED_WAYS = ("scratch_unlabelled", "finetune_unlabelled")  # semi-supervised
 # What each difference between two ways on the same labels measures (engine.study.stats).
 EFFECTS = {
-    "unlabelled_scratch": ("scratch_unlabelled", "scratch", "the unlabelled images"),
-    "unlabelled_pretrained": ("finetune_unlabelled", "finetune", "the unlabelled images"),
+    "unlabelled_scratch": ("scratch_unlabelled", "scratch", "the unlabelled images add"),
+    "unlabelled_pretrained": ("finetune_unlabelled", "finetune", "the unlabelled images add"),
     "pretraining_unlabelled": (
         "finetune_unlabelled",
         "scratch_unlabelled",
-        "the pretrained encoder",
+        "the pretrained encoder adds",
     ),
 }
 STUDY_FILE = "study.json"

@@ -175,7 +175,7 @@ def gain_sentence(family: str, budget: str, way: str, gain: dict) -> str:
 def effect_sentence(family: str, budget: str, name: str, gain: dict) -> str:
     """One sentence on what one ingredient adds (settings.EFFECTS), as gain_sentence."""
     way, baseline, what = EFFECTS[name]
-    head = f"{_cell_name(family, budget)}: {what} add {_pts(gain['mean'])}"
+    head = f"{_cell_name(family, budget)}: {what} {_pts(gain['mean'])}"
     head += f" ({WAY_LABELS[way]} vs {WAY_LABELS[baseline]}"
     n = len(gain["diffs"])
     if gain["clear"] is None:

@@ -34,6 +34,8 @@ from engine.config import (
 from engine.events import EventSink, Message, StopCheck, ignore_event, never_stop
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
     import torch
     from torch import nn
@@ -160,14 +162,17 @@ def pretrain_and_save(
     out: str | Path | None = None,
     on_event: EventSink = ignore_event,
     should_stop: StopCheck = never_stop,
+    after_epoch: Callable[[nn.Module, int], None] | None = None,
 ) -> Trained:
     """Train an autoencoder without labels; with `out`, write autoencoder.pt and
-    encoder.pt there (`sha256["encoder"]` is the lineage a classifier records)."""
+    encoder.pt there (`sha256["encoder"]` is the lineage a classifier records).
+    `after_epoch` goes to `training.pretrain` (the app's latent map)."""
     from engine.learning.training import pretrain
 
     result = pretrain(
-        data, job.arch, job.train, on_event, should_stop, split=validation_split(data)
-    )
+        data, job.arch, job.train, on_event, should_stop, split=validation_split(data),
+        after_epoch=after_epoch,
+    )  # fmt: skip
     finished = result.fit.finished
     metrics = {
         "val_mse": result.val_mse,

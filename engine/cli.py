@@ -204,10 +204,11 @@ def _print(text: str) -> None:
 
 
 def cmd_pretrain(args: argparse.Namespace, report, stop) -> int:
-    from engine.workflows import PretrainJob, pretrain_and_save
+    from engine.workflows import PretrainJob, RunOptions, pretrain_and_save
 
     job = PretrainJob(_arch(args), _train_config(args))
-    trained = pretrain_and_save(_data(args, report), job, args.out, report, stop.is_set)
+    run = RunOptions(args.out, report, stop.is_set)
+    trained = pretrain_and_save(_data(args, report), job, run)
     _print(
         f"validation MSE {trained.result.val_mse:.5f}; wrote {trained.files['encoder']} and "
         f"{trained.files['autoencoder']}"
@@ -222,7 +223,7 @@ def _status_code(status: str) -> int:
 def cmd_finetune(args: argparse.Namespace, report, stop) -> int:
     from engine.checkpoint import load_checkpoint
     from engine.data import parse_budget
-    from engine.workflows import EncoderSource, FinetuneJob, finetune_and_save
+    from engine.workflows import EncoderSource, FinetuneJob, RunOptions, finetune_and_save
 
     cfg = _train_config(args, augment=not args.no_augment)
     if args.encoder is not None:
@@ -236,7 +237,8 @@ def cmd_finetune(args: argparse.Namespace, report, stop) -> int:
         encoder=encoder,
         freeze=args.freeze_encoder,
     )
-    trained = finetune_and_save(_data(args, report), job, args.out, report, stop.is_set)
+    run = RunOptions(args.out, report, stop.is_set)
+    trained = finetune_and_save(_data(args, report), job, run)
     _print(
         f"validation accuracy {trained.result.val_accuracy:.4f} with "
         f"{trained.checkpoint.extra['labels']} labels; wrote {trained.files['classifier']}"

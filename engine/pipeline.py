@@ -39,6 +39,7 @@ from engine.workflows import (
     EncoderSource,
     FinetuneJob,
     PretrainJob,
+    RunOptions,
     evaluate_model,
     finetune_and_save,
     pretrain_and_save,
@@ -91,7 +92,7 @@ def run_pipeline(
     outcome = RunOutcome("completed")
 
     job = PretrainJob(settings.arch, settings.pretrain)
-    pre = pretrain_and_save(data, job, out, on_event, should_stop)
+    pre = pretrain_and_save(data, job, RunOptions(out, on_event, should_stop))
     outcome.files.update(pre.files)
     if pre.finished.status in ("stopped", "diverged"):
         outcome.status = pre.finished.status
@@ -106,7 +107,7 @@ def run_pipeline(
         encoder=EncoderSource.just_trained(pre.checkpoint, encoder_sha),
         freeze=settings.freeze_encoder,
     )
-    fine = finetune_and_save(data, fine_job, None, on_event, should_stop)
+    fine = finetune_and_save(data, fine_job, RunOptions(None, on_event, should_stop))
     evaluation = evaluate_model(fine.model, data)
     # The run's classifier also carries its test scores, which a bare fine-tuning cannot.
     metrics = metrics_of(evaluation) | {"val_accuracy": fine.result.val_accuracy}

@@ -159,7 +159,7 @@ class FinetunePanel(TrainingPanel):
         def job(on_event, should_stop):
             from engine.config import ArchConfig, TrainConfig
             from engine.data import parse_budget
-            from engine.workflows import FinetuneJob, finetune_and_save
+            from engine.workflows import FinetuneJob, RunOptions, finetune_and_save
 
             settings = FinetuneJob(
                 arch=ArchConfig.from_dict(arch_values),
@@ -168,7 +168,7 @@ class FinetunePanel(TrainingPanel):
                 encoder=encoder,
                 freeze=freeze,
             )
-            return finetune_and_save(data, settings, None, on_event, should_stop)
+            return finetune_and_save(data, settings, RunOptions(None, on_event, should_stop))
 
         return self._run(
             job,

@@ -129,10 +129,10 @@ class PretrainPanel(TrainingPanel):
 
         def job(on_event, should_stop):
             from engine.config import ArchConfig, TrainConfig
-            from engine.workflows import PretrainJob, pretrain_and_save
+            from engine.workflows import PretrainJob, RunOptions, pretrain_and_save
 
             settings = PretrainJob(ArchConfig(**arch_values), TrainConfig(**train_values))
-            return pretrain_and_save(data, settings, None, on_event, should_stop)
+            return pretrain_and_save(data, settings, RunOptions(None, on_event, should_stop))
 
         self.recon.clear()
         return self._run(

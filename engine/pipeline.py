@@ -25,16 +25,9 @@ from engine.config import (
 from engine.data import Mnist
 from engine.evaluate import Evaluation
 from engine.events import EventSink, Message, StopCheck, ignore_event, never_stop
+from engine.figures import confusion_figure, digits_figure, loss_figure, save_figure
 from engine.files import atomic_write_bytes
-from engine.report import (
-    confusion_figure,
-    digits_figure,
-    embed_png,
-    html_page,
-    loss_figure,
-    save_figure,
-    settings_table,
-)
+from engine.report import embed_png, html_page, settings_table
 from engine.workflows import (
     EncoderSource,
     FinetuneJob,
@@ -162,11 +155,16 @@ def _write_report(out: Path, data: Mnist, pre, fine, evaluation: Evaluation, met
         confusion_figure(evaluation.confusion), out / "confusion_matrix.png"
     )
     wrong = evaluation.misclassified[:40]
-    captions = [
-        f"{int(data.test_labels[i])}: P(odd)={evaluation.p_odd[i]:.2f}" for i in wrong.tolist()
-    ]
+    # As the Evaluate tab's gallery shows them: the true digit and P(odd) under each.
+    captions = [f"{int(data.test_labels[i])}  {evaluation.p_odd[i]:.2f}" for i in wrong.tolist()]
     wrong_png = save_figure(
-        digits_figure(data.test_images[wrong].numpy(), captions), out / "misclassified.png"
+        digits_figure(
+            data.test_images[wrong].numpy(),
+            captions,
+            colors=["tab:red"] * len(captions),
+            title="misclassified test digits (label, P(odd))",
+        ),
+        out / "misclassified.png",
     )
     test = metrics["test"]
     figures = {

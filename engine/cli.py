@@ -18,6 +18,8 @@ from pathlib import Path
 from engine.config import PRECISIONS
 from engine.options import (
     ARCH_OPTIONS,
+    SEMISUP_OPTIONS,
+    STEPS_OPTION,
     TRAIN_OPTIONS,
     Option,
     int_at_least,
@@ -87,6 +89,31 @@ def _add_training(parser: argparse.ArgumentParser, prefix: str, defaults) -> Non
     )
 
 
+def _add_budget(parser: argparse.ArgumentParser) -> None:
+    """The label budget and, below all labels, how the unlabelled images are used."""
+    from engine.config import SemiSupConfig
+
+    parser.add_argument(
+        "--labels", type=_labels, default="all", help="label budget: N labelled images, or all"
+    )
+    parser.add_argument(
+        "--no-unlabelled",
+        dest="unlabelled",
+        action="store_false",
+        help="below all labels, learn from the N labelled images alone (default: also from "
+        "the unlabelled training images, semi-supervised)",
+    )
+    parser.add_argument("--steps", type=STEPS_OPTION.parse, default=None, help=STEPS_OPTION.help)
+    for option in SEMISUP_OPTIONS.values():
+        _add_option(parser, option, getattr(SemiSupConfig(), option.name))
+
+
+def _semisup(args: argparse.Namespace):
+    from engine.config import SemiSupConfig
+
+    return SemiSupConfig(**{name: getattr(args, name) for name in SEMISUP_OPTIONS}).validate()
+
+
 def _add_seed(parser: argparse.ArgumentParser) -> None:
     _add_option(parser, TRAIN_OPTIONS["seed"], 0)
 
@@ -116,15 +143,25 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--scratch", action="store_true", help="fresh encoder, no pretraining")
     _add_arch(p)
     _add_training(p, "", DEFAULT_FINETUNE)
-    p.add_argument("--labels", type=_labels, default="all", help="label budget: N or all")
+    _add_budget(p)
     p.add_argument("--freeze-encoder", action="store_true")
     p.add_argument("--no-augment", action="store_true", help="no training-time augmentation")
     _add_seed(p)
     p.add_argument("--out", type=Path, required=True)
 
-    p = commands.add_parser("evaluate", help="score a classifier on the MNIST test set")
+    p = commands.add_parser(
+        "evaluate", help="score a classifier on the MNIST test set or on your drawings"
+    )
     _add_common(p)
     p.add_argument("--model", type=Path, required=True, help="classifier checkpoint")
+    p.add_argument(
+        "--drawings",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="score on a folder of 28x28 PNGs with a labels.csv (columns file,parity) "
+        "instead of MNIST, e.g. the one the Draw tab saves into",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = commands.add_parser("predict", help="even or odd for image files")
@@ -138,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_arch(p)
     _add_training(p, "pretrain-", DEFAULT_PRETRAIN)
     _add_training(p, "finetune-", DEFAULT_FINETUNE)
-    p.add_argument("--labels", type=_labels, default="all")
+    _add_budget(p)
     p.add_argument("--freeze-encoder", action="store_true")
     p.add_argument("--no-augment", action="store_true")
     _add_seed(p)
@@ -236,12 +273,17 @@ def cmd_finetune(args: argparse.Namespace, report, stop) -> int:
         labels=parse_budget(args.labels),
         encoder=encoder,
         freeze=args.freeze_encoder,
+        unlabelled=args.unlabelled,
+        semisup=_semisup(args),
+        steps=args.steps,
     )
     run = RunOptions(args.out, report, stop.is_set)
     trained = finetune_and_save(_data(args, report), job, run)
+    extra = trained.checkpoint.extra
+    unlabelled = f" and {extra['unlabelled']} unlabelled images" if extra["unlabelled"] else ""
     _print(
-        f"validation accuracy {trained.result.val_accuracy:.4f} with "
-        f"{trained.checkpoint.extra['labels']} labels; wrote {trained.files['classifier']}"
+        f"validation accuracy {trained.result.val_accuracy:.4f} with {extra['labels']} "
+        f"labels{unlabelled} ({extra['mode']}); wrote {trained.files['classifier']}"
     )
     return _status_code(trained.finished.status)
 
@@ -250,8 +292,15 @@ def cmd_evaluate(args: argparse.Namespace, report, stop) -> int:
     from engine.checkpoint import load_checkpoint
     from engine.workflows import evaluate_model
 
+    if args.drawings is not None and args.data_dir is not None:
+        print("evenodd evaluate: error: give --drawings or --data-dir, not both", file=sys.stderr)
+        return EXIT_USAGE
     model = load_checkpoint(args.model, expect=("classifier",)).model
-    result = evaluate_model(model, _data(args, report))
+    names: list[str] = []  # of the drawings, when scoring drawings
+    if args.drawings is not None:
+        result, names = _evaluate_drawings(model, args.drawings)
+    else:
+        result = evaluate_model(model, _data(args, report))
     if args.json:
         _print(json.dumps(result.to_dict()))
     else:
@@ -261,7 +310,20 @@ def cmd_evaluate(args: argparse.Namespace, report, stop) -> int:
         )
         _print(result.report_text)
         _print(f"confusion matrix (rows true even/odd, columns predicted):\n{result.confusion}")
+        if names:
+            wrong = [f"{names[i]} (P(odd) {result.p_odd[i]:.2f})" for i in result.misclassified]
+            _print(f"misclassified drawings: {', '.join(wrong) or 'none'}")
     return EXIT_OK
+
+
+def _evaluate_drawings(model, folder: Path):
+    """Score on a drawings folder; each skipped file is one warning line on stderr."""
+    from engine.personal import evaluate_drawings, load_drawings
+
+    drawings = load_drawings(folder)
+    for problem in drawings.problems:
+        print(f"evenodd: skipped {problem}", file=sys.stderr)
+    return evaluate_drawings(model, drawings), drawings.files
 
 
 def cmd_predict(args: argparse.Namespace, report, stop) -> int:
@@ -302,6 +364,9 @@ def cmd_run(args: argparse.Namespace, report, stop) -> int:
         finetune=_train_config(args, "finetune_", augment=not args.no_augment),
         labels=parse_budget(args.labels),
         freeze_encoder=args.freeze_encoder,
+        unlabelled=args.unlabelled,
+        semisup=_semisup(args),
+        steps=args.steps,
     )
     data = _data(args, report)
     outcome = run_pipeline(data, args.out, settings, report, stop.is_set)

@@ -9,7 +9,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from engine.errors import ArchError, ConfigError
-from engine.options import ARCH_OPTIONS, SEMISUP_OPTIONS, TRAIN_OPTIONS, check
+from engine.options import (  # noqa: F401  (the schedule's numbers live with its option)
+    ARCH_OPTIONS,
+    ROUND_STEPS,
+    SEMI_BATCH,
+    SEMI_STEPS,
+    SEMISUP_OPTIONS,
+    SUPERVISED_MAX_STEPS,
+    SUPERVISED_MIN_STEPS,
+    SUPERVISED_PASSES,
+    TRAIN_OPTIONS,
+    check,
+)
 
 ARCHS = ("conv", "mlp")
 PRECISIONS = ("auto", "float32", "bfloat16")  # of a training step's matrix products
@@ -96,12 +107,12 @@ class SemiSupConfig:
 
     Each step adds `unlabelled_batch` unlabelled images: the classifier's prediction on
     the clean image becomes the target for a strongly distorted view of it when it is at
-    least `threshold` sure; that loss counts `weight` times the labelled one.
+    least `threshold` sure; that loss counts `unlabelled_weight` times the labelled one.
     """
 
     unlabelled_batch: int = 128
     threshold: float = 0.95
-    weight: float = 1.0
+    unlabelled_weight: float = 1.0
 
     def validate(self) -> SemiSupConfig:
         problem = check(SEMISUP_OPTIONS, self)  # the one settings table

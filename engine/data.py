@@ -230,7 +230,7 @@ def label_budget(
     None means every index in the pool. The result is sorted, so two calls with the same
     arguments give identical tensors.
     """
-    if budget is None:
+    if budget is None or budget == len(pool):  # every image: no balance to strike
         return pool.clone()
     if budget > len(pool):
         raise DataError(f"asked for {budget} labels but only {len(pool)} training images exist")

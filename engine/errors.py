@@ -42,6 +42,10 @@ class ImageError(UserError):
     """An image that cannot be used; the message says why in plain words (and names the file)."""
 
 
+class DrawingsError(UserError):
+    """A folder of my drawings that cannot be used or written; the message says what to do."""
+
+
 class NothingDrawnError(ImageError):
     """Blank or near-blank input: classifying it would give a confident answer about nothing."""
 
@@ -55,6 +59,11 @@ class DeviceError(UserError):
 
 class StudyError(UserError):
     """Study settings or a saved study folder that cannot be used; the message says why."""
+
+
+class PathError(UserError):
+    """A path that cannot be used as asked (a file where a folder is needed, no permission,
+    a full disk); the message names the path and says why."""
 
 
 class SelfTestError(UserError):

@@ -195,12 +195,42 @@ def loss_axes(
     return LossArtists(axes, train, val, best, stop, note, waiting, running_line)
 
 
-def accuracy_axes(axes: Axes, look: Look) -> Line2D:
-    """An empty curve of validation accuracy per epoch (fine-tuning's second panel)."""
+@dataclass
+class AccuracyArtists:
+    """Fine-tuning's second panel: validation accuracy per epoch and, in semi-supervised
+    rounds, the share of unlabelled images confident enough to learn from."""
+
+    axes: Axes
+    look: Look
+    line: Line2D
+    confident: Line2D  # engine.events.PseudoLabels; stays empty otherwise
+
+    def clear(self) -> None:
+        self.line.set_data([], [])
+        self.confident.set_data([], [])
+        self.axes.set_title("validation accuracy", **_size(self.look.title))
+        legend = self.axes.get_legend()
+        if legend is not None:
+            legend.remove()
+
+    def show_confident(self, rounds: Sequence[float], shares: Sequence[float]) -> None:
+        """The confident share per round; the panel's title and legend then say so."""
+        if len(self.confident.get_xdata()) == 0:
+            self.axes.set_title("accuracy and unlabelled images", **_size(self.look.title))
+            self.axes.legend(fontsize=self.look.legend, loc="lower right", frameon=False)
+        self.confident.set_data(rounds, shares)
+
+
+def accuracy_axes(axes: Axes, look: Look) -> AccuracyArtists:
+    """An empty accuracy panel (see `AccuracyArtists`)."""
     _label(axes, look, "validation accuracy", "epoch")
     axes.grid(alpha=0.3)
-    (line,) = axes.plot([], [], "o-", color="tab:purple", ms=look.marker)
-    return line
+    ms = look.marker
+    (line,) = axes.plot([], [], "o-", color="tab:purple", ms=ms, label="validation")
+    (confident,) = axes.plot(
+        [], [], "^--", color="tab:green", ms=ms, label="unlabelled: confident share"
+    )
+    return AccuracyArtists(axes, look, line, confident)
 
 
 def loss_figure(histories: Mapping[str, Sequence[EpochEnd]]) -> Figure:
@@ -411,8 +441,10 @@ WAY_STYLES = {
     "scratch": ("tab:gray", "o"),
     "frozen": ("tab:blue", "s"),
     "finetune": ("tab:orange", "^"),
+    "scratch_unlabelled": ("tab:green", "D"),
+    "finetune_unlabelled": ("tab:red", "v"),
 }
-FALLBACK_COLORS = ("tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
+FALLBACK_COLORS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
 CAPSIZE = 3  # half-width of an error bar's caps, points
 
 Points = list[tuple[float, float, float]]  # (labels, value, error) sorted by labels

@@ -183,7 +183,7 @@ SEMISUP_OPTIONS: dict[str, Option] = {
             step=0.01,
         ),
         Option(
-            "weight",
+            "unlabelled_weight",
             float,
             "unlabelled weight",
             "how much the unlabelled images' loss counts next to the labelled one",
@@ -195,6 +195,28 @@ SEMISUP_OPTIONS: dict[str, Option] = {
         ),
     )
 }
+
+
+# Fine-tuning below all labels runs a fixed schedule (engine.workflows.budget_schedule).
+# Semi-supervised: 3000 steps of 32 labelled and 128 unlabelled images, tuned on label
+# seeds 10-11 and validation images, never the test set (docs/semisup/README.md).
+# Supervised: the study's rule, 20 passes over the labels within 500-4297 steps.
+SEMI_STEPS, SEMI_BATCH = 3000, 32
+SUPERVISED_PASSES, SUPERVISED_MIN_STEPS, SUPERVISED_MAX_STEPS = 20.0, 500, 4297
+ROUND_STEPS = 100  # steps between the validation figures of a small-budget run
+SCHEDULE_TEXT = (
+    f"{SEMI_STEPS} steps semi-supervised; {SUPERVISED_PASSES:g} passes over the labels, "
+    f"{SUPERVISED_MIN_STEPS}-{SUPERVISED_MAX_STEPS} steps, supervised"
+)
+STEPS_OPTION = Option(
+    "steps",
+    int,
+    "steps",
+    f"below all labels: optimiser steps of the fixed schedule (default: {SCHEDULE_TEXT})",
+    1,
+    1_000_000,
+    step=100,
+)
 
 
 def check(options: dict[str, Option], values: object) -> str | None:

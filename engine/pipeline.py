@@ -20,6 +20,7 @@ from engine.config import (
     DEFAULT_FINETUNE,
     DEFAULT_PRETRAIN,
     ArchConfig,
+    SemiSupConfig,
     TrainConfig,
 )
 from engine.data import Mnist
@@ -47,6 +48,9 @@ class RunSettings:
     finetune: TrainConfig = DEFAULT_FINETUNE
     labels: int | None = None  # label budget for fine-tuning; None = all
     freeze_encoder: bool = False
+    unlabelled: bool = True  # below all labels: also learn from the unlabelled images
+    semisup: SemiSupConfig = field(default_factory=SemiSupConfig)
+    steps: int | None = None  # below all labels: steps of the fixed schedule (None: default)
 
     def to_dict(self) -> dict:
         return {
@@ -55,6 +59,9 @@ class RunSettings:
             "finetune": self.finetune.to_dict(),
             "labels": "all" if self.labels is None else self.labels,
             "freeze_encoder": self.freeze_encoder,
+            "unlabelled": self.unlabelled,
+            "semisup": self.semisup.to_dict(),
+            "steps": self.steps,
         }
 
 
@@ -99,6 +106,9 @@ def run_pipeline(
         labels=settings.labels,
         encoder=EncoderSource.just_trained(pre.checkpoint, encoder_sha),
         freeze=settings.freeze_encoder,
+        unlabelled=settings.unlabelled,
+        semisup=settings.semisup,
+        steps=settings.steps,
     )
     fine = finetune_and_save(data, fine_job, RunOptions(None, on_event, should_stop))
     evaluation = evaluate_model(fine.model, data)
@@ -126,6 +136,10 @@ def run_pipeline(
             "status": fine.finished.status,
             "seconds": fine.finished.seconds,
             "labels": fine.checkpoint.extra["labels"],
+            "mode": fine.checkpoint.extra["mode"],
+            "unlabelled": fine.checkpoint.extra["unlabelled"],
+            "steps": fine.finished.steps,
+            "confident": fine.checkpoint.extra["confident"],
         },
         "seconds_total": time.perf_counter() - started,
         "settings": settings.to_dict(),
@@ -178,6 +192,8 @@ def _write_report(out: Path, data: Mnist, pre, fine, evaluation: Evaluation, met
         "pretraining time (s)": f"{metrics['pretrain']['seconds']:.1f}",
         "fine-tuning time (s)": f"{metrics['finetune']['seconds']:.1f}",
         "labels used": metrics["finetune"]["labels"],
+        "fine-tuning mode": metrics["finetune"]["mode"],
+        "unlabelled images learned from": metrics["finetune"]["unlabelled"],
     }
     settings = metrics["settings"]
     flat = {

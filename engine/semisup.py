@@ -60,7 +60,7 @@ class Consistency:
     def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(distorted images, targets, per-image weights) for this step's unlabelled part.
 
-        Weights are `cfg.weight` for confident images and 0 for the others, so the loss
+        Weights are `cfg.unlabelled_weight` for confident images and 0 for the others, so the loss
         is a plain weighted BCE and unconfident images cost a forward pass, nothing more.
         """
         index = self._stream.take(self.cfg.unlabelled_batch).to(self.images.device)
@@ -75,7 +75,7 @@ class Consistency:
         self._round.seen += len(index)
         self._round.confident += int(confident.sum())
         self._round.odd += int((confident & (targets > 0)).sum())
-        weights = confident.float() * self.cfg.weight
+        weights = confident.float() * self.cfg.unlabelled_weight
         return strong_augment(clean, self._generator), targets, weights
 
     def end_round(self, epoch: int, steps: int, on_event: EventSink) -> None:

@@ -316,6 +316,7 @@ class FinetuneResult:
     val_accuracy: float
     unlabelled: int = 0  # unlabelled images learned from (semi-supervised mode), else 0
     pseudo_labels: list[PseudoLabels] = field(default_factory=list)  # one per round
+    n_labelled: int = 0  # images trained on: the labelled indices plus any `extra` ones
 
 
 def make_classifier(arch: ArchConfig, encoder: nn.Module | None, freeze: bool) -> Classifier:
@@ -341,6 +342,7 @@ def finetune(
     round_steps: int | None = None,
     unlabelled: torch.Tensor | None = None,
     semisup: SemiSupConfig | None = None,
+    extra: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> FinetuneResult:
     """Train the even/odd classifier on the `labelled` training indices.
 
@@ -357,6 +359,10 @@ def finetune(
     (`engine.semisup`): each step also learns from `semisup.unlabelled_batch` of those
     images, of which only the pixels are read. It needs `round_steps` (a round is then a
     fixed number of steps, as with few labels an epoch would be a single batch).
+
+    `extra` = (uint8 images (M, 28, 28), parity targets (M,) 0 even / 1 odd) are labelled
+    images from elsewhere (the user's own drawings), trained on with the `labelled` ones;
+    `n_labelled` in the result counts both.
     """
     cfg = cfg.validate()
     arch = arch.validate()
@@ -369,8 +375,11 @@ def finetune(
     device = pick_device(cfg.device)
     _seed_everything(cfg.seed)
     model = make_classifier(arch, encoder, freeze).to(device)
-    train_x = data.train_images[labelled].to(device)
-    train_y = parity(data.train_labels[labelled]).to(device)
+    train_x = data.train_images[labelled]
+    train_y = parity(data.train_labels[labelled])
+    if extra is not None:
+        train_x, train_y = _append_extra(train_x, train_y, extra)
+    train_x, train_y = train_x.to(device), train_y.to(device)
     val_x = data.train_images[val_indices].to(device)
     val_y = parity(data.train_labels[val_indices]).to(device)
     augmenter = torch.Generator(device=device).manual_seed(cfg.seed + 1)
@@ -378,7 +387,7 @@ def finetune(
     n_train = len(train_x)
     if round_steps is not None:  # a round's batches come from an endless stream of passes
         n_train = round_steps * cfg.batch_size
-        stream = BatchStream(len(labelled), cfg.seed)
+        stream = BatchStream(len(train_x), cfg.seed)
         epoch_order = lambda: stream.take(n_train)  # noqa: E731
 
     def labelled_batch(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -425,10 +434,31 @@ def finetune(
         after_epoch=after_round, epoch_order=epoch_order,
     )  # fmt: skip
     if consistency is None:
-        return FinetuneResult(model, result, validate(model)[1])
+        return FinetuneResult(model, result, validate(model)[1], n_labelled=len(train_x))
     return FinetuneResult(
-        model, result, validate(model)[1], len(unlabelled), list(consistency.history)
+        model,
+        result,
+        validate(model)[1],
+        len(unlabelled),
+        list(consistency.history),
+        n_labelled=len(train_x),
     )
+
+
+def _append_extra(
+    images: torch.Tensor, targets: torch.Tensor, extra: tuple[torch.Tensor, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`images`/`targets` with the extra labelled images after them, checked first."""
+    extra_x, extra_y = extra
+    if extra_x.dtype != torch.uint8 or extra_x.shape[1:] != images.shape[1:]:
+        raise ConfigError(
+            f"extra images must be uint8 (N, 28, 28), not {extra_x.dtype} {tuple(extra_x.shape)}"
+        )
+    if extra_y.shape != (len(extra_x),):
+        raise ConfigError(f"{len(extra_x)} extra images but {tuple(extra_y.shape)} targets")
+    if not bool(((extra_y == 0) | (extra_y == 1)).all()):
+        raise ConfigError("extra targets must be 0 (even) or 1 (odd)")
+    return torch.cat([images, extra_x.cpu()]), torch.cat([targets, extra_y.float().cpu()])
 
 
 def predict_proba(model: nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -19,11 +19,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.config import DEFAULT_ARCH, DEFAULT_FINETUNE, DEFAULT_PRETRAIN, ArchConfig, TrainConfig
-from engine.events import EventSink, StopCheck, ignore_event, never_stop
+from engine.config import (
+    DEFAULT_ARCH,
+    DEFAULT_FINETUNE,
+    DEFAULT_PRETRAIN,
+    ROUND_STEPS,
+    SEMI_BATCH,
+    SEMI_STEPS,
+    SUPERVISED_MAX_STEPS,
+    SUPERVISED_MIN_STEPS,
+    SUPERVISED_PASSES,
+    ArchConfig,
+    SemiSupConfig,
+    TrainConfig,
+)
+from engine.events import EventSink, Message, StopCheck, ignore_event, never_stop
 
 if TYPE_CHECKING:
     import numpy as np
+    import torch
     from torch import nn
 
     from engine.checkpoint import Checkpoint
@@ -32,6 +46,7 @@ if TYPE_CHECKING:
     from engine.events import Finished
 
 SCRATCH = "no encoder (from scratch)"
+SUPERVISED, SEMI_SUPERVISED = "supervised", "semi-supervised"  # fine-tuning modes
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,12 @@ class FinetuneJob:
     labels: int | None = None
     encoder: EncoderSource = field(default_factory=EncoderSource)
     freeze: bool = False
+    # Below all labels: also learn from the unlabelled training images (engine.semisup).
+    unlabelled: bool = True
+    semisup: SemiSupConfig = field(default_factory=SemiSupConfig)
+    steps: int | None = None  # below all labels: optimiser steps; None: the mode's default
+    # labelled images from elsewhere (my drawings): uint8 (M, 28, 28), parity targets (M,)
+    extra: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def model_arch(self) -> ArchConfig:
@@ -171,16 +192,33 @@ def pretrain_and_save(data: Mnist, job: PretrainJob, run: RunOptions = RunOption
 
 def finetune_and_save(data: Mnist, job: FinetuneJob, run: RunOptions = RunOptions()) -> Trained:
     """Train the even/odd classifier on `job.labels` labels; with `run.out`, write
-    classifier.pt there."""
+    classifier.pt there.
+
+    Below all labels the run is honest (issue 11): nothing is chosen by the validation
+    labels, which are not part of the budget. It trains a fixed number of steps in rounds
+    (`budget_schedule`) and keeps the last weights; validation accuracy is only reported.
+    With `job.unlabelled` it also learns from every other training image's pixels.
+    """
     from engine.data import label_budget
     from engine.training import finetune
 
     split = validation_split(data)
     labelled = label_budget(data.train_labels, split.train, job.labels, job.train.seed)
+    below_all = len(labelled) < len(split.train)
+    mode = SEMI_SUPERVISED if job.unlabelled and below_all else SUPERVISED
+    if job.unlabelled and not below_all:
+        run.on_event(Message("every training image is labelled, so nothing is unlabelled: "
+                             "fine-tuning with the labels alone"))  # fmt: skip
+    cfg, round_steps, unlabelled = job.train, None, None
+    if below_all:
+        cfg, round_steps = budget_schedule(job.train, len(labelled), mode, job.steps)
+    if mode == SEMI_SUPERVISED:
+        unlabelled = _complement(split.train, labelled)
     arch = job.model_arch
     result = finetune(
-        data, arch, job.train, labelled, job.encoder.module, job.freeze,
-        run.on_event, run.should_stop, split=split,
+        data, arch, cfg, labelled, job.encoder.module, job.freeze, run.on_event,
+        run.should_stop, split=split, round_steps=round_steps, unlabelled=unlabelled,
+        semisup=job.semisup, extra=job.extra,
     )  # fmt: skip
     finished = result.fit.finished
     metrics = {
@@ -189,18 +227,55 @@ def finetune_and_save(data: Mnist, job: FinetuneJob, run: RunOptions = RunOption
         "status": finished.status,
     }
     extra = {
-        "labels": len(labelled),
+        "labels": result.n_labelled,  # the MNIST labels and any extra (drawings)
         "freeze_encoder": job.freeze,
         "encoder_source": job.encoder.description,
+        "mode": mode,
+        "unlabelled": result.unlabelled,
+        "semisup": job.semisup.to_dict() if mode == SEMI_SUPERVISED else None,
+        "confident": result.pseudo_labels[-1].confident if result.pseudo_labels else None,
     }
+    if job.extra is not None:
+        extra["drawings"] = len(job.extra[0])
     checkpoint = _in_memory(
-        "classifier", result.model, arch, job.train, metrics=metrics, extra=extra,
+        "classifier", result.model, arch, cfg, metrics=metrics, extra=extra,
         encoder_sha256=job.encoder.sha256,
     )  # fmt: skip
     trained = Trained(checkpoint, result)
     if run.out is not None:
         _save_into(trained, Path(run.out) / "classifier.pt", "classifier")
     return trained
+
+
+def budget_schedule(
+    cfg: TrainConfig, n_labels: int, mode: str, steps: int | None = None
+) -> tuple[TrainConfig, int]:
+    """The fixed schedule of a fine-tuning below all labels: (config, steps per round).
+
+    Decided by the number of labels and the mode alone, never by validation: `steps`
+    (default: SEMI_STEPS, or SUPERVISED_PASSES passes over the labels within
+    [SUPERVISED_MIN_STEPS, SUPERVISED_MAX_STEPS]) in rounds of ROUND_STEPS, no early
+    stopping, the last weights kept. Semi-supervised steps take SEMI_BATCH labelled images.
+    """
+    import math
+    from dataclasses import replace
+
+    if mode == SEMI_SUPERVISED:
+        cfg = replace(cfg, batch_size=SEMI_BATCH)
+        steps = steps or SEMI_STEPS
+    else:
+        wanted = math.ceil(SUPERVISED_PASSES * n_labels / cfg.batch_size)
+        steps = steps or min(SUPERVISED_MAX_STEPS, max(SUPERVISED_MIN_STEPS, wanted))
+    rounds = math.ceil(steps / ROUND_STEPS)
+    honest = replace(cfg, epochs=rounds, max_steps=steps, patience=rounds + 1, keep_best=False)
+    return honest.validate(), ROUND_STEPS
+
+
+def _complement(pool: Any, chosen: Any) -> Any:
+    """The indices of `pool` that are not in `chosen` (both sorted index tensors)."""
+    import torch
+
+    return pool[~torch.isin(pool, chosen)]
 
 
 def _save_into(trained: Trained, path: Path, kind: str) -> None:

@@ -8,7 +8,11 @@ finish, shows the conclusions computed by the engine, and reopens saved study fo
 
     panel = ComparePanel(state)            # the app's AppState
     panel.start() -> bool                  # the Start button, F5; False if refused (why:
-                                           # in the status bar)
+                                           # in the status bar). An output folder holding
+                                           # this study resumes it; one holding another
+                                           # asks first whether to start over
+    panel.resume() -> bool                 # the Resume button: continue the unfinished
+                                           # study shown (opened or stopped) in its folder
     panel.stop()                           # the Stop button; finished cells are kept
     panel.settings_widgets() -> dict       # remembered between sessions
     panel.update_controls()
@@ -24,6 +28,7 @@ module level (engine.study itself is light; the job imports torch in the worker 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +59,7 @@ from engine.errors import UserError
 from engine.figures import ACCURACY_LABEL, PANEL, StudyArtists
 from engine.options import TRAIN_OPTIONS
 from engine.study import WAYS, StudySettings, budget_key
+from engine.study.settings import semi_budgets_from_text
 from gui import errors
 from gui.plots import LiveCanvas, changes_figure
 from gui.state import LONG_JOBS, job_title
@@ -61,12 +67,11 @@ from gui.state_signals import AppState
 from gui.training_panel import dspin, option_spin, spin
 
 FAMILIES = ("mlp", "conv")
+WAY_HEADERS = {"scratch_unlabelled": "scratch + unl.", "finetune_unlabelled": "finetune + unl."}
 COLUMNS = (
     "family",
     "labels",
-    "scratch (%)",
-    "frozen (%)",
-    "finetune (%)",
+    *(f"{WAY_HEADERS.get(way, way)} (%)" for way in WAYS),
     "frozen − scratch",
     "finetune − scratch",
 )
@@ -109,10 +114,13 @@ class StudyPlot(LiveCanvas):
         self.mark_dirty()
 
     def series(self, family: str, way: str) -> tuple[list[float], list[float]]:
-        """The plotted (x, y) of one line (for tests and diagnostics)."""
+        """The plotted (x, y) of one line (for tests and diagnostics); empty for a way
+        with no results yet."""
         self.sync()
-        line = self.panels[family].ways[way].line
-        return list(line.get_xdata()), list(line.get_ydata())
+        drawn = self.panels[family].ways.get(way)
+        if drawn is None:
+            return [], []
+        return list(drawn.line.get_xdata()), list(drawn.line.get_ydata())
 
 
 # --------------------------------------------------------------------------------- panel
@@ -133,6 +141,7 @@ class ComparePanel(QWidget):
         self._out: Path | None = None
         self._started = 0.0
         self.result: Any = None  # the last StudyResult (finished, stopped or opened)
+        self._resumable: tuple[Any, Path] | None = None  # (settings, folder) of Resume
         self._build()
         state.watch(self.update_controls)
         self.update_controls()
@@ -172,6 +181,26 @@ class ComparePanel(QWidget):
             "peak learning rate of every cell, the same for all three ways",
         )  # fmt: skip
         self.lr_spin.setSingleStep(1e-3)  # the study's learning rates are larger
+        self.semi_mlp_check = QCheckBox("MLP")
+        self.semi_conv_check = QCheckBox("conv")
+        self.semi_mlp_check.setChecked("mlp" in d.semi_families)
+        self.semi_conv_check.setChecked("conv" in d.semi_families)
+        for box in (self.semi_mlp_check, self.semi_conv_check):
+            box.setToolTip(
+                "families trained in the two semi-supervised ways too (scratch + unlabelled "
+                "images, pretrained + unlabelled images); a semi-supervised cell takes "
+                "several times longer than a supervised one"
+            )
+        self.semi_labels_edit = QLineEdit(",".join(str(b) for b in d.semi_budgets))
+        self.semi_labels_edit.setObjectName("compareSemiLabelsEdit")
+        self.semi_labels_edit.setToolTip(
+            "label budgets for the semi-supervised ways, comma separated, among the label "
+            "budgets above ('all' has nothing unlabelled); empty: none"
+        )
+        self.semi_steps_spin = spin(
+            1, 100_000, d.semi_steps, "optimiser steps of a semi-supervised cell",
+            "compareSemiStepsSpin",
+        )  # fmt: skip
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("automatic: a new folder under the app's data folder")
         browse = QPushButton("Browse…")
@@ -194,6 +223,13 @@ class ComparePanel(QWidget):
         form.addRow("Target val. accuracy", self.target_spin)
         form.addRow("Peak learning rate", self.lr_spin)
         form.addRow("Pretraining epochs", self.pretrain_spin)
+        semi_families = QHBoxLayout()
+        semi_families.addWidget(self.semi_mlp_check)
+        semi_families.addWidget(self.semi_conv_check)
+        semi_families.addStretch()
+        form.addRow("+ unlabelled: families", semi_families)
+        form.addRow("+ unlabelled: budgets", self.semi_labels_edit)
+        form.addRow("+ unlabelled: steps", self.semi_steps_spin)
         form.addRow("Output folder", out_row)
         self.settings_box = QGroupBox("Study")
         self.settings_box.setLayout(form)
@@ -201,11 +237,14 @@ class ComparePanel(QWidget):
         self.start_button = QPushButton("Start")
         self.stop_button = QPushButton("Stop")
         self.open_button = QPushButton("Open study…")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setObjectName("compareResumeButton")
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.open_button.clicked.connect(self._choose_study)
+        self.resume_button.clicked.connect(self.resume)
         buttons = QHBoxLayout()
-        for button in (self.start_button, self.stop_button, self.open_button):
+        for button in (self.start_button, self.resume_button, self.stop_button, self.open_button):
             buttons.addWidget(button)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -260,6 +299,10 @@ class ComparePanel(QWidget):
             "target": self.target_spin,
             "lr": self.lr_spin,
             "pretrain_epochs": self.pretrain_spin,
+            "semi_mlp": self.semi_mlp_check,
+            "semi_conv": self.semi_conv_check,
+            "semi_labels": self.semi_labels_edit,
+            "semi_steps": self.semi_steps_spin,
             "output": self.out_edit,
         }
 
@@ -287,6 +330,13 @@ class ComparePanel(QWidget):
             target=self.target_spin.value(),
             lr=self.lr_spin.value(),
             pretrain_epochs=self.pretrain_spin.value(),
+            semi_families=tuple(
+                family
+                for family, box in (("mlp", self.semi_mlp_check), ("conv", self.semi_conv_check))
+                if box.isChecked()
+            ),
+            semi_budgets=semi_budgets_from_text(self.semi_labels_edit.text()),
+            semi_steps=self.semi_steps_spin.value(),
         ).validate()
 
     def apply_settings(self, settings: Any) -> None:
@@ -301,6 +351,10 @@ class ComparePanel(QWidget):
         self.target_spin.setValue(settings.target)
         self.lr_spin.setValue(settings.lr)
         self.pretrain_spin.setValue(settings.pretrain_epochs)
+        self.semi_mlp_check.setChecked("mlp" in settings.semi_families)
+        self.semi_conv_check.setChecked("conv" in settings.semi_families)
+        self.semi_labels_edit.setText(",".join(str(b) for b in settings.semi_budgets))
+        self.semi_steps_spin.setValue(settings.semi_steps)
 
     def _output_folder(self) -> Path:
         text = self.out_edit.text().strip()
@@ -333,42 +387,99 @@ class ComparePanel(QWidget):
         if not reason and busy and self.runner.name in LONG_JOBS:
             reason = f"Wait until {job_title(self.runner.name)} ends, or stop it (Esc)"
         self.start_button.setEnabled(not reason)
-        self.start_button.setToolTip(reason or "Run the study with these settings (F5)")
+        self.start_button.setToolTip(
+            reason
+            or "Run the study with these settings (F5); if the output folder already holds "
+            "this study, it is resumed: its finished cells are kept"
+        )
+        self.resume_button.setEnabled(not reason and self._resumable is not None)
+        self.resume_button.setToolTip(
+            reason
+            or (
+                f"Continue the study in {self._resumable[1]} with its own settings: its "
+                "finished cells are kept, only the missing ones are trained"
+                if self._resumable
+                else "Open or stop a study that has cells left to train to resume it"
+            )
+        )
         self.open_button.setEnabled(not mine)
         self.settings_box.setEnabled(not mine)
         self.stop_button.setEnabled(mine)
 
     def start(self) -> bool:
         """Start a study with the current settings, now or when a short job ends; False,
-        with a message, if the settings are wrong or it is refused."""
+        with a message, if the settings are wrong or it is refused.
+
+        If the output folder holds this study, it is resumed (its finished cells kept);
+        if it holds another study, the user is asked whether to start over."""
         try:
-            self.study_settings()
+            settings = self.study_settings()
         except UserError as exc:
             errors.show_error(self, str(exc))
             return False
+        return self._request(settings, self._output_folder())
+
+    def resume(self) -> bool:
+        """Continue the unfinished study shown (opened, stopped or failed) in its folder,
+        with its own settings (which may include some the controls do not show)."""
+        if self._resumable is None:
+            self.state.status("Study not resumed: no unfinished study is shown.")
+            return False
+        settings, folder = self._resumable
+        return self._request(settings, folder)
+
+    def _request(self, settings: Any, out: Path) -> bool:
         reason = self._reason_disabled()
         if reason and not self.runner.is_busy():
             self.state.status(f"Study not started: {reason}.")
             return False
-        return self.state.request("compare", "the study", self._start_when_due)
+        restart = self._ask_about_folder(settings, out)
+        if restart is None:
+            return False
+        return self.state.request(
+            "compare", "the study", lambda: self._start_when_due(settings, out, restart)
+        )
 
-    def _start_when_due(self) -> None:
+    def _ask_about_folder(self, settings: Any, out: Path) -> bool | None:
+        """Whether to start over in `out` (False: it is free or holds this study, which is
+        resumed); None if the user keeps the other study there or `out` is unusable.
+        Reads study.json only: quick enough for the GUI thread."""
+        from PySide6.QtWidgets import QMessageBox
+
+        from engine.study.resume import OtherStudyError, saved_study
+
+        try:
+            saved = saved_study(out, settings)
+        except OtherStudyError as exc:
+            answer = QMessageBox.question(
+                self,
+                errors.TITLE,
+                f"{exc}.\n\nStart over, replacing that study's files?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                self._status(f"Study not started: {out} holds another study.")
+                return None
+            return True
+        except UserError as exc:  # e.g. the folder is a file
+            errors.show_error(self, str(exc))
+            return None
+        if saved is not None:
+            self._status(f"resuming {out}: {len(saved.cells)} of {saved.planned_cells} cells kept")
+        return False
+
+    def _start_when_due(self, settings: Any, out: Path, restart: bool) -> None:
         reason = self._reason_disabled()
         if reason:
             self.state.status(f"Study not started: {reason}.")
             return
-        try:
-            settings = self.study_settings()  # as the controls are now
-        except ValueError as exc:
-            errors.show_error(self, str(exc))
-            return
-        out = self._output_folder()
         data = self.state.data.mnist
 
         def job(on_event, should_stop):
             from engine.study import run_study
 
-            return run_study(data, settings, on_event, should_stop, out_dir=out)
+            return run_study(data, settings, on_event, should_stop, out, restart)
 
         self._show_new(settings, out)
         self._started = time.monotonic()
@@ -414,6 +525,7 @@ class ComparePanel(QWidget):
 
     def _on_success(self, result: Any) -> None:
         self.result = result
+        self._set_resumable(result, self._out)
         self._cells = list(result.cells)
         self._refresh_results(final=True)
         if result.status == "completed":
@@ -426,6 +538,11 @@ class ComparePanel(QWidget):
 
     def _on_failure(self, message: str, details: str) -> None:
         self._status(f"failed: {message}")
+        if self._out is not None:  # the cells finished before the failure are on disk
+            from engine.study import load_study
+
+            with contextlib.suppress(UserError):  # no study written yet: nothing to resume
+                self._set_resumable(load_study(self._out), self._out)
         errors.show_error(self, message, details)
 
     # ----------------------------------------------------------------- saved studies
@@ -451,21 +568,31 @@ class ComparePanel(QWidget):
         self._show_new(result.settings, Path(folder))
         self.apply_settings(result.settings)
         self.result = result
+        self._set_resumable(result, Path(folder))
         self._cells = list(result.cells)
         self._refresh_results(final=True)
         done = len(result.cells) / result.planned_cells if result.planned_cells else 0
         self.progress.setValue(round(1000 * done))
+        status = "interrupted" if result.status == "running" else result.status  # a crash
+        more = " · Resume trains the missing cells" if self._resumable else ""
         self._status(
-            f"opened {folder}: {result.status}, {len(result.cells)}/{result.planned_cells} "
-            f"cells, {format_seconds(result.seconds)}"
+            f"opened {folder}: {status}, {len(result.cells)}/{result.planned_cells} "
+            f"cells, {format_seconds(result.seconds)}{more}"
         )
         self.study_finished.emit(result)
         return True
+
+    def _set_resumable(self, result: Any, folder: Path | None) -> None:
+        """Offer Resume for a study with cells still to train and a folder to train into."""
+        unfinished = folder is not None and len(result.cells) < result.planned_cells
+        self._resumable = (result.settings, folder) if unfinished else None
+        self.update_controls()
 
     # ------------------------------------------------------------------- showing data
 
     def _show_new(self, settings: Any, out: Path) -> None:
         self._settings, self._out, self._cells, self.result = settings, out, [], None
+        self._resumable = None
         self.progress.setValue(0)
         self.table.setRowCount(0)
         self.conclusions.clear()

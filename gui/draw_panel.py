@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from engine import preprocess
 from gui.canvas import MAX_BRUSH, MIN_BRUSH, DrawCanvas
+from gui.my_drawings import DrawingsGallery, MyDrawings
 
 if TYPE_CHECKING:
     from torch import nn
@@ -105,14 +106,17 @@ class DrawPanel(QWidget):
     """Canvas on the left; prediction, what the model sees, brush and actions on the right.
 
     API for the main window: `set_classifier`, `set_autoencoder`, `predict_now`, the
-    `predictionChanged(object)` signal (None or (parity, p_odd)) and `open_image(path)`.
+    `predictionChanged(object)` signal (None or (parity, p_odd)), `open_image(path)` and
+    `mark(parity)`, which saves the drawing into `drawings` (the app's MyDrawings; a
+    panel of its own makes one).
     """
 
     predictionChanged = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, drawings: MyDrawings | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("drawPanel")
+        self.drawings = drawings if drawings is not None else MyDrawings(self)
         self._classifier: nn.Module | None = None
         self._autoencoder: nn.Module | None = None
         self._classifier_text = ""
@@ -122,6 +126,7 @@ class DrawPanel(QWidget):
         self._file_error = ""  # last file that could not be opened; cleared on change
         self._model_error = ""  # from the last prediction
         self._loaded_name = ""
+        self._saved_text = ""  # "Saved drawing-0003.png as odd." until the next stroke
 
         self.canvas = DrawCanvas(self)
         self._timer = QTimer(self)
@@ -220,6 +225,19 @@ class DrawPanel(QWidget):
         buttons.addWidget(self.clear_button)
         buttons.addStretch(1)
 
+        self.mark_buttons: dict[str, QPushButton] = {}
+        marks = QHBoxLayout()
+        for parity in ("even", "odd"):
+            button = QPushButton(f"Mark {parity}", self)
+            button.setObjectName(f"mark{parity.capitalize()}Button")
+            button.clicked.connect(lambda _checked=False, p=parity: self.mark(p))
+            marks.addWidget(button)
+            self.mark_buttons[parity] = button
+        self.gallery = DrawingsGallery(self.drawings, self)
+        self._marked_revision = -1
+        self.drawings.saved.connect(self._drawing_saved)
+        self.drawings.failed.connect(self._drawing_failed)
+
         self.status_label = QLabel(self)
         self.status_label.setObjectName("drawStatus")
         self.status_label.setWordWrap(True)
@@ -239,7 +257,9 @@ class DrawPanel(QWidget):
         side.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignLeft)
         side.addSpacing(8)
         side.addWidget(self.status_label)
-        side.addStretch(1)
+        side.addSpacing(8)
+        side.addLayout(marks)
+        side.addWidget(self.gallery, 1)
         side_widget = QWidget(self)
         side_widget.setLayout(side)
         side_widget.setFixedWidth(2 * 28 * PREVIEW_SCALE + 40)
@@ -324,11 +344,46 @@ class DrawPanel(QWidget):
         self.preview.setPixmap(_gray_pixmap(img28) if img28 is not None else _empty_pixmap())
         self._show_reconstruction(recon)
         self._show_prediction(img28, prediction)
+        self._update_mark_buttons(img28 is not None)
         self._show_status()
         if prediction != self._prediction:
             self._prediction = prediction
             self.predictionChanged.emit(prediction)
         return prediction
+
+    def mark(self, parity: str) -> bool:
+        """Save the current drawing, as the model sees it, with `parity` into My drawings.
+
+        The files are written in the background; once they are, the canvas is cleared
+        for the next drawing (Undo brings it back) unless it was drawn on meanwhile.
+        False when there is nothing to save or a save is still being written.
+        """
+        img28 = self._current_input()
+        if img28 is None or self.drawings.busy():
+            self._file_error = "nothing drawn to save" if img28 is None else ""
+            self._show_status()
+            return False
+        raw = None if self.canvas.loaded_array() is not None else self.canvas.to_array()
+        self._marked_revision = self.canvas.revision
+        self.drawings.add(img28, parity, raw)
+        self._saved_text = f"Saving as {parity} …"
+        self._update_mark_buttons(True)
+        self._show_status()
+        return True
+
+    def _drawing_saved(self, name: str, parity: str) -> None:
+        if self.canvas.revision == self._marked_revision:  # not drawn on since: next one
+            self.canvas.clear()
+            self.predict_now()
+        self._saved_text = f"Saved {name} as {parity}."
+        self._update_mark_buttons(self._input28 is not None)
+        self._show_status()
+
+    def _drawing_failed(self, message: str) -> None:
+        self._file_error, self._saved_text = message, ""
+        self._update_mark_buttons(self._input28 is not None)
+        self._show_status()
+        show_error(self, message)
 
     def open_image_dialog(self) -> None:
         """Ask for an image file and classify it."""
@@ -388,6 +443,7 @@ class DrawPanel(QWidget):
         rate during a long stroke instead of waiting for the pen to stop.
         """
         self._file_error = ""  # the failed file is old news once the drawing changes
+        self._saved_text = ""
         if not self._timer.isActive():
             self._timer.start()
 
@@ -449,8 +505,21 @@ class DrawPanel(QWidget):
                 label.setText(MODEL_FAILED_TEXT if self._model_error else BLANK_TEXT)
             label.setStyleSheet("color: #888;")
 
+    def _update_mark_buttons(self, drawn: bool) -> None:
+        for parity, button in self.mark_buttons.items():
+            button.setEnabled(drawn and not self.drawings.busy())
+            button.setToolTip(
+                f"Save this drawing as an {parity} digit in "
+                "My drawings (below), to evaluate or fine-tune the classifier on your own "
+                "handwriting"
+                if drawn
+                else "Draw a digit (or open an image) first"
+            )
+
     def _show_status(self) -> None:
         lines = [f"⚠ {error}" for error in (self._file_error, self._model_error) if error]
+        if self._saved_text:
+            lines.append(self._saved_text)
         if self._classifier is None:
             lines.append("Load or train a classifier to see predictions. The preview "
                          "already shows what it would be given.")  # fmt: skip

@@ -1,17 +1,21 @@
-"""Evaluate tab: score the classifier on the test set and look at its mistakes.
+"""Evaluate tab: score the classifier on the test set, or on my drawings, and look at its
+mistakes.
 
-`engine.evaluate.evaluate` runs in the worker; this tab shows the metrics, the
-classification report as a table, the confusion matrix (click a cell to see those digits)
-and a gallery of misclassified digits with P(odd).
+`engine.workflows.evaluate_model` (or `engine.personal.evaluate_drawings`) runs in the
+worker; this tab shows the metrics, the classification report as a table, the confusion
+matrix (click a cell to see those images) and a gallery of misclassified ones with
+P(odd). Both results are kept; "Show" switches between them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QComboBox,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -32,6 +36,20 @@ if TYPE_CHECKING:
 
 GALLERY_ROWS, GALLERY_COLS = 4, 12
 NAMES = ("even", "odd")
+SOURCES = ("Test set", "My drawings")  # the "Show" choices, in this order
+TEST, DRAWINGS = SOURCES
+
+
+@dataclass
+class Shown:
+    """One evaluation and what its gallery needs: the images, a label for each (digit or
+    parity) and their true parity (0/1)."""
+
+    evaluation: Any
+    images: np.ndarray  # uint8 (N, 28, 28)
+    labels: list[str]
+    true: np.ndarray
+    what: str  # "test digits" or "drawings"
 
 
 class EvaluatePanel(QWidget):
@@ -39,8 +57,9 @@ class EvaluatePanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.evaluation: Any = None
-        self._true: np.ndarray | None = None  # parity of each test image
+        self._true: np.ndarray | None = None  # parity of each evaluated image
         self._pred: np.ndarray | None = None
+        self.results: dict[str, Shown] = {}  # by SOURCES entry
 
         self.evaluate_button = QPushButton("Evaluate on the test set")
         self.evaluate_button.setObjectName("evaluateButton")
@@ -48,11 +67,29 @@ class EvaluatePanel(QWidget):
         self.model_label = QLabel("")
         self.model_label.setObjectName("evaluateModelLabel")
         self.model_label.setWordWrap(True)
+        self.drawings_button = QPushButton("Evaluate on my drawings")
+        self.drawings_button.setObjectName("evaluateDrawingsButton")
+        self.drawings_button.clicked.connect(self.evaluate_drawings)
+        self.show_combo = QComboBox()
+        self.show_combo.setObjectName("evaluateShowCombo")
+        self.show_combo.addItems(SOURCES)
+        self.show_combo.setToolTip(
+            "Which evaluation the tab shows: the MNIST test set or your drawings"
+        )
+        self.show_combo.currentTextChanged.connect(self.show_source)
+        self.drawings_note = QLabel("")
+        self.drawings_note.setObjectName("evaluateDrawingsNote")
+        self.drawings_note.setWordWrap(True)
+        self.drawings_note.setVisible(False)  # only when files were skipped
         top = QHBoxLayout()
         top.addWidget(self.evaluate_button)
+        top.addWidget(self.drawings_button)
+        top.addWidget(QLabel("Show:"))
+        top.addWidget(self.show_combo)
         top.addWidget(self.model_label, 1)
 
         metrics_box = QGroupBox("Test set (odd is the positive class)")
+        self.metrics_box = metrics_box
         grid = QGridLayout(metrics_box)
         self.metric_labels: dict[str, QLabel] = {}
         tips = {
@@ -102,10 +139,12 @@ class EvaluatePanel(QWidget):
         middle.addWidget(self.confusion, 2)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.drawings_note)
         layout.addLayout(middle, 2)
         layout.addWidget(self.gallery, 3)
 
         state.watch(self.update_controls)
+        state.drawings.changed.connect(self._update_drawings_button)
         self.update_controls()
 
     # ------------------------------------------------------------ the tab protocol
@@ -135,6 +174,7 @@ class EvaluatePanel(QWidget):
         reason = self._reason_disabled()
         self.evaluate_button.setEnabled(not reason)
         self.evaluate_button.setToolTip(reason or "Score the classifier on the test set (F5)")
+        self._update_drawings_button()
         ckpt = state.classifier
         if ckpt is None:
             self.model_label.setText("No classifier.")
@@ -143,6 +183,17 @@ class EvaluatePanel(QWidget):
             self.model_label.setText(
                 f"Classifier: {source} ({ckpt.arch.arch}, latent {ckpt.arch.latent})"
             )
+
+    def _update_drawings_button(self) -> None:
+        state, reason = self.state, ""
+        if state.classifier is None:
+            reason = "Fine-tune a classifier or open one (File ▸ Open classifier…) first"
+        elif state.drawings.loaded() and not len(state.drawings.current()):
+            reason = "No drawings yet: mark some as even or odd on the Draw tab"
+        self.drawings_button.setEnabled(not reason)
+        self.drawings_button.setToolTip(
+            reason or f"Score the classifier on your drawings in {state.drawings.folder()}"
+        )
 
     def evaluate(self) -> bool:
         """Score the classifier on the test set, now or when the running job ends (the
@@ -169,18 +220,74 @@ class EvaluatePanel(QWidget):
         state.runner.start(job, on_success=self._done, on_failure=self._failed, name="evaluate")
         state.status("Evaluating on the test set …")
 
-    def _failed(self, message: str, details: str) -> None:
-        self.state.status("Evaluation failed")
-        errors.show_error(self, message, details)
+    def evaluate_drawings(self) -> bool:
+        """Score the classifier on My drawings (read afresh from their folder), now or
+        when the running job ends; False, saying why, when there is no classifier."""
+        if self.state.classifier is None:
+            self.state.status("Not evaluated: there is no classifier yet.")
+            return False
+        return self.state.request(
+            "evaluate-drawings", "the evaluation on my drawings", self._start_drawings
+        )
 
-    def _done(self, evaluation: Any) -> None:
+    def _start_drawings(self) -> None:
+        state = self.state
+        if state.classifier is None:
+            state.status("Not evaluated: there is no classifier yet.")
+            return
+        model, folder = state.classifier.model, state.drawings.folder()
+
+        def job(on_event, should_stop):
+            from engine.personal import evaluate_drawings, load_drawings
+
+            drawings = load_drawings(folder)
+            return evaluate_drawings(model, drawings), drawings
+
+        state.runner.start(
+            job, on_success=self._drawings_done, on_failure=self._failed, name="evaluate"
+        )
+        state.status("Evaluating on my drawings …")
+
+    def _drawings_done(self, outcome: tuple[Any, Any]) -> None:
+        evaluation, drawings = outcome
+        parities = [drawings.parity(i) for i in range(len(drawings))]
+        self.results[DRAWINGS] = Shown(
+            evaluation, drawings.images, parities, drawings.targets, "drawings"
+        )
+        problems = drawings.problems
+        self.drawings_note.setText(
+            f"⚠ My drawings: {len(problems)} skipped (hover for why)" if problems else ""
+        )
+        self.drawings_note.setToolTip("\n".join(problems[:30]))
+        self.drawings_note.setVisible(bool(problems))
+        self._show_now(DRAWINGS)
+        self.state.status(
+            f"Accuracy on my drawings {evaluation.accuracy:.2%} on {evaluation.n:,} drawings; "
+            f"{len(evaluation.misclassified)} misclassified"
+            + (f"; {len(problems)} files skipped" if problems else "")
+        )
+
+    def show_source(self, source: str) -> None:
+        """Show the stored evaluation of `source` (one of SOURCES), or say there is none."""
         from engine.data import predicted_odd
 
+        shown = self.results.get(source)
+        if shown is None:
+            self.evaluation, self._true, self._pred = None, None, None
+            for label in self.metric_labels.values():
+                label.setText("–")
+            self.report_table.setRowCount(0)
+            self.confusion.set_matrix(np.zeros((2, 2), dtype=int))
+            self.metrics_box.setTitle(f"{source}: not evaluated yet")
+            self.gallery.clear(title=f"evaluate on {source.lower()} to see its mistakes here")
+            return
+        evaluation = shown.evaluation
         self.evaluation = evaluation
-        digits = self.state.data.mnist.test_labels.numpy()
-        self._digits = digits
-        self._true = digits % 2
+        self._true = shown.true
         self._pred = predicted_odd(evaluation.p_odd).astype(int)
+        self.metrics_box.setTitle(
+            f"{source}: {evaluation.n:,} {shown.what} (odd is the positive class)"
+        )
         for key, label in self.metric_labels.items():
             label.setText(
                 f"{getattr(evaluation, key):.2%}"
@@ -189,7 +296,26 @@ class EvaluatePanel(QWidget):
             )
         self._fill_report(evaluation.report)
         self.confusion.set_matrix(evaluation.confusion)
-        self._show_indices(evaluation.misclassified, "misclassified test digits")
+        self._show_indices(evaluation.misclassified, f"misclassified {shown.what}")
+
+    def _show_now(self, source: str) -> None:
+        if self.show_combo.currentText() == source:
+            self.show_source(source)
+        else:
+            self.show_combo.setCurrentText(source)  # shows it
+
+    def _failed(self, message: str, details: str) -> None:
+        self.state.status("Evaluation failed")
+        errors.show_error(self, message, details)
+
+    def _done(self, evaluation: Any) -> None:
+        mnist = self.state.data.mnist
+        digits = mnist.test_labels.numpy()
+        labels = [str(d) for d in digits]
+        self.results[TEST] = Shown(
+            evaluation, mnist.test_images.numpy(), labels, digits % 2, "test digits"
+        )
+        self._show_now(TEST)
         if self.state.classifier is not None:
             self.state.classifier.metrics.update({"test_accuracy": evaluation.accuracy})
         self.state.status(
@@ -218,7 +344,7 @@ class EvaluatePanel(QWidget):
         self.report_table.setVerticalHeaderLabels(labels)
 
     def show_cell(self, true: int, predicted: int) -> np.ndarray:
-        """Show the test digits in confusion cell (true, predicted); returns their indices."""
+        """Show the images in confusion cell (true, predicted); returns their indices."""
         if self._true is None or self._pred is None:
             return np.zeros(0, dtype=int)
         indices = np.flatnonzero((self._true == true) & (self._pred == predicted))
@@ -229,9 +355,10 @@ class EvaluatePanel(QWidget):
 
     def _show_indices(self, indices: np.ndarray, what: str) -> None:
         shown = indices[: GALLERY_ROWS * GALLERY_COLS]
-        images = self.state.data.mnist.test_images[shown].numpy() if len(shown) else []
+        result = self.results[self.show_combo.currentText()]
+        images = result.images[shown] if len(shown) else []
         p_odd = self.evaluation.p_odd
-        captions = [f"{self._digits[i]}  {p_odd[i]:.2f}" for i in shown]
+        captions = [f"{result.labels[i]}  {p_odd[i]:.2f}" for i in shown]
         colors = ["tab:green" if self._pred[i] == self._true[i] else "tab:red" for i in shown]
         count = (
             f"{len(indices):,}"

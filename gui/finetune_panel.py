@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import DEFAULT_FINETUNE
+from engine.options import SCHEDULE_TEXT, STEPS_OPTION
 from gui.data_panel import BudgetCombo
-from gui.training_panel import TrainingPanel
+from gui.training_panel import TrainingPanel, option_spin
 
 if TYPE_CHECKING:
     from gui.state_signals import AppState
@@ -78,6 +79,29 @@ class FinetunePanel(TrainingPanel):
             "Labelled training images to use: a number (balanced over "
             "digits, seeded) or 'all'; same as on the Data tab",
         )
+        self.unlabelled_check = QCheckBox("Also learn from the unlabelled images")
+        self.unlabelled_check.setObjectName("finetuneUnlabelledCheck")
+        self.unlabelled_check.setChecked(True)
+        self.unlabelled_check.setToolTip(
+            "Semi-supervised: besides your labels, learn from every other training image "
+            "(its pixels, never its label): confident predictions on clean images become "
+            "targets for distorted views of them. Below all labels only."
+        )
+        self.steps_spin = option_spin(STEPS_OPTION, 0, "finetuneStepsSpin")
+        self.steps_spin.setMinimum(0)  # 0: the schedule's own number of steps
+        self.steps_spin.setSpecialValueText("automatic")
+        self.labels_combo.currentTextChanged.connect(lambda _t: self.update_controls())
+        self._own_tips = {widget: widget.toolTip() for widget in (self.epochs, self.patience)}
+        self.drawings_check = QCheckBox("Add my drawings to the labelled images")
+        self.drawings_check.setObjectName("finetuneDrawingsCheck")
+        self.drawings_check.setToolTip(
+            "Also train on the drawings you marked even or odd on the Draw tab (they count "
+            "as labels); the Evaluate tab can score the result on them"
+        )
+        self.drawings_check.toggled.connect(lambda _on: self.show_label_count())
+        self.labels_info = QLabel("")
+        self.labels_info.setObjectName("finetuneLabelsInfo")
+        self.labels_info.setWordWrap(True)
         self.augment_check = QCheckBox("Augment (small shifts, rotations, stroke width)")
         self.augment_check.setChecked(DEFAULT_FINETUNE.augment)
         self.augment_check.setObjectName("finetuneAugmentCheck")
@@ -92,6 +116,10 @@ class FinetunePanel(TrainingPanel):
         form.addRow(self.encoder_label)
         form.addRow(self.freeze_check)
         form.addRow("Labels:", self.labels_combo)
+        form.addRow(self.unlabelled_check)
+        form.addRow("Steps:", self.steps_spin)
+        form.addRow(self.drawings_check)
+        form.addRow(self.labels_info)
         form.addRow("Epochs:", self.epochs)
         form.addRow("Batch size:", self.batch)
         form.addRow("Learning rate:", self.lr)
@@ -104,6 +132,10 @@ class FinetunePanel(TrainingPanel):
         self.save_button.setToolTip("Save the classifier as a .pt checkpoint (Ctrl+S)")
         self.save_button.clicked.connect(lambda: self.save())
         self._finish_setup(box, self.save_button, self.monitor, left_width=340)
+        state.budget_changed.connect(lambda _text: self.show_label_count())
+        state.data_changed.connect(self.show_label_count)
+        state.drawings.changed.connect(self.show_label_count)
+        self.show_label_count()
 
     def settings_widgets(self) -> dict[str, QWidget]:
         return {
@@ -111,7 +143,38 @@ class FinetunePanel(TrainingPanel):
             "freeze": self.freeze_check,
             **self.train_widgets,
             "augment": self.augment_check,
+            "unlabelled": self.unlabelled_check,
+            "steps_below_all": self.steps_spin,
+            "add_drawings": self.drawings_check,
         }
+
+    def show_label_count(self) -> None:
+        """The labels fine-tuning will use: MNIST's budget plus my drawings when added."""
+        if not self.drawings_check.isChecked():
+            self.labels_info.setText("")
+            return
+        drawings = self.state.drawings
+        if not drawings.loaded():  # read in the background; `changed` comes when done
+            if not drawings.reading():
+                drawings.read()
+            self.labels_info.setText(
+                f"{self.state.budget_text} MNIST labels + my drawings (counting …)"
+            )
+            return
+        n = len(drawings.current())
+        text = self.state.budget_text.strip().lower()
+        data = self.state.data
+        if text == "all" and data is not None:
+            mnist = len(data.split.train)
+        elif text.isdigit():
+            mnist = int(text)
+        else:
+            mnist = None
+        mine = f"{n:,} of my drawings" if n else "no drawings yet (mark some on the Draw tab)"
+        total = f" = {mnist + n:,} labels" if mnist is not None and n else ""
+        budget = f"{mnist:,} MNIST labels" if mnist is not None else f"{text} MNIST labels"
+        self.labels_info.setText(f"{budget} + {mine}{total}")
+        self.labels_info.setToolTip(f"My drawings: {drawings.folder()}")
 
     def encoder_choice(self) -> Any:
         """The engine.workflows.EncoderSource the source combo names (module, lineage)."""
@@ -139,6 +202,19 @@ class FinetunePanel(TrainingPanel):
         # Tighter than the settings lock: from scratch there is no encoder to freeze.
         self.freeze_check.setEnabled(not mine and self.source_combo.currentIndex() != SCRATCH)
         self.labels_combo.setEnabled(not mine)  # saved with the Data tab's settings
+        # Below all labels the schedule is fixed and nothing is chosen by the validation
+        # labels (they are not in the budget), so epochs and patience do not apply.
+        below_all = self._below_all()
+        self.unlabelled_check.setEnabled(not mine and below_all)
+        self.steps_spin.setEnabled(not mine and below_all)
+        schedule_tip = (
+            f"Below all labels the run trains a fixed schedule ({SCHEDULE_TEXT}) and keeps "
+            "its last weights: early stopping would read the validation labels, which are "
+            "not in your budget"
+        )
+        for widget in (self.epochs, self.patience):
+            widget.setEnabled(not mine and not below_all)
+            widget.setToolTip(schedule_tip if below_all else self._own_tips[widget])
         ckpt = self.state.encoder_file
         self.encoder_label.setText(
             f"File: {ckpt.path.name if ckpt.path else '?'} ({ckpt.kind}, {ckpt.arch.arch}, "
@@ -146,6 +222,14 @@ class FinetunePanel(TrainingPanel):
             if ckpt is not None
             else "No encoder file loaded."
         )
+
+    def _below_all(self) -> bool:
+        """Whether the label budget leaves training images unlabelled."""
+        text = self.labels_combo.currentText().strip().lower()
+        if not text.isdigit():
+            return False  # 'all' (or not a number yet)
+        data = self.state.data
+        return data is None or int(text) < len(data.split.train)
 
     def _start_job(self) -> bool:
         data = self.state.data.mnist
@@ -155,18 +239,35 @@ class FinetunePanel(TrainingPanel):
         freeze = self.freeze_check.isChecked() and not scratch
         budget_text = self.labels_combo.currentText()
         train_values = {**self._train_values(), "augment": self.augment_check.isChecked()}
+        unlabelled = self.unlabelled_check.isChecked()
+        steps = self.steps_spin.value() or None
+        drawings_folder = self.state.drawings.folder() if self.drawings_check.isChecked() else None
 
         def job(on_event, should_stop):
             from engine.config import ArchConfig, TrainConfig
             from engine.data import parse_budget
             from engine.workflows import FinetuneJob, RunOptions, finetune_and_save
 
+            extra = None
+            if drawings_folder is not None:
+                from engine.personal import DrawingsError, load_drawings
+
+                drawings = load_drawings(drawings_folder) if drawings_folder.exists() else None
+                if drawings is None or not len(drawings):
+                    raise DrawingsError(
+                        f"no usable drawings in {drawings_folder}: mark some on the Draw tab, "
+                        "or untick 'Add my drawings'"
+                    )
+                extra = drawings.tensors()
             settings = FinetuneJob(
                 arch=ArchConfig.from_dict(arch_values),
                 train=TrainConfig(**train_values),
                 labels=parse_budget(budget_text),
                 encoder=encoder,
                 freeze=freeze,
+                unlabelled=unlabelled,
+                steps=steps,
+                extra=extra,
             )
             return finetune_and_save(data, settings, RunOptions(None, on_event, should_stop))
 
@@ -184,8 +285,12 @@ class FinetunePanel(TrainingPanel):
             return
         self.state.set_classifier(checkpoint)
         extra, accuracy = checkpoint.extra, trained.result.val_accuracy
+        drawings = extra.get("drawings", 0)
+        mine = f" ({drawings:,} of them my drawings)" if drawings else ""
+        unlabelled = f" + {extra['unlabelled']:,} unlabelled images" if extra["unlabelled"] else ""
         self.model_label.setText(
-            f"Classifier ready: {extra['labels']:,} labels, {extra['encoder_source']}"
+            f"Classifier ready: {extra['labels']:,} labels{mine}{unlabelled}, "
+            f"{extra['encoder_source']}"
             f"{' (frozen)' if extra['freeze_encoder'] else ''}; validation accuracy "
             f"{accuracy:.2%}. Not saved yet."
         )

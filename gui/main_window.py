@@ -128,7 +128,9 @@ class MainWindow(QMainWindow):
         from gui.draw_panel import DrawPanel
 
         current = self.tabs.currentIndex()
-        self.draw_panel = self._replace_tab(4, DrawPanel(), "Draw", "drawPanel")
+        self.draw_panel = self._replace_tab(
+            4, DrawPanel(drawings=self.state.drawings), "Draw", "drawPanel"
+        )
         self.compare_panel = self._replace_tab(
             5, ComparePanel(self.state), "Compare", "comparePanel"
         )

@@ -278,9 +278,11 @@ class LossPlot(LiveCanvas):
             self.acc_ax = None
             fig.subplots_adjust(left=0.12, right=0.97, bottom=0.17, top=0.9)
         self.artists = figures.loss_axes(self.ax, "loss", PANEL, running=True)
-        self.acc_line = (
+        self.accuracy = (
             figures.accuracy_axes(self.acc_ax, PANEL) if self.acc_ax is not None else None
         )
+        self.acc_line = self.accuracy.line if self.accuracy is not None else None
+        self.confident_line = self.accuracy.confident if self.accuracy is not None else None
         self.reset()
 
     @changes_figure
@@ -292,9 +294,10 @@ class LossPlot(LiveCanvas):
         self._train: list[float] = []
         self._val: list[float] = []
         self._acc: list[float] = []
+        self._confident: tuple[list[float], list[float]] = ([], [])
         self.artists.clear(waiting)
-        if self.acc_line is not None:
-            self.acc_line.set_data([], [])
+        if self.accuracy is not None:
+            self.accuracy.clear()
         for ax in (self.ax, self.acc_ax):
             if ax is not None:
                 ax.set_xlim(0, self._max_epochs + 0.05)
@@ -318,9 +321,20 @@ class LossPlot(LiveCanvas):
         self._train.append(train)
         self._val.append(val)
         self.artists.show_epochs(self._epochs, self._train, self._val, best_epoch)
-        if accuracy is not None and self.acc_line is not None:
+        if accuracy is not None and self.accuracy is not None:
             self._acc.append(accuracy)
-            self.acc_line.set_data(self._epochs, self._acc)
+            self.accuracy.line.set_data(self._epochs, self._acc)
+        self._rescale()
+
+    @changes_figure
+    def add_confident(self, epoch: int, confident: float) -> None:
+        """Semi-supervised rounds: the share of unlabelled images the model learned from."""
+        if self.accuracy is None:
+            return
+        xs, ys = self._confident
+        xs.append(epoch)
+        ys.append(confident)
+        self.accuracy.show_confident(xs, ys)
         self._rescale()
 
     @changes_figure
@@ -344,6 +358,7 @@ class LossPlot(LiveCanvas):
             "val": list(self._val),
             "accuracy": list(self._acc),
             "running": list(self._running[1]),
+            "confident": list(self._confident[1]),
         }
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
+from gui.my_drawings import MyDrawings
 from gui.state import AppModel, LoadedData, Request
 from gui.worker import JobRunner
 
@@ -46,6 +47,7 @@ class AppState(QObject):
         self.model.models_changed.connect(self.models_changed.emit)
         self.model.budget_changed.connect(self.budget_changed.emit)
         self.model.jobs.changed.connect(self.jobs_changed.emit)
+        self.drawings = MyDrawings(self)  # the user's labelled drawings (Draw, Evaluate, Fine-tune)
 
     # ------------------------------------------------------------ the model, read-only
 

@@ -108,7 +108,7 @@ class TrainingMonitor(QWidget):
         self.result_label.setText("")
 
     def handle(self, event: object) -> None:
-        from engine.events import EpochEnd, Finished, Progress
+        from engine.events import EpochEnd, Finished, Progress, PseudoLabels
 
         if isinstance(event, Progress):
             self.progress.setValue(int(1000 * event.fraction))
@@ -130,6 +130,12 @@ class TrainingMonitor(QWidget):
             self.result_label.setText(
                 f"Epoch {event.epoch}: train {event.train_loss:.4f}, validation "
                 f"{event.val_loss:.4f}{accuracy}; best so far epoch {event.best_epoch}."
+            )
+        elif isinstance(event, PseudoLabels):
+            self.plot.add_confident(event.epoch, event.confident)
+            self.result_label.setText(
+                f"{self.result_label.text()} Unlabelled images: {event.confident:.0%} "
+                f"confident ({event.odd:.0%} of those odd)."
             )
         elif isinstance(event, Finished):
             self.plot.finish(event.status, event.epochs_run, event.best_epoch)

@@ -29,6 +29,8 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own settings file; the user's real settings are never touched."""
     path = tmp_path / "settings" / "EvenOddStudio.ini"
     monkeypatch.setenv("EVENODD_SETTINGS_FILE", str(path))
+    # ... and the default drawings folder is the test's own, never the user's
+    monkeypatch.setenv("EVENODD_DRAWINGS_DIR", str(tmp_path / "my_drawings"))
     return path
 
 

@@ -20,6 +20,7 @@ from engine.cli import main, number_between
 
 TINY_ARCH = ["--width", "4", "--latent", "16"]
 TINY_TRAIN = ["--epochs", "1", "--batch-size", "64", "--quiet"]
+TINY_BUDGET = ["--steps", "20", "--unlabelled-batch", "32"]  # below all labels
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -58,7 +59,7 @@ def trained(small_mnist_dir, tmp_path_factory) -> dict[str, Path]:
     pre = ["pretrain", "--data-dir", small_mnist_dir, "--out", out, *TINY_ARCH, *TINY_TRAIN]
     assert cli(pre) == 0
     fine = ["finetune", "--data-dir", small_mnist_dir, "--encoder", out / "encoder.pt"]
-    assert cli([*fine, "--out", out, "--labels", "100", *TINY_TRAIN]) == 0
+    assert cli([*fine, "--out", out, "--labels", "100", *TINY_TRAIN, *TINY_BUDGET]) == 0
     return {name: out / f"{name}.pt" for name in ("encoder", "autoencoder", "classifier")}
 
 
@@ -205,10 +206,45 @@ def test_evaluate_json(small_mnist_dir, trained, capsys):
 
 def test_finetune_from_scratch(small_mnist_dir, tmp_path, capsys):
     args = ["finetune", "--scratch", "--data-dir", small_mnist_dir, "--out", tmp_path]
-    assert cli([*args, *TINY_ARCH, *TINY_TRAIN, "--labels", "50", "--freeze-encoder"]) == 0
+    assert (
+        cli([*args, *TINY_ARCH, *TINY_TRAIN, *TINY_BUDGET, "--labels", "50", "--freeze-encoder"])
+        == 0
+    )
     loaded = load_checkpoint(tmp_path / "classifier.pt")
     assert loaded.encoder_sha256 is None and loaded.extra["freeze_encoder"] is True
     assert "classifier.pt" in capsys.readouterr().out
+
+
+def test_finetune_below_all_labels_learns_from_the_unlabelled_images_by_default(
+    small_mnist_dir, trained, tmp_path, capsys
+):
+    semi = load_checkpoint(trained["classifier"], expect=("classifier",))
+    assert semi.extra["mode"] == "semi-supervised" and semi.extra["unlabelled"] == 440
+    assert semi.extra["semisup"]["unlabelled_batch"] == 32
+    assert 0.0 <= semi.extra["confident"] <= 1.0
+    # Honest: a fixed schedule whose last weights are kept, no early stopping.
+    assert semi.train_config["keep_best"] is False and semi.train_config["max_steps"] == 20
+    args = ["finetune", "--scratch", "--data-dir", small_mnist_dir, "--out", tmp_path]
+    assert (
+        cli([*args, *TINY_ARCH, *TINY_TRAIN, *TINY_BUDGET, "--labels", "100", "--no-unlabelled"])
+        == 0
+    )
+    supervised = load_checkpoint(tmp_path / "classifier.pt", expect=("classifier",))
+    assert supervised.extra["mode"] == "supervised" and supervised.extra["unlabelled"] == 0
+    assert supervised.train_config["keep_best"] is False
+    assert "supervised" in capsys.readouterr().out
+
+
+def test_finetune_with_every_image_labelled_says_nothing_is_unlabelled(
+    small_mnist_dir, tmp_path, capsys
+):
+    """540 labels on a folder with 540 training images: a plain fall-back, said once."""
+    args = ["finetune", "--scratch", "--data-dir", small_mnist_dir, "--out", tmp_path]
+    assert cli([*args, *TINY_ARCH, "--epochs", "1", "--batch-size", "64", "--labels", "540"]) == 0
+    captured = capsys.readouterr()
+    assert "nothing is unlabelled" in captured.out + captured.err
+    loaded = load_checkpoint(tmp_path / "classifier.pt", expect=("classifier",))
+    assert loaded.extra["mode"] == "supervised" and loaded.extra["labels"] == 540
 
 
 def test_too_many_labels_exits_1(small_mnist_dir, tmp_path, capsys):
@@ -296,7 +332,7 @@ def test_run_writes_everything_at_the_top_level(small_mnist_dir, tmp_path, capsy
     out = tmp_path / "run"
     args = ["run", "--data-dir", small_mnist_dir, "--out", out, *TINY_ARCH, "--quiet"]
     args += ["--pretrain-epochs", "1", "--finetune-epochs", "1", "--labels", "100"]
-    args += ["--pretrain-batch-size", "64", "--finetune-batch-size", "32"]
+    args += ["--pretrain-batch-size", "64", "--finetune-batch-size", "32", *TINY_BUDGET]
     args += ["--finetune-precision", "bfloat16"]
     assert cli(args) == 0
     names = {p.name for p in out.iterdir()}
@@ -325,10 +361,14 @@ def test_run_writes_everything_at_the_top_level(small_mnist_dir, tmp_path, capsy
     assert metrics["encoder_sha256"] == file_sha256(out / "encoder.pt")
     assert metrics["test"]["n"] == 200 and 0 <= metrics["test"]["accuracy"] <= 1
     assert metrics["finetune"]["labels"] == 100
+    assert metrics["finetune"]["mode"] == "semi-supervised"  # below all labels, by default
+    assert metrics["finetune"]["unlabelled"] == 540 - 100  # the other training images
+    assert metrics["finetune"]["steps"] == 20
     assert sum(map(sum, metrics["test"]["confusion_matrix"])) == 200
 
     page = (out / "report.html").read_text()
     assert "<img" in page and f"{metrics['test']['accuracy']:.4f}" in page
+    assert "semi-supervised" in page and "unlabelled images learned from" in page
     assert "test accuracy" in capsys.readouterr().out
 
 

@@ -387,14 +387,46 @@ def test_finetune_from_the_pretrained_encoder_records_lineage(window, qtbot, loa
     panel = window.finetune_panel
     panel.source_combo.setCurrentIndex(0)
     panel.freeze_check.setChecked(True)
-    panel.epochs.setValue(1)
     panel.labels_combo.setEditText("100")
+    panel.steps_spin.setValue(20)
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
         assert panel.start()
     saved = panel.save(str(tmp_path / "clf.pt"))
     ckpt = load_checkpoint(saved)
     assert ckpt.encoder_sha256 == window.state.autoencoder_sha
-    assert ckpt.extra["labels"] == 100
+    assert ckpt.extra["labels"] == 100 and ckpt.extra["mode"] == "semi-supervised"
+
+
+def test_finetune_tab_learns_from_the_unlabelled_images_below_all_labels(
+    window, qtbot, loaded, tmp_path
+) -> None:
+    """On by default below all labels, with a live curve of the confident share (one point
+    a round) and a fixed schedule (no epochs/patience); off, the run is supervised; with
+    all labels there is nothing unlabelled, so the switch is off limits."""
+    with_data(window, loaded)
+    panel = window.finetune_panel
+    panel.source_combo.setCurrentIndex(2)  # from scratch
+    panel.labels_combo.setEditText("all")
+    assert not panel.unlabelled_check.isEnabled() and panel.epochs.isEnabled()
+    panel.labels_combo.setEditText("100")
+    assert panel.unlabelled_check.isEnabled() and panel.unlabelled_check.isChecked()
+    assert not panel.epochs.isEnabled() and not panel.patience.isEnabled()
+    assert "fixed schedule" in panel.epochs.toolTip()
+    panel.steps_spin.setValue(250)  # 3 rounds of 100 steps
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
+        assert panel.start()
+    extra = window.state.classifier.extra
+    assert extra["mode"] == "semi-supervised" and extra["unlabelled"] > 0
+    series = panel.monitor.plot.series()
+    assert len(series["confident"]) == 3 and all(0 <= c <= 1 for c in series["confident"])
+    assert "unlabelled images" in panel.model_label.text()
+
+    panel.unlabelled_check.setChecked(False)
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
+        assert panel.start()
+    extra = window.state.classifier.extra
+    assert extra["mode"] == "supervised" and extra["unlabelled"] == 0
+    assert panel.monitor.plot.series()["confident"] == []
 
 
 def _payload(path: Path) -> dict:
@@ -433,6 +465,7 @@ def test_app_and_cli_make_the_same_checkpoints(window, qtbot, loaded, tiny_mnist
     panel.source_combo.setCurrentIndex(0)
     panel.epochs.setValue(1)
     panel.labels_combo.setEditText("100")
+    panel.steps_spin.setValue(30)
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
         assert panel.start()
     panel.save(str(tmp_path / "app_classifier.pt"))
@@ -441,13 +474,18 @@ def test_app_and_cli_make_the_same_checkpoints(window, qtbot, loaded, tiny_mnist
     pre = ["pretrain", *data, "--latent", "16", "--epochs", "1", "--batch-size", "64"]
     assert main([*pre, "--out", str(tmp_path / "cli")]) == 0
     fine = ["finetune", *data, "--encoder", str(tmp_path / "app_encoder.pt"), "--epochs", "1"]
-    assert main([*fine, "--labels", "100", "--out", str(tmp_path / "cli")]) == 0
+    fine += ["--labels", "100", "--steps", "30"]  # semi-supervised, as in the app
+    assert main([*fine, "--out", str(tmp_path / "cli")]) == 0
     for kind in ("encoder", "autoencoder", "classifier"):
         _same_checkpoint(tmp_path / f"app_{kind}.pt", tmp_path / "cli" / f"{kind}.pt")
     clf = _payload(tmp_path / "app_classifier.pt")
     assert clf["encoder_sha256"] == _payload(tmp_path / "cli" / "classifier.pt")["encoder_sha256"]
     assert set(clf["metrics"]) == {"val_accuracy", "best_epoch", "status"}
-    assert set(clf["extra"]) == {"labels", "freeze_encoder", "encoder_source"}
+    assert set(clf["extra"]) == {
+        *("labels", "freeze_encoder", "encoder_source"),
+        *("mode", "unlabelled", "semisup", "confident"),
+    }
+    assert clf["extra"]["mode"] == "semi-supervised"
 
 
 def test_a_bad_label_budget_is_explained(window, qtbot, loaded, shown_errors) -> None:

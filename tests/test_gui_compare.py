@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers_data import write_small_mnist
+from helpers_data import single_torch_thread, write_small_mnist
 
 from engine import study
 from gui.compare_panel import ComparePanel
@@ -148,3 +148,111 @@ def test_without_mnist_the_study_is_refused_with_the_reason(qtbot, shown_errors)
     assert not panel.start()
     assert messages and "Load MNIST on the Data tab first" in messages[-1]
     assert not state.runner.is_busy()
+
+
+# ------------------------------------------------------------------------ resuming
+
+
+@pytest.fixture
+def trained_here(monkeypatch):
+    """Cells trained in the job's thread (no worker processes: quicker to start on a busy
+    machine, and train_cell can be counted); records (seed, n_labels, way) per cell."""
+    from engine.study import run as study_run
+
+    monkeypatch.setattr(study_run, "default_workers", lambda: 1)
+    trained: list[tuple] = []
+    real = study_run.train_cell
+
+    def counting(data_, arch, cfg, labelled, encoder, freeze, *rest, **kwargs):
+        way = "scratch" if encoder is None else ("frozen" if freeze else "finetune")
+        trained.append((cfg.seed, len(labelled), way))
+        return real(data_, arch, cfg, labelled, encoder, freeze, *rest, **kwargs)
+
+    monkeypatch.setattr(study_run, "train_cell", counting)
+    yield from _on_one_thread(trained)
+
+
+def _on_one_thread(value):
+    for _ in single_torch_thread():  # tiny models: a second thread only waits on a busy CPU
+        yield value
+
+
+def _cells_by_key(folder: Path) -> dict:
+    return {
+        (c.family, c.budget, c.seed, c.way): c.to_dict() for c in study.load_study(folder).cells
+    }
+
+
+def test_an_opened_unfinished_study_offers_resume_and_completes_as_if_never_stopped(
+    qtbot, panel, state, tmp_path, trained_here, shown_errors
+):
+    panel.cell_done.connect(lambda _: panel.stop())
+    with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS):
+        assert panel.start()
+    assert panel.result.status == "stopped"
+    assert panel.resume_button.isEnabled()  # offered at once after a stop, too
+    stopped = _cells_by_key(tmp_path / "study")
+    trained_here.clear()
+
+    fresh = ComparePanel(state)  # as after restarting the app: nothing shown yet
+    qtbot.addWidget(fresh)
+    assert not fresh.resume_button.isEnabled()
+    assert fresh.open_study(tmp_path / "study")
+    assert fresh.resume_button.isEnabled() and "Resume" in fresh.status_label.text()
+    with qtbot.waitSignal(fresh.study_finished, timeout=TIMEOUT_MS) as finished:
+        fresh.resume_button.click()
+    resumed = finished.args[0]
+    assert resumed.status == "completed" and len(resumed.cells) == resumed.planned_cells
+    assert len(trained_here) == resumed.planned_cells - len(stopped)  # only the missing
+    after = _cells_by_key(tmp_path / "study")
+    assert all(after[key] == cell for key, cell in stopped.items())  # kept, not retrained
+    assert not fresh.resume_button.isEnabled()  # nothing left to resume
+    assert not shown_errors
+
+    panel.cell_done.disconnect()
+    panel.out_edit.setText(str(tmp_path / "uninterrupted"))
+    with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS):
+        assert panel.start()
+    assert fresh.table_text() == panel.table_text()
+    uninterrupted = _cells_by_key(tmp_path / "uninterrupted")
+    for cells in (after, uninterrupted):
+        for values in cells.values():
+            values.pop("seconds")
+    assert after == uninterrupted
+
+
+def _answer(monkeypatch, yes: bool, questions: list[str]) -> None:
+    """Answer the app's Yes/No question for the user, and record the question."""
+    from PySide6.QtWidgets import QMessageBox
+
+    button = QMessageBox.StandardButton.Yes if yes else QMessageBox.StandardButton.No
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda _parent, _title, text, *a: questions.append(text) or button
+    )
+
+
+def test_start_into_a_folder_with_another_study_asks_before_replacing_it(
+    qtbot, panel, tmp_path, monkeypatch, trained_here
+):
+    with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS):
+        assert panel.start()
+    questions: list[str] = []
+    _answer(monkeypatch, False, questions)
+    panel.seeds_spin.setValue(1)
+    assert not panel.start()
+    assert not panel.is_running() and "seeds 2 there, 1 now" in questions[-1]
+    assert "another study" in panel.status_label.text()
+    assert study.load_study(tmp_path / "study").settings.seeds == 2  # untouched
+    _answer(monkeypatch, True, questions)
+    with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS) as finished:
+        assert panel.start()
+    assert finished.args[0].status == "completed" and len(questions) == 2
+    assert study.load_study(tmp_path / "study").settings.seeds == 1
+
+
+def test_an_output_folder_that_is_a_file_gives_a_plain_message(panel, tmp_path, shown_errors):
+    (tmp_path / "taken").write_text("not a folder")
+    panel.out_edit.setText(str(tmp_path / "taken"))
+    assert not panel.start()
+    assert not panel.is_running()
+    assert "is a file, not a folder" in shown_errors[-1][0]

@@ -147,7 +147,7 @@ def test_semi_supervised_needs_rounds(data, split, labelled):
 
 @pytest.mark.parametrize(
     "changes",
-    [{"threshold": 0.4}, {"threshold": 1.0}, {"unlabelled_batch": 0}, {"weight": 0.0}],
+    [{"threshold": 0.4}, {"threshold": 1.0}, {"unlabelled_batch": 0}, {"unlabelled_weight": 0.0}],
 )
 def test_bad_semi_supervised_settings(changes):
     with pytest.raises(ConfigError):

@@ -57,16 +57,22 @@ def test_pretrain_then_finetune_save_files_with_lineage(mnist, tmp_path):
     assert set(pre.files) == {"autoencoder", "encoder"}
     assert pre.sha256["encoder"] == file_sha256(tmp_path / "encoder.pt")
     encoder = EncoderSource.from_checkpoint(load_checkpoint(tmp_path / "encoder.pt"))
-    job = FinetuneJob(train=ONE_EPOCH, labels=50, encoder=encoder, freeze=True)
+    job = FinetuneJob(train=ONE_EPOCH, labels=50, encoder=encoder, freeze=True, steps=20)
     fine = finetune_and_save(mnist, job, RunOptions(tmp_path / "clf"))
     saved = load_checkpoint(tmp_path / "clf" / "classifier.pt")
     assert saved.arch == TINY  # the encoder's architecture, not the job's default
     assert saved.encoder_sha256 == pre.sha256["encoder"]
+    n_train = len(validation_split(mnist).train)
     assert saved.extra == {
         "labels": 50,
         "freeze_encoder": True,
         "encoder_source": "encoder file encoder.pt",
+        "mode": "semi-supervised",  # below all labels, by default
+        "unlabelled": n_train - 50,
+        "semisup": job.semisup.to_dict(),
+        "confident": fine.result.pseudo_labels[-1].confident,
     }
+    assert saved.train_config["max_steps"] == 20 and saved.train_config["keep_best"] is False
     assert saved.metrics["val_accuracy"] == fine.result.val_accuracy
     assert saved.metrics["status"] == fine.finished.status
 

@@ -29,19 +29,23 @@ Convergence is the number of steps after which the validation accuracy first rea
 Results are written while the study runs (study.json + cells.csv after every cell), so a
 stopped or crashed study keeps its finished cells; at the end (or on stop) the summary
 table (table.csv, table.json), the plot (accuracy_vs_labels.png) and report.html follow.
-`load_study(folder)` reopens a saved study.
+`load_study(folder)` reopens a saved study. Running the same study into the same folder
+again resumes it: the finished cells are kept, the pretrained encoders saved there
+(encoder-<family>.pt) are reused, and only the missing cells are trained (`resume`).
 
 This package imports torch and matplotlib only inside the functions that train or draw:
 `evenodd --help` and the GUI can import it (e.g. for load_study/summaries) cheaply.
 
 Layout: settings (constants, StudySettings, Cell, StudyResult), stats (summaries, gains,
 generated sentences), report (result files, plots, report.html, load_study), run
-(train_cell, run_study), pool (cells in worker processes) and cli (`evenodd compare`,
+(train_cell, run_study), resume (what a run into a folder holding a study may keep),
+pool (cells in worker processes) and cli (`evenodd compare`,
 used by engine.cli). The names other code uses are re-exported here; patch train_cell in
 engine.study.run, where run_study looks it up.
 """
 
 from engine.study.report import fmt_gain, fmt_mean_std, load_study
+from engine.study.resume import OtherStudyError
 from engine.study.run import run_study
 from engine.study.settings import (
     CELLS_FILE,
@@ -69,6 +73,7 @@ __all__ = [
     "TABLE_JSON",
     "WAYS",
     "Cell",
+    "OtherStudyError",
     "StudyError",
     "StudySettings",
     "budget_key",

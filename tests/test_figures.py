@@ -95,9 +95,13 @@ def test_digit_grid_places_each_digit_and_caption() -> None:
     assert grid.show(np.zeros((0, 28, 28))) == 0 and grid.empty.get_visible()
 
 
+DRAWN = ("scratch", "frozen", "finetune")
+
+
 def _cells() -> list[Cell]:
+    """Two budgets, two seeds, the first three ways (the study has more)."""
     cells = []
-    for way, base in (("scratch", 0.90), ("frozen", 0.85), ("finetune", 0.92)):
+    for way, base in zip(DRAWN, (0.90, 0.85, 0.92), strict=True):
         for budget, n, bonus in (("100", 100, 0.0), ("all", 1000, 0.05)):
             for seed in range(2):
                 acc = base + bonus + 0.01 * seed
@@ -111,13 +115,13 @@ def test_study_figure_draws_a_line_per_way_with_the_reports_legend() -> None:
     settings = StudySettings(budgets=(100, None), seeds=2, families=("mlp",))
     figure = figures.accuracy_figure(summarize(_cells(), settings), settings)
     (axes,) = figure.axes
-    assert _legend(axes) == [WAY_LABELS[way] for way in WAYS]
+    assert _legend(axes) == [WAY_LABELS[way] for way in DRAWN]  # the ways with results
     lines = {line.get_label(): line for line in axes.get_lines()}
     scratch = lines[WAY_LABELS["scratch"]]
     assert list(scratch.get_xdata()) == [100, 1000]
     assert list(scratch.get_ydata()) == pytest.approx([90.5, 95.5])
-    colors = [to_hex(lines[WAY_LABELS[way]].get_color()) for way in WAYS]
-    assert colors == [to_hex(figures.WAY_STYLES[way][0]) for way in WAYS]
+    colors = [to_hex(lines[WAY_LABELS[way]].get_color()) for way in DRAWN]
+    assert colors == [to_hex(figures.WAY_STYLES[way][0]) for way in DRAWN]
     assert [t.get_text() for t in axes.get_xticklabels()] == ["100", "1,000"]
     assert axes.get_title() == "MLP encoder" and axes.get_ylabel() == "test accuracy (%)"
 
@@ -184,9 +188,10 @@ def test_the_study_report_and_the_compare_tab_plot_the_same_numbers(qtbot, tmp_p
     qtbot.addWidget(plot)
     plot.reset(("mlp",))
     plot.update_summary(summary)
-    for way in WAYS:
+    for way in DRAWN:
         line = next(x for x in report_axes.get_lines() if x.get_label() == WAY_LABELS[way])
         assert plot.series("mlp", way) == (list(line.get_xdata()), list(line.get_ydata()))
+    assert plot.series("mlp", "finetune_unlabelled") == ([], [])  # no results: no line
     assert _legend(plot.panels["mlp"].axes) == _legend(report_axes)
     files = write_outputs(tmp_path, StudyResult(settings, _cells(), status="completed"))
     assert files["plot"].read_bytes().startswith(b"\x89PNG")

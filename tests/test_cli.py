@@ -377,8 +377,8 @@ def test_run_writes_everything_at_the_top_level(small_mnist_dir, tmp_path, capsy
     assert "test accuracy" in capsys.readouterr().out
 
     # The latent map's score is that of the saved encoder's codes of the validation subset.
-    from engine.reports import latent
     from engine.data.mnist import read_folder, split_train_val
+    from engine.reports import latent
 
     data = read_folder(small_mnist_dir)
     shown = latent.map_indices(split_train_val(len(data.train_images)).val)

@@ -141,7 +141,7 @@ def test_map_figure_has_a_panel_per_projection(tmp_path) -> None:
     figure = latent.map_figure(maps)
     assert [ax.get_title().split(" ")[0] for ax in figure.axes] == ["PCA", "t-SNE"]
     assert "100.0%" in figure.texts[0].get_text()
-    from engine.reports.report import save_figure
+    from engine.reports.figures import save_figure
 
     png = save_figure(figure, tmp_path / "latent_map.png")
     assert png.startswith(b"\x89PNG") and (tmp_path / "latent_map.png").is_file()

@@ -19,6 +19,7 @@ from engine.jobs.workflows import (
     EncoderSource,
     FinetuneJob,
     PretrainJob,
+    RunOptions,
     finetune_and_save,
     predict_images,
     pretrain_and_save,
@@ -58,12 +59,12 @@ def test_the_app_splits_like_the_engine(mnist):
 
 
 def test_pretrain_then_finetune_save_files_with_lineage(mnist, tmp_path):
-    pre = pretrain_and_save(mnist, PretrainJob(TINY, ONE_EPOCH), tmp_path)
+    pre = pretrain_and_save(mnist, PretrainJob(TINY, ONE_EPOCH), RunOptions(tmp_path))
     assert set(pre.files) == {"autoencoder", "encoder"}
     assert pre.sha256["encoder"] == file_sha256(tmp_path / "encoder.pt")
     encoder = EncoderSource.from_checkpoint(load_checkpoint(tmp_path / "encoder.pt"))
     job = FinetuneJob(train=ONE_EPOCH, labels=50, encoder=encoder, freeze=True, steps=20)
-    fine = finetune_and_save(mnist, job, tmp_path / "clf")
+    fine = finetune_and_save(mnist, job, RunOptions(tmp_path / "clf"))
     saved = load_checkpoint(tmp_path / "clf" / "classifier.pt")
     assert saved.arch == TINY  # the encoder's architecture, not the job's default
     assert saved.encoder_sha256 == pre.sha256["encoder"]

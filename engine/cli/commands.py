@@ -241,10 +241,11 @@ def _print(text: str) -> None:
 
 
 def cmd_pretrain(args: argparse.Namespace, report, stop) -> int:
-    from engine.jobs.workflows import PretrainJob, pretrain_and_save
+    from engine.jobs.workflows import PretrainJob, RunOptions, pretrain_and_save
 
     job = PretrainJob(_arch(args), _train_config(args))
-    trained = pretrain_and_save(_data(args, report), job, args.out, report, stop.is_set)
+    run = RunOptions(args.out, report, stop.is_set)
+    trained = pretrain_and_save(_data(args, report), job, run)
     _print(
         f"validation MSE {trained.result.val_mse:.5f}; wrote {trained.files['encoder']} and "
         f"{trained.files['autoencoder']}"
@@ -258,7 +259,7 @@ def _status_code(status: str) -> int:
 
 def cmd_finetune(args: argparse.Namespace, report, stop) -> int:
     from engine.data.mnist import parse_budget
-    from engine.jobs.workflows import EncoderSource, FinetuneJob, finetune_and_save
+    from engine.jobs.workflows import EncoderSource, FinetuneJob, RunOptions, finetune_and_save
     from engine.store.checkpoint import load_checkpoint
 
     cfg = _train_config(args, augment=not args.no_augment)
@@ -276,7 +277,8 @@ def cmd_finetune(args: argparse.Namespace, report, stop) -> int:
         semisup=_semisup(args),
         steps=args.steps,
     )
-    trained = finetune_and_save(_data(args, report), job, args.out, report, stop.is_set)
+    run = RunOptions(args.out, report, stop.is_set)
+    trained = finetune_and_save(_data(args, report), job, run)
     extra = trained.checkpoint.extra
     unlabelled = f" and {extra['unlabelled']} unlabelled images" if extra["unlabelled"] else ""
     _print(

@@ -30,6 +30,7 @@ from engine.jobs.workflows import (
     EncoderSource,
     FinetuneJob,
     PretrainJob,
+    RunOptions,
     evaluate_model,
     finetune_and_save,
     pretrain_and_save,
@@ -37,16 +38,9 @@ from engine.jobs.workflows import (
     validation_split,
 )
 from engine.learning.evaluate import Evaluation
+from engine.reports.figures import confusion_figure, digits_figure, loss_figure, save_figure
 from engine.reports.latent import write_latent_map
-from engine.reports.report import (
-    confusion_figure,
-    digits_figure,
-    embed_png,
-    html_page,
-    loss_figure,
-    save_figure,
-    settings_table,
-)
+from engine.reports.report import embed_png, html_page, settings_table
 
 
 @dataclass(frozen=True)
@@ -100,7 +94,7 @@ def run_pipeline(
     outcome = RunOutcome("completed")
 
     job = PretrainJob(settings.arch, settings.pretrain)
-    pre = pretrain_and_save(data, job, out, on_event, should_stop)
+    pre = pretrain_and_save(data, job, RunOptions(out, on_event, should_stop))
     outcome.files.update(pre.files)
     if pre.finished.status in ("stopped", "diverged"):
         outcome.status = pre.finished.status
@@ -129,7 +123,7 @@ def run_pipeline(
         semisup=settings.semisup,
         steps=settings.steps,
     )
-    fine = finetune_and_save(data, fine_job, None, on_event, should_stop)
+    fine = finetune_and_save(data, fine_job, RunOptions(None, on_event, should_stop))
     evaluation = evaluate_model(fine.model, data)
     # The run's classifier also carries its test scores, which a bare fine-tuning cannot.
     metrics = metrics_of(evaluation) | {"val_accuracy": fine.result.val_accuracy}
@@ -189,11 +183,16 @@ def _write_report(out: Path, data: Mnist, pre, fine, evaluation: Evaluation, met
         confusion_figure(evaluation.confusion), out / "confusion_matrix.png"
     )
     wrong = evaluation.misclassified[:40]
-    captions = [
-        f"{int(data.test_labels[i])}: P(odd)={evaluation.p_odd[i]:.2f}" for i in wrong.tolist()
-    ]
+    # As the Evaluate tab's gallery shows them: the true digit and P(odd) under each.
+    captions = [f"{int(data.test_labels[i])}  {evaluation.p_odd[i]:.2f}" for i in wrong.tolist()]
     wrong_png = save_figure(
-        digits_figure(data.test_images[wrong].numpy(), captions), out / "misclassified.png"
+        digits_figure(
+            data.test_images[wrong].numpy(),
+            captions,
+            colors=["tab:red"] * len(captions),
+            title="misclassified test digits (label, P(odd))",
+        ),
+        out / "misclassified.png",
     )
     test = metrics["test"]
     figures = {

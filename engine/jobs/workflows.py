@@ -8,7 +8,9 @@ folder, keeps the returned in-memory checkpoint and saves it later with `save_mo
 
 A job's settings are one frozen dataclass (`PretrainJob`, `FinetuneJob`): a new kind of
 fine-tuning is a new field there and a branch in `finetune_and_save`, not a change to
-every caller. Torch is imported inside the functions, so importing this module is cheap.
+every caller. How a job runs, apart from what it trains (where it saves, who hears its
+events, when it stops), is one `RunOptions` shared by every job. Torch is imported inside
+the functions, so importing this module is cheap.
 """
 
 from __future__ import annotations
@@ -47,6 +49,17 @@ if TYPE_CHECKING:
 
 SCRATCH = "no encoder (from scratch)"
 SUPERVISED, SEMI_SUPERVISED = "supervised", "semi-supervised"  # fine-tuning modes
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a job runs, apart from what it trains: `out` is the folder to save into (None:
+    keep the model in memory only); `on_event` hears progress; `should_stop` is asked
+    every batch."""
+
+    out: str | Path | None = None
+    on_event: EventSink = ignore_event
+    should_stop: StopCheck = never_stop
 
 
 @dataclass(frozen=True)
@@ -159,18 +172,16 @@ def save_model(checkpoint: Checkpoint, path: str | Path, kind: str | None = None
 def pretrain_and_save(
     data: Mnist,
     job: PretrainJob,
-    out: str | Path | None = None,
-    on_event: EventSink = ignore_event,
-    should_stop: StopCheck = never_stop,
+    run: RunOptions = RunOptions(),
     after_epoch: Callable[[nn.Module, int], None] | None = None,
 ) -> Trained:
-    """Train an autoencoder without labels; with `out`, write autoencoder.pt and
+    """Train an autoencoder without labels; with `run.out`, write autoencoder.pt and
     encoder.pt there (`sha256["encoder"]` is the lineage a classifier records).
     `after_epoch` goes to `training.pretrain` (the app's latent map)."""
     from engine.learning.training import pretrain
 
     result = pretrain(
-        data, job.arch, job.train, on_event, should_stop, split=validation_split(data),
+        data, job.arch, job.train, run.on_event, run.should_stop, split=validation_split(data),
         after_epoch=after_epoch,
     )  # fmt: skip
     finished = result.fit.finished
@@ -182,20 +193,14 @@ def pretrain_and_save(
     trained = Trained(
         _in_memory("autoencoder", result.model, job.arch, job.train, metrics=metrics), result
     )
-    if out is not None:
+    if run.out is not None:
         for kind in ("autoencoder", "encoder"):
-            _save_into(trained, Path(out) / f"{kind}.pt", kind)
+            _save_into(trained, Path(run.out) / f"{kind}.pt", kind)
     return trained
 
 
-def finetune_and_save(
-    data: Mnist,
-    job: FinetuneJob,
-    out: str | Path | None = None,
-    on_event: EventSink = ignore_event,
-    should_stop: StopCheck = never_stop,
-) -> Trained:
-    """Train the even/odd classifier on `job.labels` labels; with `out`, write
+def finetune_and_save(data: Mnist, job: FinetuneJob, run: RunOptions = RunOptions()) -> Trained:
+    """Train the even/odd classifier on `job.labels` labels; with `run.out`, write
     classifier.pt there.
 
     Below all labels the run is honest (issue 11): nothing is chosen by the validation
@@ -211,8 +216,8 @@ def finetune_and_save(
     below_all = len(labelled) < len(split.train)
     mode = SEMI_SUPERVISED if job.unlabelled and below_all else SUPERVISED
     if job.unlabelled and not below_all:
-        on_event(Message("every training image is labelled, so nothing is unlabelled: "
-                         "fine-tuning with the labels alone"))  # fmt: skip
+        run.on_event(Message("every training image is labelled, so nothing is unlabelled: "
+                             "fine-tuning with the labels alone"))  # fmt: skip
     cfg, round_steps, unlabelled = job.train, None, None
     if below_all:
         cfg, round_steps = budget_schedule(job.train, len(labelled), mode, job.steps)
@@ -220,9 +225,9 @@ def finetune_and_save(
         unlabelled = _complement(split.train, labelled)
     arch = job.model_arch
     result = finetune(
-        data, arch, cfg, labelled, job.encoder.module, job.freeze, on_event, should_stop,
-        split=split, round_steps=round_steps, unlabelled=unlabelled, semisup=job.semisup,
-        extra=job.extra,
+        data, arch, cfg, labelled, job.encoder.module, job.freeze, run.on_event,
+        run.should_stop, split=split, round_steps=round_steps, unlabelled=unlabelled,
+        semisup=job.semisup, extra=job.extra,
     )  # fmt: skip
     finished = result.fit.finished
     metrics = {
@@ -246,8 +251,8 @@ def finetune_and_save(
         encoder_sha256=job.encoder.sha256,
     )  # fmt: skip
     trained = Trained(checkpoint, result)
-    if out is not None:
-        _save_into(trained, Path(out) / "classifier.pt", "classifier")
+    if run.out is not None:
+        _save_into(trained, Path(run.out) / "classifier.pt", "classifier")
     return trained
 
 

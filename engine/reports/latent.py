@@ -225,7 +225,7 @@ def write_latent_map(
     into `images`), side by side in a PNG at `path`; returns what goes into metrics.json.
     It reads the subset's labels for colour and the score only: nothing it computes
     reaches training."""
-    from engine.reports.report import save_figure
+    from engine.reports.figures import save_figure
 
     indices = map_indices(candidates)
     maps = list(encoder_maps(encoder, images[indices], indices, labels[indices]))

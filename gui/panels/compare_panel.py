@@ -33,8 +33,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from matplotlib.collections import LineCollection
-from matplotlib.ticker import NullFormatter
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -58,7 +56,10 @@ from PySide6.QtWidgets import (
 from engine.errors import UserError
 from engine.options import TRAIN_OPTIONS
 from engine.reports.console import format_seconds
+from engine.reports.figures import PANEL
 from engine.study import WAYS, StudySettings, budget_key
+from engine.study import figures as study_figures
+from engine.study.figures import ACCURACY_LABEL, StudyArtists
 from engine.study.settings import semi_budgets_from_text
 from gui.panels.training_panel import dspin, option_spin, spin
 from gui.state import errors
@@ -66,13 +67,6 @@ from gui.state.model import LONG_JOBS, job_title
 from gui.state.signals import AppState
 from gui.widgets.plots import LiveCanvas, changes_figure
 
-WAY_COLORS = {
-    "scratch": "tab:gray",
-    "frozen": "tab:blue",
-    "finetune": "tab:orange",
-    "scratch_unlabelled": "tab:green",
-    "finetune_unlabelled": "tab:red",
-}
 FAMILIES = ("mlp", "conv")
 WAY_HEADERS = {"scratch_unlabelled": "scratch + unl.", "finetune_unlabelled": "finetune + unl."}
 COLUMNS = (
@@ -95,75 +89,39 @@ def default_studies_dir() -> Path:
 
 
 class StudyPlot(LiveCanvas):
-    """Accuracy vs labels (log x), one panel per family, one line per way, error bars.
+    """Accuracy vs labels (log x), one panel per family, one line per way, error bars:
+    engine.reports.figures' study panels, as in the study's report.
 
-    Axes and artists are made once per study (`reset`); each finished cell only changes
-    their data (`update`), and LiveCanvas redraws at most ~4 times a second.
+    Axes are made once per study (`reset`); each finished cell only changes the artists'
+    data (`update_summary`), and LiveCanvas redraws at most ~4 times a second.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, size=(8, 3.4))
-        self.lines: dict[tuple[str, str], Any] = {}
-        self.bars: dict[tuple[str, str], LineCollection] = {}
-        self.axes: dict[str, Any] = {}
+        self.panels: dict[str, StudyArtists] = {}
         self.reset(FAMILIES)
 
     @changes_figure
     def reset(self, families: tuple[str, ...]) -> None:
         self.figure.clear()
-        self.lines, self.bars, self.axes = {}, {}, {}
-        for i, family in enumerate(families, start=1):
-            ax = self.figure.add_subplot(1, len(families), i)
-            ax.set_xscale("log")
-            ax.set_title(f"{family.upper()} encoder", fontsize=9)
-            ax.set_xlabel("labelled images (log scale)", fontsize=8)
-            ax.set_ylabel("test accuracy (%)", fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.grid(alpha=0.3, which="both")
-            for way in WAYS:
-                (line,) = ax.plot([], [], "o-", ms=4, color=WAY_COLORS[way], label=way)
-                bars = LineCollection([], colors=WAY_COLORS[way], linewidths=1.2)
-                ax.add_collection(bars)
-                self.lines[family, way], self.bars[family, way] = line, bars
-            ax.legend(fontsize=7, loc="lower right", frameon=False)
-            self.axes[family] = ax
+        self.panels = study_figures.study_panels(self.figure, families, ACCURACY_LABEL, PANEL)
         self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.9, wspace=0.25)
         self.mark_dirty()
 
     @changes_figure
     def update_summary(self, summary: dict) -> None:
         """Set every line from engine.study.summarize output (mean ± std per way)."""
-        for family, ax in self.axes.items():
-            rows = summary["table"].get(family, {})
-            low, high = [], []
-            for way in WAYS:
-                points = sorted(
-                    (row[way]["n_labels"], 100 * row[way]["mean"], 100 * (row[way]["std"] or 0))
-                    for row in rows.values()
-                    if way in row
-                )
-                xs = [p[0] for p in points]
-                ys = [p[1] for p in points]
-                self.lines[family, way].set_data(xs, ys)
-                self.bars[family, way].set_segments(
-                    [[(x, y - e), (x, y + e)] for x, y, e in points]
-                )
-                low += [y - e for _, y, e in points]
-                high += [y + e for _, y, e in points]
-            xs = sorted({row[w]["n_labels"] for row in rows.values() for w in row})
-            if xs:
-                ax.set_xlim(min(xs) / 1.5, max(xs) * 1.5)
-                ax.set_xticks(xs, [f"{n:,}" for n in xs])
-                ax.xaxis.set_minor_formatter(NullFormatter())
-                pad = max(0.5, 0.05 * (max(high) - min(low)))
-                ax.set_ylim(min(low) - pad, min(100.5, max(high) + pad))
+        study_figures.show_accuracy(self.panels, summary)
         self.mark_dirty()
 
     def series(self, family: str, way: str) -> tuple[list[float], list[float]]:
-        """The plotted (x, y) of one line (for tests and diagnostics)."""
+        """The plotted (x, y) of one line (for tests and diagnostics); empty for a way
+        with no results yet."""
         self.sync()
-        line = self.lines[family, way]
-        return list(line.get_xdata()), list(line.get_ydata())
+        drawn = self.panels[family].ways.get(way)
+        if drawn is None:
+            return [], []
+        return list(drawn.line.get_xdata()), list(drawn.line.get_ydata())
 
 
 # --------------------------------------------------------------------------------- panel

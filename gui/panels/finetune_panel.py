@@ -246,7 +246,7 @@ class FinetunePanel(TrainingPanel):
         def job(on_event, should_stop):
             from engine.config import ArchConfig, TrainConfig
             from engine.data.mnist import parse_budget
-            from engine.jobs.workflows import FinetuneJob, finetune_and_save
+            from engine.jobs.workflows import FinetuneJob, RunOptions, finetune_and_save
 
             extra = None
             if drawings_folder is not None:
@@ -269,7 +269,7 @@ class FinetunePanel(TrainingPanel):
                 steps=steps,
                 extra=extra,
             )
-            return finetune_and_save(data, settings, None, on_event, should_stop)
+            return finetune_and_save(data, settings, RunOptions(None, on_event, should_stop))
 
         return self._run(
             job,

@@ -135,13 +135,19 @@ class PretrainPanel(TrainingPanel):
 
         def job(on_event, should_stop):
             from engine.config import ArchConfig, TrainConfig
-            from engine.jobs.workflows import PretrainJob, pretrain_and_save, validation_split
+            from engine.jobs.workflows import (
+                PretrainJob,
+                RunOptions,
+                pretrain_and_save,
+                validation_split,
+            )
             from engine.reports.latent import epoch_hook, map_indices
 
             settings = PretrainJob(ArchConfig(**arch_values), TrainConfig(**train_values))
             shown = map_indices(validation_split(data).val)  # the latent map's digits
             hook = epoch_hook(data.train_images[shown], shown, data.train_labels[shown], on_event)
-            return pretrain_and_save(data, settings, None, on_event, should_stop, hook)
+            run = RunOptions(None, on_event, should_stop)
+            return pretrain_and_save(data, settings, run, hook)
 
         self.recon.clear()
         started = self._run(

@@ -12,8 +12,8 @@ and a change made while the renderer holds it is queued and applied, in order, b
 thread before the next draw is asked for (see `_Surface.change` and `_Surface.render`). A
 QTimer at ~4 Hz asks for a new image only when something changed and the canvas is
 visible, so training at any speed costs at most four draws per second per visible canvas.
-Image grids are one `imshow` of a mosaic, not one axes per digit, so they draw as fast as
-a single picture.
+The figures themselves (which artists, colours, labels) are built by engine.reports.figures, the
+same builders the HTML reports use; the classes here only feed them new data in place.
 """
 
 from __future__ import annotations
@@ -32,16 +32,15 @@ import numpy as np
 import shiboken6
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 from PySide6.QtCore import QObject, QPointF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from engine.reports import figures
+from engine.reports.figures import PANEL, TILE
+
 REFRESH_MS = 250  # ~4 Hz: smooth enough to watch, cheap enough to never pile up
 DPI = 100
-TILE = 28
-GAP = 2
-LABEL_BAND = 9  # pixels under each tile for its caption
 
 Method = TypeVar("Method", bound=Callable[..., None])
 
@@ -264,7 +263,8 @@ class LiveCanvas(QWidget):
 
 class LossPlot(LiveCanvas):
     """Training curves: running and per-epoch train loss, validation loss, best epoch,
-    early stop; with `accuracy=True` a second panel shows validation accuracy."""
+    early stop; with `accuracy=True` a second panel shows validation accuracy. The
+    artists are engine.reports.figures' (`loss_axes`, `accuracy_axes`), as in the run report."""
 
     def __init__(self, parent: QWidget | None = None, accuracy: bool = False) -> None:
         super().__init__(parent, size=(6, 3))
@@ -277,38 +277,12 @@ class LossPlot(LiveCanvas):
             self.ax = fig.add_subplot(1, 1, 1)
             self.acc_ax = None
             fig.subplots_adjust(left=0.12, right=0.97, bottom=0.17, top=0.9)
-        ax = self.ax
-        ax.set_title("loss", fontsize=9)
-        ax.set_xlabel("epoch", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-        (self.running_line,) = ax.plot(
-            [], [], color="tab:blue", alpha=0.35, lw=1, label="train (running)"
+        self.artists = figures.loss_axes(self.ax, "loss", PANEL, running=True)
+        self.accuracy = (
+            figures.accuracy_axes(self.acc_ax, PANEL) if self.acc_ax is not None else None
         )
-        (self.train_line,) = ax.plot([], [], "o-", color="tab:blue", ms=3, label="train")
-        (self.val_line,) = ax.plot([], [], "s-", color="tab:orange", ms=3, label="validation")
-        self.best_line = ax.axvline(0, color="tab:green", ls="--", lw=1, visible=False)
-        self.stop_line = ax.axvline(0, color="tab:red", ls=":", lw=1.5, visible=False)
-        self.note = ax.text(
-            0.98, 0.95, "", transform=ax.transAxes, ha="right", va="top", fontsize=7, color="0.25"
-        )
-        ax.legend(fontsize=7, loc="upper center", frameon=False, ncol=3)
-        self.waiting = ax.text(
-            0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.45"
-        )
-        self.acc_line = None
-        if self.acc_ax is not None:
-            acc = self.acc_ax
-            acc.set_title("validation accuracy", fontsize=9)
-            acc.set_xlabel("epoch", fontsize=8)
-            acc.tick_params(labelsize=7)
-            acc.grid(alpha=0.3)
-            (self.acc_line,) = acc.plot([], [], "o-", color="tab:purple", ms=3, label="validation")
-            # Semi-supervised fine-tuning: the share of unlabelled images confident enough
-            # to learn from (engine.events.PseudoLabels); stays empty otherwise.
-            (self.confident_line,) = acc.plot(
-                [], [], "^--", color="tab:green", ms=3, label="unlabelled: confident share"
-            )
+        self.acc_line = self.accuracy.line if self.accuracy is not None else None
+        self.confident_line = self.accuracy.confident if self.accuracy is not None else None
         self.reset()
 
     @changes_figure
@@ -321,19 +295,9 @@ class LossPlot(LiveCanvas):
         self._val: list[float] = []
         self._acc: list[float] = []
         self._confident: tuple[list[float], list[float]] = ([], [])
-        lines = (self.running_line, self.train_line, self.val_line, self.acc_line)
-        for line in (*lines, getattr(self, "confident_line", None)):
-            if line is not None:
-                line.set_data([], [])
-        if self.acc_ax is not None:
-            self.acc_ax.set_title("validation accuracy", fontsize=9)
-            legend = self.acc_ax.get_legend()
-            if legend is not None:
-                legend.remove()
-        self.best_line.set_visible(False)
-        self.stop_line.set_visible(False)
-        self.note.set_text("")
-        self.waiting.set_text(waiting)
+        self.artists.clear(waiting)
+        if self.accuracy is not None:
+            self.accuracy.clear()
         for ax in (self.ax, self.acc_ax):
             if ax is not None:
                 ax.set_xlim(0, self._max_epochs + 0.05)
@@ -344,10 +308,9 @@ class LossPlot(LiveCanvas):
         if loss is None or not batches:
             return
         xs, ys = self._running
-        self.waiting.set_text("")
         xs.append(epoch - 1 + batch / batches)
         ys.append(loss)
-        self.running_line.set_data(xs, ys)
+        self.artists.show_running(xs, ys)
         self._rescale()
 
     @changes_figure
@@ -357,41 +320,26 @@ class LossPlot(LiveCanvas):
         self._epochs.append(epoch)
         self._train.append(train)
         self._val.append(val)
-        self.train_line.set_data(self._epochs, self._train)
-        self.val_line.set_data(self._epochs, self._val)
-        if best_epoch:
-            self.best_line.set_xdata([best_epoch, best_epoch])
-            self.best_line.set_visible(True)
-            self.note.set_text(f"best epoch {best_epoch}")
-        if accuracy is not None and self.acc_line is not None:
+        self.artists.show_epochs(self._epochs, self._train, self._val, best_epoch)
+        if accuracy is not None and self.accuracy is not None:
             self._acc.append(accuracy)
-            self.acc_line.set_data(self._epochs, self._acc)
+            self.accuracy.line.set_data(self._epochs, self._acc)
         self._rescale()
 
     @changes_figure
     def add_confident(self, epoch: int, confident: float) -> None:
         """Semi-supervised rounds: the share of unlabelled images the model learned from."""
-        if self.acc_ax is None:
+        if self.accuracy is None:
             return
         xs, ys = self._confident
-        if not xs:
-            self.acc_ax.set_title("accuracy and unlabelled images", fontsize=9)
-            self.acc_ax.legend(fontsize=7, loc="lower right", frameon=False)
         xs.append(epoch)
         ys.append(confident)
-        self.confident_line.set_data(xs, ys)
+        self.accuracy.show_confident(xs, ys)
         self._rescale()
 
     @changes_figure
     def finish(self, status: str, epochs_run: int, best_epoch: int) -> None:
-        words = {"early_stopped": "early stop", "stopped": "stopped", "diverged": "diverged"}
-        if status in ("early_stopped", "stopped", "diverged") and epochs_run:
-            self.stop_line.set_xdata([epochs_run, epochs_run])
-            self.stop_line.set_visible(True)
-        parts = [f"best epoch {best_epoch}"] if best_epoch else []
-        if status in words:
-            parts.append(f"{words[status]} after epoch {epochs_run}")
-        self.note.set_text(" · ".join(parts))
+        self.artists.show_end(status, epochs_run, best_epoch)
         self.mark_dirty()
 
     def _rescale(self) -> None:
@@ -414,29 +362,9 @@ class LossPlot(LiveCanvas):
         }
 
 
-def mosaic(images: np.ndarray, rows: int, cols: int, band: int = 0) -> np.ndarray:
-    """(n, 28, 28) images in [0, 1] -> one (rows, cols) picture with grey gaps."""
-    cell_h, cell_w = TILE + band + GAP, TILE + GAP
-    out = np.full((rows * cell_h + GAP, cols * cell_w + GAP), 0.18, dtype=np.float32)
-    for i, image in enumerate(images[: rows * cols]):
-        r, c = divmod(i, cols)
-        top, left = GAP + r * cell_h, GAP + c * cell_w
-        out[top : top + TILE, left : left + TILE] = image
-        if band:
-            out[top + TILE : top + TILE + band, left : left + TILE] = 1.0  # caption background
-    return out
-
-
-def to_unit(images: np.ndarray) -> np.ndarray:
-    """uint8 (0..255) or float images -> float32 in [0, 1]."""
-    images = np.asarray(images)
-    if images.dtype == np.uint8:
-        return images.astype(np.float32) / 255.0
-    return np.clip(images.astype(np.float32), 0.0, 1.0)
-
-
 class ImageGrid(LiveCanvas):
-    """A fixed rows x cols grid of 28x28 digits with an optional caption under each."""
+    """A fixed rows x cols grid of 28x28 digits with an optional caption under each
+    (engine.reports.figures.digit_grid, as the run report's gallery)."""
 
     def __init__(
         self,
@@ -450,64 +378,24 @@ class ImageGrid(LiveCanvas):
         empty: str = "",
     ) -> None:
         self.rows, self.cols = rows, cols
-        self.band = LABEL_BAND if captions else 0
-        height = rows * (TILE + self.band + GAP) + GAP
-        width = cols * (TILE + GAP) + GAP
-        super().__init__(parent, size=size or (cols * 0.6 + 0.6, rows * 0.65 + 0.4))
-        left = 0.1 if row_labels else 0.01
-        self.ax = self.figure.add_axes((left, 0.01, 0.99 - left, 0.88 if title else 0.98))
-        self.ax.set_axis_off()
-        self.image = self.ax.imshow(
-            np.zeros((height, width), dtype=np.float32),
-            cmap="gray",
-            vmin=0.0,
-            vmax=1.0,
-            interpolation="nearest",
-            aspect="equal",
-        )
-        self.title = self.ax.set_title(title, fontsize=9)
-        self.captions = []
-        if captions:
-            for i in range(rows * cols):
-                r, c = divmod(i, cols)
-                x = GAP + c * (TILE + GAP) + TILE / 2
-                y = GAP + r * (TILE + self.band + GAP) + TILE + self.band / 2
-                self.captions.append(self.ax.text(x, y, "", ha="center", va="center", fontsize=6.5))
-        for r, label in enumerate(row_labels):
-            y = GAP + r * (TILE + self.band + GAP) + TILE / 2
-            self.ax.text(-3, y, label, ha="right", va="center", fontsize=7.5, clip_on=False)
-        self.empty_text = self.ax.text(
-            width / 2, height / 2, empty, ha="center", va="center", fontsize=9, color="0.85"
-        )
+        super().__init__(parent, size=size or figures.grid_size(rows, cols))
+        self.grid = figures.digit_grid(
+            self.figure, rows, cols, PANEL, captions=captions, title=title,
+            row_labels=row_labels, empty=empty,
+        )  # fmt: skip
+        self.ax, self.image, self.title = self.grid.axes, self.grid.image, self.grid.title
+        self.captions = self.grid.captions
         self.count = 0
 
-    def set_images(
-        self,
-        images: np.ndarray,
-        captions: Sequence[str] = (),
-        colors: Sequence[str] = (),
-        title: str | None = None,
-    ) -> None:
-        images = to_unit(images) if len(images) else np.zeros((0, TILE, TILE), np.float32)
+    def set_images(self, images: np.ndarray, *labels: Any, **named: Any) -> None:
+        """Show `images` with the captions, colours and title engine.reports.figures.DigitGrid.show
+        takes. `count` is current at once; the figure changes when no draw is running."""
         self.count = min(len(images), self.rows * self.cols)
-        self._show(images, self.count, captions, colors, title)
+        self._show(images, *labels, **named)
 
     @changes_figure
-    def _show(
-        self,
-        images: np.ndarray,
-        count: int,
-        captions: Sequence[str],
-        colors: Sequence[str],
-        title: str | None,
-    ) -> None:
-        self.image.set_data(mosaic(images, self.rows, self.cols, self.band))
-        self.empty_text.set_visible(count == 0)
-        for i, text in enumerate(self.captions):
-            text.set_text(captions[i] if i < len(captions) and i < count else "")
-            text.set_color(colors[i] if i < len(colors) else "black")
-        if title is not None:
-            self.title.set_text(title)
+    def _show(self, images: np.ndarray, *labels: Any, **named: Any) -> None:
+        self.grid.show(images, *labels, **named)
         self.mark_dirty()
 
     def clear(self, title: str | None = None) -> None:
@@ -515,7 +403,8 @@ class ImageGrid(LiveCanvas):
 
 
 class ConfusionPlot(LiveCanvas):
-    """The 2x2 even/odd confusion matrix; clicking a cell emits (true, predicted)."""
+    """The 2x2 even/odd confusion matrix; clicking a cell emits (true, predicted). The
+    artists come from engine.reports.figures.confusion_axes, as in the run report."""
 
     cellClicked = Signal(int, int)
 
@@ -526,22 +415,10 @@ class ConfusionPlot(LiveCanvas):
         self.setToolTip("Click a cell to see those test digits below")
         self.ax = self.figure.add_subplot(1, 1, 1)
         self.figure.subplots_adjust(left=0.22, right=0.97, bottom=0.2, top=0.88)
-        ax = self.ax
         self.matrix = np.zeros((2, 2), dtype=int)
-        self.image = ax.imshow(self.matrix, cmap="Blues", vmin=0, vmax=1)
-        ax.set_xticks([0, 1], labels=self.names, fontsize=8)
-        ax.set_yticks([0, 1], labels=self.names, fontsize=8)
-        ax.set_xlabel("predicted", fontsize=8)
-        ax.set_ylabel("true", fontsize=8)
-        ax.set_title("confusion matrix (click a cell)", fontsize=9)
-        self.texts = [
-            [ax.text(c, r, "", ha="center", va="center", fontsize=11) for c in range(2)]
-            for r in range(2)
-        ]
-        self.highlight = Rectangle(
-            (-0.5, -0.5), 1, 1, fill=False, ec="tab:red", lw=2.5, visible=False
+        self.artists = figures.confusion_axes(
+            self.ax, self.names, "confusion matrix (click a cell)", PANEL
         )
-        ax.add_patch(self.highlight)
 
     def set_matrix(self, matrix: np.ndarray) -> None:
         self.matrix = np.asarray(matrix, dtype=int)
@@ -549,21 +426,12 @@ class ConfusionPlot(LiveCanvas):
 
     @changes_figure
     def _show(self, matrix: np.ndarray) -> None:
-        self.image.set_data(matrix)
-        top = max(int(matrix.max()), 1)
-        self.image.set_clim(0, top)
-        for r in range(2):
-            for c in range(2):
-                value = int(matrix[r, c])
-                self.texts[r][c].set_text(str(value))
-                self.texts[r][c].set_color("white" if value > top * 0.6 else "black")
-        self.highlight.set_visible(False)
+        self.artists.show(matrix)
         self.mark_dirty()
 
     @changes_figure
     def select(self, true: int, predicted: int) -> None:
-        self.highlight.set_xy((predicted - 0.5, true - 0.5))
-        self.highlight.set_visible(True)
+        self.artists.select(true, predicted)
         self.mark_dirty()
 
     def click_cell(self, true: int, predicted: int) -> None:

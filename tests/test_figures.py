@@ -148,14 +148,19 @@ def test_every_way_has_its_own_style_and_an_unknown_way_is_drawn_too() -> None:
 def builder_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     """Record which figure builders are called (by the reports and the tabs alike)."""
     calls: dict[str, list[str]] = {}
-    for name in ("loss_axes", "confusion_axes", "digit_grid", "study_panels"):
-        original = getattr(figures, name)
+    for module, name in (
+        (figures, "loss_axes"),
+        (figures, "confusion_axes"),
+        (figures, "digit_grid"),
+        (study_figures, "study_panels"),
+    ):
+        original = getattr(module, name)
 
         def recording(*args, _name=name, _original=original, **kwargs):
             calls.setdefault(_name, []).append("called")
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(figures, name, recording)
+        monkeypatch.setattr(module, name, recording)
     return calls
 
 

@@ -28,6 +28,7 @@ from engine.evaluate import Evaluation
 from engine.events import EventSink, Message, StopCheck, ignore_event, never_stop
 from engine.figures import confusion_figure, digits_figure, loss_figure, save_figure
 from engine.files import atomic_write_bytes
+from engine.latent import write_latent_map
 from engine.report import embed_png, html_page, settings_table
 from engine.workflows import (
     EncoderSource,
@@ -38,6 +39,7 @@ from engine.workflows import (
     finetune_and_save,
     pretrain_and_save,
     save_model,
+    validation_split,
 )
 
 
@@ -98,6 +100,17 @@ def run_pipeline(
         outcome.status = pre.finished.status
         on_event(Message(f"pretraining {outcome.status}; fine-tuning skipped", "warning"))
         return outcome
+    latent = write_latent_map(
+        pre.model.encoder,
+        data.train_images,
+        data.train_labels,
+        validation_split(data).val,
+        out / "latent_map.png",
+    )
+    outcome.files["latent_map"] = out / "latent_map.png"
+    on_event(
+        Message(f"latent map: {latent['knn_k']}-NN digit accuracy {latent['knn_accuracy']:.2%}")
+    )
 
     encoder_sha = pre.sha256["encoder"]
     fine_job = FinetuneJob(
@@ -141,6 +154,7 @@ def run_pipeline(
             "steps": fine.finished.steps,
             "confident": fine.checkpoint.extra["confident"],
         },
+        "latent_map": latent,
         "seconds_total": time.perf_counter() - started,
         "settings": settings.to_dict(),
         "encoder_sha256": encoder_sha,
@@ -194,6 +208,10 @@ def _write_report(out: Path, data: Mnist, pre, fine, evaluation: Evaluation, met
         "labels used": metrics["finetune"]["labels"],
         "fine-tuning mode": metrics["finetune"]["mode"],
         "unlabelled images learned from": metrics["finetune"]["unlabelled"],
+        "latent kNN digit accuracy (codes / raw pixels)": (
+            f"{metrics['latent_map']['knn_accuracy']:.4f} / "
+            f"{metrics['latent_map']['pixels_knn_accuracy']:.4f}"
+        ),
     }
     settings = metrics["settings"]
     flat = {
@@ -207,6 +225,10 @@ def _write_report(out: Path, data: Mnist, pre, fine, evaluation: Evaluation, met
         [
             ("Results on the MNIST test set", settings_table(figures)),
             ("Loss curves", embed_png(loss_png, "loss curves")),
+            (
+                "Latent map: the encoder's codes of validation digits, placed without labels",
+                embed_png((out / "latent_map.png").read_bytes(), "latent map"),
+            ),
             ("Confusion matrix", embed_png(confusion_png, "confusion matrix")),
             ("Classification report", f"<pre>{evaluation.report_text}</pre>"),
             (f"Misclassified digits (first {len(wrong)})", embed_png(wrong_png, "misclassified")),

@@ -254,8 +254,13 @@ def pretrain(
     should_stop: StopCheck = never_stop,
     split: Split | None = None,
     n_show: int = 8,
+    after_epoch: Callable[[nn.Module, int], None] | None = None,
 ) -> PretrainResult:
-    """Train an autoencoder on the training split's images, without their labels."""
+    """Train an autoencoder on the training split's images, without their labels.
+
+    `after_epoch(model, epoch)` runs in this thread after each epoch's reconstructions
+    (e.g. `engine.latent.epoch_hook`, the latent map); it must not change the model.
+    """
     cfg = cfg.validate()
     arch = arch.validate()
     split = split or split_train_val(len(data.train_images))
@@ -281,6 +286,8 @@ def pretrain(
             recon = _chunked(net, shown).squeeze(1).cpu().numpy()
             original = to_float_images(shown).squeeze(1).cpu().numpy()
             on_event(Reconstructions(epoch, original, recon))
+        if after_epoch is not None:
+            after_epoch(net, epoch)
 
     result = fit(
         model,

@@ -36,6 +36,8 @@ from engine.config import (
 from engine.events import EventSink, Message, StopCheck, ignore_event, never_stop
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
     import torch
     from torch import nn
@@ -167,14 +169,21 @@ def save_model(checkpoint: Checkpoint, path: str | Path, kind: str | None = None
     )
 
 
-def pretrain_and_save(data: Mnist, job: PretrainJob, run: RunOptions = RunOptions()) -> Trained:
+def pretrain_and_save(
+    data: Mnist,
+    job: PretrainJob,
+    run: RunOptions = RunOptions(),
+    after_epoch: Callable[[nn.Module, int], None] | None = None,
+) -> Trained:
     """Train an autoencoder without labels; with `run.out`, write autoencoder.pt and
-    encoder.pt there (`sha256["encoder"]` is the lineage a classifier records)."""
+    encoder.pt there (`sha256["encoder"]` is the lineage a classifier records).
+    `after_epoch` goes to `training.pretrain` (the app's latent map)."""
     from engine.training import pretrain
 
     result = pretrain(
-        data, job.arch, job.train, run.on_event, run.should_stop, split=validation_split(data)
-    )
+        data, job.arch, job.train, run.on_event, run.should_stop, split=validation_split(data),
+        after_epoch=after_epoch,
+    )  # fmt: skip
     finished = result.fit.finished
     metrics = {
         "val_mse": result.val_mse,

@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     heartbeat_on = "--heartbeat" in argv or os.environ.get("EVENODD_HEARTBEAT") == "1"
     qt_args = [arg for arg in argv if arg not in ("--timing", "--heartbeat")]
 
+    import shiboken6
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -132,12 +133,24 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     beat = Heartbeat() if heartbeat_on else None
     code = app.exec()
+    # Destroy the widgets here, in the GUI thread: left to the garbage collector, a
+    # reference cycle could be collected in a background thread (e.g. the latent map's
+    # t-SNE, which cannot be interrupted), and Qt aborts when a widget dies there.
+    shiboken6.delete(window)
     if beat is not None:
         print(
             f"heartbeat: worst event-loop lateness {beat.worst * 1000:.1f} ms "
             f"over {beat.ticks} ticks",
             flush=True,
         )
+    from gui.latent_map import projection_running
+
+    if projection_running():
+        # A t-SNE cannot be interrupted, and finalising the interpreter under its thread
+        # can abort in C++ destructors ("terminate called ..."). All is saved by now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code
 
 

@@ -3,7 +3,8 @@
 The job is `engine.workflows.pretrain_and_save`; this tab only collects settings, starts/stops it
 through the shared JobRunner and shows its events. What it shares with the Fine-tune tab
 (training settings, Start/Stop, `TrainingMonitor`, saving) is in `gui.training_panel`; here
-is only what is particular to the autoencoder: its architecture and the reconstructions.
+is only what is particular to the autoencoder: its architecture, the reconstructions and
+the latent map (gui.latent_map).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from engine.config import DEFAULT_ARCH, DEFAULT_PRETRAIN
 from engine.options import ARCH_OPTIONS
+from gui.latent_map import LatentMapPanel
 from gui.plots import ImageGrid
 from gui.training_panel import TrainingPanel, option_spin
 
@@ -91,9 +93,13 @@ class PretrainPanel(TrainingPanel):
         )
         self.recon.setObjectName("pretrainReconView")
         self.recon.setToolTip("Updated after every epoch")
-        right = QVBoxLayout()
-        right.addWidget(self.monitor, 3)
-        right.addWidget(self.recon, 2)
+        self.latent_map = LatentMapPanel(state)
+        curves = QVBoxLayout()
+        curves.addWidget(self.monitor, 3)
+        curves.addWidget(self.recon, 2)
+        right = QHBoxLayout()
+        right.addLayout(curves, 3)
+        right.addWidget(self.latent_map, 2)
         self._finish_setup(settings_box, save_row, right, left_width=320)
 
     def settings_widgets(self) -> dict[str, QWidget]:
@@ -129,24 +135,38 @@ class PretrainPanel(TrainingPanel):
 
         def job(on_event, should_stop):
             from engine.config import ArchConfig, TrainConfig
-            from engine.workflows import PretrainJob, RunOptions, pretrain_and_save
+            from engine.latent import epoch_hook, map_indices
+            from engine.workflows import (
+                PretrainJob,
+                RunOptions,
+                pretrain_and_save,
+                validation_split,
+            )
 
             settings = PretrainJob(ArchConfig(**arch_values), TrainConfig(**train_values))
-            return pretrain_and_save(data, settings, RunOptions(None, on_event, should_stop))
+            shown = map_indices(validation_split(data).val)  # the latent map's digits
+            hook = epoch_hook(data.train_images[shown], shown, data.train_labels[shown], on_event)
+            run = RunOptions(None, on_event, should_stop)
+            return pretrain_and_save(data, settings, run, hook)
 
         self.recon.clear()
-        return self._run(
+        started = self._run(
             job,
             starting="starting … (the first run loads torch)",
             status="Pretraining the autoencoder …",
             on_event=self._on_event,
             on_success=self._done,
         )
+        if started:
+            self.latent_map.training_started()
+        return started
 
     def _on_event(self, event: object) -> None:
-        from engine.events import Reconstructions
+        from engine.events import LatentMap, Reconstructions
 
-        if isinstance(event, Reconstructions):
+        if isinstance(event, LatentMap):
+            self.latent_map.show_map(event)
+        elif isinstance(event, Reconstructions):
             n = min(len(event.originals), 8)
             import numpy as np
 

@@ -343,12 +343,13 @@ def test_run_writes_everything_at_the_top_level(small_mnist_dir, tmp_path, capsy
         "metrics.json",
         "loss_curves.png",
         "confusion_matrix.png",
+        "latent_map.png",
         "report.html",
     }
     assert expected <= names
     assert all(p.is_file() for p in out.iterdir()), "no subfolders: files at the top level"
     assert not [n for n in names if n.endswith(".tmp")]
-    for png in ("loss_curves.png", "confusion_matrix.png"):
+    for png in ("loss_curves.png", "confusion_matrix.png", "latent_map.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     classifier = load_checkpoint(out / "classifier.pt", expect=("classifier",))
@@ -370,6 +371,19 @@ def test_run_writes_everything_at_the_top_level(small_mnist_dir, tmp_path, capsy
     assert "<img" in page and f"{metrics['test']['accuracy']:.4f}" in page
     assert "semi-supervised" in page and "unlabelled images learned from" in page
     assert "test accuracy" in capsys.readouterr().out
+
+    # The latent map's score is that of the saved encoder's codes of the validation subset.
+    from engine import latent
+    from engine.data import read_folder, split_train_val
+
+    data = read_folder(small_mnist_dir)
+    shown = latent.map_indices(split_train_val(len(data.train_images)).val)
+    codes = latent.encode(load_checkpoint(out / "encoder.pt").encoder, data.train_images[shown])
+    score = metrics["latent_map"]
+    assert score["knn_accuracy"] == latent.knn_accuracy(codes, data.train_labels[shown].numpy())
+    assert score["images"] == len(shown) and 0 <= score["pixels_knn_accuracy"] <= 1
+    assert set(score["seconds"]) == {"PCA", "t-SNE"}
+    assert "Latent map" in page and f"{score['knn_accuracy']:.4f}" in page
 
 
 # ------------------------------------------------------------------------ the entry point

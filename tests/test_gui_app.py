@@ -145,7 +145,7 @@ def test_pretrain_from_the_gui_finishes_and_updates_plots(window, qtbot, loaded,
     series = plot.series()
     assert series["epochs"] == [1, 2] and len(series["val"]) == 2
     assert len(series["running"]) >= 2
-    assert len(plot.train_line.get_xdata()) == 2  # the Line2D itself got the data
+    assert len(plot.artists.train.get_xdata()) == 2  # the Line2D itself got the data
     assert window.pretrain_panel.recon.count == 16
     assert window.state.autoencoder is not None
     assert window.pretrain_panel.save_encoder_button.isEnabled()

@@ -412,7 +412,9 @@ def test_finetune_tab_learns_from_the_unlabelled_images_below_all_labels(
     assert panel.unlabelled_check.isEnabled() and panel.unlabelled_check.isChecked()
     assert not panel.epochs.isEnabled() and not panel.patience.isEnabled()
     assert "fixed schedule" in panel.epochs.toolTip()
+    assert not panel.batch.isEnabled() and "32 labelled" in panel.batch.toolTip()
     panel.steps_spin.setValue(250)  # 3 rounds of 100 steps
+    assert panel._planned_epochs() == 3
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
         assert panel.start()
     extra = window.state.classifier.extra
@@ -422,6 +424,7 @@ def test_finetune_tab_learns_from_the_unlabelled_images_below_all_labels(
     assert "unlabelled images" in panel.model_label.text()
 
     panel.unlabelled_check.setChecked(False)
+    assert panel.batch.isEnabled()  # supervised: the batch size is the user's again
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
         assert panel.start()
     extra = window.state.classifier.extra

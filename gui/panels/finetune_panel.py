@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.config import DEFAULT_FINETUNE
+from engine.config import DEFAULT_FINETUNE, SEMI_BATCH, SemiSupConfig
 from engine.options import SCHEDULE_TEXT, STEPS_OPTION
 from gui.panels.training_panel import TrainingPanel, option_spin
 from gui.widgets.budget import BudgetCombo
@@ -91,7 +91,8 @@ class FinetunePanel(TrainingPanel):
         self.steps_spin.setMinimum(0)  # 0: the schedule's own number of steps
         self.steps_spin.setSpecialValueText("automatic")
         self.labels_combo.currentTextChanged.connect(lambda _t: self.update_controls())
-        self._own_tips = {widget: widget.toolTip() for widget in (self.epochs, self.patience)}
+        self._own_tips = {w: w.toolTip() for w in (self.epochs, self.patience, self.batch)}
+        self.unlabelled_check.toggled.connect(lambda _on: self.update_controls())
         self.drawings_check = QCheckBox("Add my drawings to the labelled images")
         self.drawings_check.setObjectName("finetuneDrawingsCheck")
         self.drawings_check.setToolTip(
@@ -215,6 +216,15 @@ class FinetunePanel(TrainingPanel):
         for widget in (self.epochs, self.patience):
             widget.setEnabled(not mine and not below_all)
             widget.setToolTip(schedule_tip if below_all else self._own_tips[widget])
+        # Semi-supervised steps take SEMI_BATCH labelled images (and the unlabelled batch).
+        semi = below_all and self.unlabelled_check.isChecked()
+        self.batch.setEnabled(not mine and not semi)
+        self.batch.setToolTip(
+            f"Semi-supervised steps take {SEMI_BATCH} labelled and "
+            f"{SemiSupConfig().unlabelled_batch} unlabelled images"
+            if semi
+            else self._own_tips[self.batch]
+        )
         ckpt = self.state.encoder_file
         self.encoder_label.setText(
             f"File: {ckpt.path.name if ckpt.path else '?'} ({ckpt.kind}, {ckpt.arch.arch}, "
@@ -222,6 +232,17 @@ class FinetunePanel(TrainingPanel):
             if ckpt is not None
             else "No encoder file loaded."
         )
+
+    def _planned_epochs(self) -> int:
+        """Below all labels the run has rounds of ROUND_STEPS steps, not epochs."""
+        if not self._below_all():
+            return self.epochs.value()
+        from engine.workflows import SEMI_SUPERVISED, SUPERVISED, budget_schedule
+
+        mode = SEMI_SUPERVISED if self.unlabelled_check.isChecked() else SUPERVISED
+        n_labels = int(self.labels_combo.currentText().strip())
+        cfg, _ = budget_schedule(self.defaults, n_labels, mode, self.steps_spin.value() or None)
+        return cfg.epochs
 
     def _below_all(self) -> bool:
         """Whether the label budget leaves training images unlabelled."""

@@ -284,6 +284,10 @@ class TrainingPanel(QWidget):
         values = {key: box.value() for key, box in self.train_widgets.items()}
         return values | {"precision": self.defaults.precision}  # the engine's choice; no widget
 
+    def _planned_epochs(self) -> int:
+        """How many epochs (or rounds) the monitor's x axis spans for the next run."""
+        return self.epochs.value()
+
     def _run(
         self,
         job: Job,
@@ -293,7 +297,7 @@ class TrainingPanel(QWidget):
         on_success: Callable[[Any], None],
     ) -> bool:
         """Reset the monitor and start `job` on the shared runner; False if it did not start."""
-        self.monitor.reset(starting, self.epochs.value())
+        self.monitor.reset(starting, self._planned_epochs())
         started = self.state.runner.start(
             job,
             on_event=on_event,

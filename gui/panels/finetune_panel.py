@@ -237,7 +237,7 @@ class FinetunePanel(TrainingPanel):
         """Below all labels the run has rounds of ROUND_STEPS steps, not epochs."""
         if not self._below_all():
             return self.epochs.value()
-        from engine.workflows import SEMI_SUPERVISED, SUPERVISED, budget_schedule
+        from engine.jobs.workflows import SEMI_SUPERVISED, SUPERVISED, budget_schedule
 
         mode = SEMI_SUPERVISED if self.unlabelled_check.isChecked() else SUPERVISED
         n_labels = int(self.labels_combo.currentText().strip())

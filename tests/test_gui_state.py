@@ -29,7 +29,7 @@ def test_the_state_imports_neither_qt_nor_torch() -> None:
 
 def test_no_gui_module_but_the_entry_point_imports_the_main_window() -> None:
     importers = []
-    for path in sorted((ROOT / "gui").glob("*.py")):
+    for path in sorted((ROOT / "gui").rglob("*.py")):  # the subpackages too
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = (
                 [alias.name for alias in node.names]
@@ -39,7 +39,7 @@ def test_no_gui_module_but_the_entry_point_imports_the_main_window() -> None:
                 else []
             )
             if any(name == "gui.main_window" for name in names):
-                importers.append(path.name)
+                importers.append(path.relative_to(ROOT / "gui").as_posix())
     assert importers == ["app.py"]
 
 

@@ -19,6 +19,7 @@ from engine.checkpoint import (
     save_checkpoint,
 )
 from engine.config import ArchConfig, TrainConfig
+from engine.errors import PathError
 from engine.models import Autoencoder, Classifier
 from engine.preprocess import PIXEL_SCALE
 from engine.training import make_classifier
@@ -174,7 +175,7 @@ def test_failed_write_keeps_previous_file_and_leaves_no_temp(tmp_path, monkeypat
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(checkpoint_module.os, target, broken)
-    with pytest.raises(OSError):
+    with pytest.raises(PathError, match=r"cannot write .*encoder\.pt: no space left on the disk"):
         save_checkpoint(path, Autoencoder(ArchConfig(arch="mlp")), ARCH, kind="encoder")
     monkeypatch.undo()
     assert path.read_bytes() == good
@@ -359,7 +360,7 @@ def test_missing_file(tmp_path):
 
 def test_folder_instead_of_file(tmp_path):
     (tmp_path / "folder.pt").mkdir()
-    _refused(tmp_path / "folder.pt")
+    _refused(tmp_path / "folder.pt", "is a folder, not a checkpoint file")
 
 
 def test_refusal_is_a_value_error(tmp_path):

@@ -59,20 +59,26 @@ from engine.console import format_seconds
 from engine.errors import UserError
 from engine.options import TRAIN_OPTIONS
 from engine.study import WAYS, StudySettings, budget_key
+from engine.study.settings import semi_budgets_from_text
 from gui import errors
 from gui.plots import LiveCanvas, changes_figure
 from gui.state import LONG_JOBS, job_title
 from gui.state_signals import AppState
 from gui.training_panel import dspin, option_spin, spin
 
-WAY_COLORS = {"scratch": "tab:gray", "frozen": "tab:blue", "finetune": "tab:orange"}
+WAY_COLORS = {
+    "scratch": "tab:gray",
+    "frozen": "tab:blue",
+    "finetune": "tab:orange",
+    "scratch_unlabelled": "tab:green",
+    "finetune_unlabelled": "tab:red",
+}
 FAMILIES = ("mlp", "conv")
+WAY_HEADERS = {"scratch_unlabelled": "scratch + unl.", "finetune_unlabelled": "finetune + unl."}
 COLUMNS = (
     "family",
     "labels",
-    "scratch (%)",
-    "frozen (%)",
-    "finetune (%)",
+    *(f"{WAY_HEADERS.get(way, way)} (%)" for way in WAYS),
     "frozen − scratch",
     "finetune − scratch",
 )
@@ -218,6 +224,26 @@ class ComparePanel(QWidget):
             "peak learning rate of every cell, the same for all three ways",
         )  # fmt: skip
         self.lr_spin.setSingleStep(1e-3)  # the study's learning rates are larger
+        self.semi_mlp_check = QCheckBox("MLP")
+        self.semi_conv_check = QCheckBox("conv")
+        self.semi_mlp_check.setChecked("mlp" in d.semi_families)
+        self.semi_conv_check.setChecked("conv" in d.semi_families)
+        for box in (self.semi_mlp_check, self.semi_conv_check):
+            box.setToolTip(
+                "families trained in the two semi-supervised ways too (scratch + unlabelled "
+                "images, pretrained + unlabelled images); a semi-supervised cell takes "
+                "several times longer than a supervised one"
+            )
+        self.semi_labels_edit = QLineEdit(",".join(str(b) for b in d.semi_budgets))
+        self.semi_labels_edit.setObjectName("compareSemiLabelsEdit")
+        self.semi_labels_edit.setToolTip(
+            "label budgets for the semi-supervised ways, comma separated, among the label "
+            "budgets above ('all' has nothing unlabelled); empty: none"
+        )
+        self.semi_steps_spin = spin(
+            1, 100_000, d.semi_steps, "optimiser steps of a semi-supervised cell",
+            "compareSemiStepsSpin",
+        )  # fmt: skip
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("automatic: a new folder under the app's data folder")
         browse = QPushButton("Browse…")
@@ -240,6 +266,13 @@ class ComparePanel(QWidget):
         form.addRow("Target val. accuracy", self.target_spin)
         form.addRow("Peak learning rate", self.lr_spin)
         form.addRow("Pretraining epochs", self.pretrain_spin)
+        semi_families = QHBoxLayout()
+        semi_families.addWidget(self.semi_mlp_check)
+        semi_families.addWidget(self.semi_conv_check)
+        semi_families.addStretch()
+        form.addRow("+ unlabelled: families", semi_families)
+        form.addRow("+ unlabelled: budgets", self.semi_labels_edit)
+        form.addRow("+ unlabelled: steps", self.semi_steps_spin)
         form.addRow("Output folder", out_row)
         self.settings_box = QGroupBox("Study")
         self.settings_box.setLayout(form)
@@ -309,6 +342,10 @@ class ComparePanel(QWidget):
             "target": self.target_spin,
             "lr": self.lr_spin,
             "pretrain_epochs": self.pretrain_spin,
+            "semi_mlp": self.semi_mlp_check,
+            "semi_conv": self.semi_conv_check,
+            "semi_labels": self.semi_labels_edit,
+            "semi_steps": self.semi_steps_spin,
             "output": self.out_edit,
         }
 
@@ -336,6 +373,13 @@ class ComparePanel(QWidget):
             target=self.target_spin.value(),
             lr=self.lr_spin.value(),
             pretrain_epochs=self.pretrain_spin.value(),
+            semi_families=tuple(
+                family
+                for family, box in (("mlp", self.semi_mlp_check), ("conv", self.semi_conv_check))
+                if box.isChecked()
+            ),
+            semi_budgets=semi_budgets_from_text(self.semi_labels_edit.text()),
+            semi_steps=self.semi_steps_spin.value(),
         ).validate()
 
     def apply_settings(self, settings: Any) -> None:
@@ -350,6 +394,10 @@ class ComparePanel(QWidget):
         self.target_spin.setValue(settings.target)
         self.lr_spin.setValue(settings.lr)
         self.pretrain_spin.setValue(settings.pretrain_epochs)
+        self.semi_mlp_check.setChecked("mlp" in settings.semi_families)
+        self.semi_conv_check.setChecked("conv" in settings.semi_families)
+        self.semi_labels_edit.setText(",".join(str(b) for b in settings.semi_budgets))
+        self.semi_steps_spin.setValue(settings.semi_steps)
 
     def _output_folder(self) -> Path:
         text = self.out_edit.text().strip()

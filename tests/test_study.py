@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 from helpers_data import single_torch_thread, small_mnist, write_small_mnist
 
 from engine import study
@@ -34,6 +35,9 @@ TINY = StudySettings(
     batch_size=32,
     device="cpu",
     workers=1,  # in this process, so tests can wrap train_cell; the pool has its own tests
+    semi_families=("mlp",),  # the two semi-supervised ways at 20 labels (not with all)
+    semi_budgets=(20,),
+    semi_steps=6,
 )
 
 
@@ -64,12 +68,19 @@ def test_study_module_import_is_light():
 def test_all_cells_run_and_table_has_the_expected_shape(tiny_run):
     result, events, _ = tiny_run
     assert result.status == "completed"
-    assert len(result.cells) == result.planned_cells == 1 * 2 * 2 * 3
-    table = study.summarize(result.cells, result.settings)["table"]
+    assert len(result.cells) == result.planned_cells == 2 * (5 + 3)  # seeds x ways
+    summary = study.summarize(result.cells, result.settings)
+    table = summary["table"]
     assert set(table) == {"mlp"}
     assert list(table["mlp"]) == ["20", "all"]
+    assert list(table["mlp"]["20"]) == list(WAYS)
+    assert list(table["mlp"]["all"]) == ["scratch", "frozen", "finetune"]  # none unlabelled
+    assert set(summary["effects"]["mlp"]["20"]) == {
+        "unlabelled_scratch",
+        "unlabelled_pretrained",
+        "pretraining_unlabelled",
+    }
     for row in table["mlp"].values():
-        assert list(row) == list(WAYS)
         for info in row.values():
             assert len(info["accuracies"]) == 2 and info["seeds"] == [0, 1]
             assert math.isclose(info["mean"], sum(info["accuracies"]) / 2)
@@ -86,7 +97,8 @@ def test_all_cells_run_and_table_has_the_expected_shape(tiny_run):
 def test_steps_follow_the_settings(tiny_run):
     result, _, _ = tiny_run
     for cell in result.cells:
-        assert cell.planned_steps == TINY.steps_for(cell.n_labels)
+        semi = cell.way in ("scratch_unlabelled", "finetune_unlabelled")
+        assert cell.planned_steps == (TINY.semi_steps if semi else TINY.steps_for(cell.n_labels))
         assert cell.steps <= cell.planned_steps
         assert [s for s, _ in cell.curve] == sorted(s for s, _ in cell.curve)
         assert all(s % TINY.val_every == 0 or s == cell.steps for s, _ in cell.curve)
@@ -97,8 +109,15 @@ def test_three_ways_see_exactly_the_same_labelled_indices(data, monkeypatch):
     seen: dict[tuple, dict[bool | None, tuple]] = {}
     real = study_run.train_cell
 
+    split = study_run.study_split(len(data.train_images))
+
     def spy(data_, arch, cfg, labelled, encoder, freeze, *rest, **kwargs):
+        unlabelled = rest[4] if len(rest) > 4 else kwargs.get("unlabelled")
         way = "scratch" if encoder is None else ("frozen" if freeze else "finetune")
+        if unlabelled is not None:  # every other training image, none of the labelled
+            assert not bool(torch.isin(unlabelled, labelled).any())
+            assert len(unlabelled) + len(labelled) == len(split.train)
+            way += "_unlabelled"
         key = (arch.arch, cfg.seed, len(labelled))
         seen.setdefault(key, {})[way] = (tuple(labelled.tolist()), cfg)
         return real(data_, arch, cfg, labelled, encoder, freeze, *rest, **kwargs)
@@ -106,12 +125,16 @@ def test_three_ways_see_exactly_the_same_labelled_indices(data, monkeypatch):
     monkeypatch.setattr(study_run, "train_cell", spy)
     result = run_study(data, TINY)
     assert len(seen) == 4  # 2 budgets x 2 seeds
-    for per_way in seen.values():
-        assert set(per_way) == set(WAYS)
+    for (_, _, n_labels), per_way in seen.items():
+        semi = n_labels == 20
+        assert set(per_way) == (set(WAYS) if semi else {"scratch", "frozen", "finetune"})
         indices = {v[0] for v in per_way.values()}
-        configs = {v[1] for v in per_way.values()}
-        assert len(indices) == 1, "the three ways trained on different labels"
-        assert len(configs) == 1, "the three ways trained with different settings"
+        supervised = {v[1] for w, v in per_way.items() if not w.endswith("_unlabelled")}
+        assert len(indices) == 1, "the ways trained on different labels"
+        assert len(supervised) == 1, "the supervised ways trained with different settings"
+        if semi:
+            semi_configs = {v[1] for w, v in per_way.items() if w.endswith("_unlabelled")}
+            assert semi_configs == {TINY.semi_config(per_way["scratch"][1].seed)}
     # ... and the recorded fingerprints say the same, and differ across seeds.
     hashes: dict[tuple, set] = {}
     for cell in result.cells:
@@ -362,14 +385,16 @@ def test_cli_compare_prints_the_table_as_json(tmp_path, capsys):
     code = main(_cli_args(folder, tmp_path / "out", "--json"))
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["status"] == "completed" and printed["cells_done"] == 12
+    # The semi-supervised ways by default: conv, 20 labels (not mlp, not all labels).
+    assert printed["status"] == "completed" and printed["cells_done"] == 12 + 2
     assert set(printed["table"]) == {"mlp", "conv"}
     for family in ("mlp", "conv"):
         assert list(printed["table"][family]) == ["20", "all"]
         for budget in ("20", "all"):
             row = printed["table"][family][budget]
-            assert list(row) == list(WAYS)
-            for way in WAYS:
+            ways = WAYS if (family, budget) == ("conv", "20") else WAYS[:3]
+            assert list(row) == list(ways)
+            for way in ways:
                 assert set(row[way]) >= {"mean", "std", "accuracies"}
                 assert len(row[way]["accuracies"]) == 1
     assert printed["settings"]["families"] == ["mlp", "conv"]
@@ -475,12 +500,14 @@ def test_a_resumed_study_trains_only_the_missing_cells_and_equals_an_uninterrupt
     assert len(counted_cells) == resumed.planned_cells - 5  # only the missing cells
     assert counted_pretrainings == []  # the saved encoder, not a new pretraining
     assert _numbers(resumed) == _numbers(uninterrupted)
-    assert study.summarize(resumed.cells, TINY) == study.summarize(uninterrupted.cells, TINY)
+    assert _without_seconds(study.summarize(resumed.cells, TINY)) == _without_seconds(
+        study.summarize(uninterrupted.cells, TINY)
+    )
     assert _numbers(load_study(tmp_path)) == _numbers(uninterrupted)
     assert len([e for e in events if isinstance(e, CellDone)]) == resumed.planned_cells
     assert resumed.info["sessions"] == 2 and resumed.seconds >= first.seconds
     progress = [e for e in events if isinstance(e, Progress) and e.phase == "compare"]
-    assert progress[-1].done == progress[-1].total and progress[-1].batch == 12
+    assert progress[-1].done == progress[-1].total and progress[-1].batch == 16
 
 
 def test_a_crashed_study_keeps_every_cell_written_before_the_crash(
@@ -545,7 +572,7 @@ def test_other_settings_in_a_study_folder_give_one_clear_message(data, tmp_path,
         run_study(data, replace(TINY, seeds=3), out_dir=tmp_path)
     counted_cells.clear()
     fresh = run_study(data, replace(TINY, lr=0.005, seeds=1), out_dir=tmp_path, restart=True)
-    assert fresh.status == "completed" and len(counted_cells) == fresh.planned_cells == 6
+    assert fresh.status == "completed" and len(counted_cells) == fresh.planned_cells == 8
     assert load_study(tmp_path).settings.lr == 0.005
     assert (tmp_path / "notes.txt").read_text() == "mine"  # only the study's files go
 
@@ -583,3 +610,18 @@ def test_cli_compare_resumes_and_refuses_other_settings(tmp_path, capsys, counte
     assert "seeds 1 there, 2 now" in err
     assert main(_cli_args(folder, out, "--arch", "mlp", "--seeds", "2", "--restart")) == 0
     assert load_study(out).settings.seeds == 2 and len(load_study(out).cells) == 12
+
+
+def _without_seconds(summary: dict) -> dict:
+    """A summary without its wall-clock figures, the one thing two equal runs differ in."""
+    table = {
+        family: {
+            budget: {
+                way: {k: v for k, v in info.items() if k not in ("seconds", "mean_seconds")}
+                for way, info in row.items()
+            }
+            for budget, row in per_budget.items()
+        }
+        for family, per_budget in summary["table"].items()
+    }
+    return {**summary, "table": table}

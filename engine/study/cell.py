@@ -51,11 +51,13 @@ def train_cell(
     val_every: int,
     on_event: EventSink = ignore_event,
     should_stop: StopCheck = never_stop,
+    unlabelled: torch.Tensor | None = None,
 ) -> CellRun:
     """Train one classifier the study's way and score it on the test set.
 
     That is engine.training.finetune (same model, loss, augmentation, Adam + one-cycle)
-    in rounds of `val_every` steps, validated on the study's fixed `val_indices`.
+    in rounds of `val_every` steps, validated on the study's fixed `val_indices`; with
+    `unlabelled` (training indices), its semi-supervised mode with the app's settings.
     """
     from engine.data import parity, predicted_odd
     from engine.training import finetune, predict_proba
@@ -63,7 +65,7 @@ def train_cell(
     clock = Stopwatch()
     result = finetune(
         data, arch, cfg, labelled, encoder, freeze, on_event, should_stop,
-        val_indices=val_indices, round_steps=val_every,
+        val_indices=val_indices, round_steps=val_every, unlabelled=unlabelled,
     )  # fmt: skip
     finished = result.fit.finished
     curve = [(e.steps, float(e.val_accuracy or 0.0)) for e in result.fit.history]

@@ -16,7 +16,14 @@ from engine.events import EventSink
 from engine.study.report import fmt_gain, fmt_mean_std, table_json
 from engine.study.resume import OtherStudyError, saved_study
 from engine.study.run import run_study
-from engine.study.settings import REPORT_FILE, WAYS, StudyError, StudySettings, budget_key
+from engine.study.settings import (
+    REPORT_FILE,
+    WAYS,
+    StudyError,
+    StudySettings,
+    budget_key,
+    semi_budgets_from_text,
+)
 from engine.study.stats import sentences, summarize
 
 # ------------------------------------------------------------------------------------ CLI
@@ -39,10 +46,11 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     d = StudySettings()
     p = commands.add_parser(
         "compare",
-        help="the pretraining study: scratch vs frozen vs fine-tuned encoder",
+        help="the study: scratch vs pretrained encoder, with and without unlabelled images",
         description="Train the even/odd classifier from scratch, on the frozen pretrained "
-        "encoder and fine-tuning it, for several label budgets, seeds and encoder families; "
-        "write a table (CSV, JSON), plots and an HTML report to --out.",
+        "encoder and fine-tuning it, and (semi-supervised) from scratch or the pretrained "
+        "encoder plus the unlabelled images, for several label budgets, seeds and encoder "
+        "families; write a table (CSV, JSON), plots and an HTML report to --out.",
     )
     add_common(p)
     p.add_argument("--out", type=Path, required=True, help="folder for the study's files")
@@ -77,6 +85,21 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
         "1 = one after the other in this process",
     )
     p.add_argument(
+        "--semi-arch",
+        type=_families,
+        default=d.semi_families,
+        help="families the two semi-supervised ways (scratch + unlabelled, pretrained + "
+        f"unlabelled) run for (default {','.join(d.semi_families)}); must be among --arch",
+    )
+    p.add_argument(
+        "--semi-labels",
+        default=",".join(str(b) for b in d.semi_budgets),
+        help="budgets the semi-supervised ways run at (default %(default)s); must be among "
+        "--labels and below all; 'none' skips them",
+    )
+    p.add_argument("--semi-steps", type=int_at_least(1), default=d.semi_steps,
+                   help="optimiser steps of a semi-supervised cell")  # fmt: skip
+    p.add_argument(
         "--restart",
         action="store_true",
         help="start over: delete the study already in --out (its files only) instead of "
@@ -106,21 +129,29 @@ def settings_from_args(args: argparse.Namespace) -> StudySettings:
         patience=args.patience,
         device=args.device,
         workers=args.workers,
+        semi_families=tuple(args.semi_arch),
+        semi_budgets=semi_budgets_from_text(args.semi_labels),
+        semi_steps=args.semi_steps,
     ).validate()
 
 
 def table_text(summary: dict) -> str:
-    """The table for a terminal: mean ± std (%) per way, gains with their intervals."""
+    """The table for a terminal: mean ± std (%) per way that ran, gains over scratch."""
+    ways = [
+        w for w in WAYS if any(w in row for b in summary["table"].values() for row in b.values())
+    ]
+    short = {"scratch_unlabelled": "scratch+unl", "finetune_unlabelled": "finetune+unl"}
     lines = [
-        f"{'family':<7}{'labels':>7}  {'scratch':>14}{'frozen':>14}{'finetune':>14}"
-        f"  {'frozen-scratch':>26}  {'finetune-scratch':>26}"
+        f"{'family':<7}{'labels':>7}  "
+        + "".join(f"{short.get(w, w):>14}" for w in ways)
+        + f"  {'frozen-scratch':>26}  {'finetune-scratch':>26}"
     ]
     for family, per_budget in summary["table"].items():
         for budget, row in per_budget.items():
             gains = summary["gains"].get(family, {}).get(budget, {})
-            ways = "".join(f"{fmt_mean_std(row[w]) if w in row else '':>14}" for w in WAYS)
+            cells = "".join(f"{fmt_mean_std(row[w]) if w in row else '':>14}" for w in ways)
             lines.append(
-                f"{family:<7}{budget:>7}  {ways}  {fmt_gain(gains.get('frozen')):>26}"
+                f"{family:<7}{budget:>7}  {cells}  {fmt_gain(gains.get('frozen')):>26}"
                 f"  {fmt_gain(gains.get('finetune')):>26}"
             )
     return "\n".join(lines)

@@ -45,6 +45,7 @@ class CellTask:
     labelled: torch.Tensor
     encoder: Any  # nn.Module, or None for scratch
     freeze: bool
+    unlabelled: torch.Tensor | None = None  # training indices learned from without labels
 
 
 # Set in each worker process by _start_worker; a worker trains one cell at a time.
@@ -80,6 +81,7 @@ def _train_in_worker(task: CellTask) -> CellRun:
         _worker["val_every"],
         on_event,
         _worker["stop"].is_set,
+        task.unlabelled,
     )
 
 

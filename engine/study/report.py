@@ -291,11 +291,16 @@ def fmt_gain(gain: dict | None) -> str:
 
 
 def summary_table_html(summary: dict) -> str:
+    """Accuracy per way, gains over scratch, and per way the steps and seconds a cell
+    took (a semi-supervised step costs more than a supervised one) and steps to target."""
+    rows_in = [row for per_budget in summary["table"].values() for row in per_budget.values()]
+    ways = [w for w in WAYS if any(w in row for row in rows_in)]
     head = (
         "<tr><th>family</th><th>labels</th>"
-        + "".join(f"<th>{w} (%)</th>" for w in WAYS)
+        + "".join(f"<th>{w} (%)</th>" for w in ways)
         + "<th>frozen − scratch</th><th>finetune − scratch</th>"
-        + "".join(f"<th>{w}: steps to target</th>" for w in WAYS)
+        + "".join(f"<th>{w}: steps, seconds per cell</th>" for w in ways)
+        + "".join(f"<th>{w}: steps to target</th>" for w in ways)
         + "</tr>"
     )
     rows = []
@@ -303,9 +308,16 @@ def summary_table_html(summary: dict) -> str:
         for budget, row in per_budget.items():
             gains = summary["gains"].get(family, {}).get(budget, {})
             cells = [family, budget]
-            cells += [fmt_mean_std(row[w]) if w in row else "" for w in WAYS]
+            cells += [fmt_mean_std(row[w]) if w in row else "" for w in ways]
             cells += [fmt_gain(gains.get("frozen")), fmt_gain(gains.get("finetune"))]
-            for way in WAYS:
+            for way in ways:
+                info = row.get(way)
+                cells.append(
+                    ""
+                    if info is None
+                    else f"{max(info['steps'])}, {info.get('mean_seconds', 0.0):.1f} s"
+                )
+            for way in ways:
                 info = row.get(way)
                 if info is None:
                     cells.append("")
@@ -318,6 +330,28 @@ def summary_table_html(summary: dict) -> str:
                     )
             rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells))
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def semi_coverage(settings: StudySettings) -> str:
+    """Where the semi-supervised ways ran, said plainly, with the option for the rest."""
+    families = [f for f in settings.families if f in settings.semi_families]
+    budgets = [b for b in settings.budgets if b in settings.semi_budgets]
+    if not families or not budgets:
+        return (
+            "The semi-supervised ways did not run in this study (see --semi-arch, --semi-labels)."
+        )
+    every = [b for b in settings.budgets if b is not None]
+    text = (
+        f"The two semi-supervised ways ran for {', '.join(families)} at "
+        f"{', '.join(map(str, budgets))} labels ({settings.semi_steps} steps each, the app's "
+        "schedule). With all labels nothing is unlabelled, so those cells are skipped."
+    )
+    if families != list(settings.families) or budgets != every:
+        text += (
+            " The full grid is one option away: --semi-arch "
+            f"{','.join(settings.families)} --semi-labels {','.join(map(str, every))}."
+        )
+    return text
 
 
 def report_html(result: StudyResult, summary: dict, plot: bytes, convergence: bytes) -> str:
@@ -348,6 +382,7 @@ def report_html(result: StudyResult, summary: dict, plot: bytes, convergence: by
         f"{settings.val_size} validation images, checked every {settings.val_every} steps, "
         "over the seeds that reached it (count in brackets).</p>"
     )
+    how += f"<p>{html.escape(semi_coverage(settings))}</p>"
     sections = [
         ("Conclusions (computed from the numbers)", f"<ul>{conclusions}</ul>"),
         ("Accuracy vs labels", embed_png(plot, "test accuracy vs number of labels")),
@@ -356,7 +391,9 @@ def report_html(result: StudyResult, summary: dict, plot: bytes, convergence: by
         ("Run", settings_table(facts)),
         ("Settings", settings_table(settings.to_dict())),
     ]
-    return html_page("Pretraining study: scratch vs frozen vs fine-tuned encoder", sections)
+    return html_page(
+        "Study: scratch vs pretrained encoder, with and without the unlabelled images", sections
+    )
 
 
 def _n_for(summary: dict, budget: str) -> int | None:

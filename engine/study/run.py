@@ -29,8 +29,9 @@ from engine.study.cell import CellRun, train_cell
 from engine.study.pool import CellTask, default_workers, threads_per_worker, train_cells
 from engine.study.report import write_outputs, write_progress
 from engine.study.settings import (
+    PRETRAINED_WAYS,
+    UNLABELLED_WAYS,
     VAL_SUBSET_SEED,
-    WAYS,
     Cell,
     StudyError,
     StudyResult,
@@ -56,7 +57,16 @@ def steps_to_target(curve: Sequence[tuple[int, float]], target: float) -> int | 
 # ----------------------------------------------------------------------------- the study
 
 
-WORK_WEIGHT = {"pretrain": 2.0, "scratch": 1.0, "frozen": 0.5, "finetune": 1.0}  # for ETA
+# Rough cost of a step, for the ETA. A semi-supervised step (32 labelled + 128 unlabelled
+# distorted + 128 predicted) costs about 1.5 supervised ones (128 images).
+WORK_WEIGHT = {
+    "pretrain": 2.0,
+    "scratch": 1.0,
+    "frozen": 0.5,
+    "finetune": 1.0,
+    "scratch_unlabelled": 1.5,
+    "finetune_unlabelled": 1.5,
+}
 
 
 class _Progress:
@@ -144,7 +154,7 @@ def plan_cells(settings: StudySettings) -> list[tuple[str, int | None, int, str]
         for seed in range(settings.seeds)
         for family in settings.families
         for budget in settings.budgets
-        for way in WAYS
+        for way in settings.ways_for(family, budget)
     ]
 
 
@@ -195,7 +205,8 @@ def run_study(
     pre_steps = pre_cfg.epochs * math.ceil(len(split.train) / pre_cfg.batch_size)
     to_pretrain = [f for f in families if f not in encoders]
     total = len(to_pretrain) * pre_steps * WORK_WEIGHT["pretrain"] + sum(
-        settings.steps_for(n_labels[budget]) * WORK_WEIGHT[way] for _, budget, _, way in missing
+        settings.cell_config(way, 0, n_labels[budget]).max_steps * WORK_WEIGHT[way]
+        for _, budget, _, way in missing
     )
     workers = settings.workers or default_workers()
     progress = _Progress(total, on_event)
@@ -264,11 +275,14 @@ def run_study(
         if (budget, seed) not in subsets:  # one labelled subset shared by every way
             subsets[budget, seed] = label_budget(data.train_labels, split.train, budget, seed)
         labelled = subsets[budget, seed]
-        cfg = settings.train_config(seed, settings.steps_for(len(labelled)))
-        encoder = None if way == "scratch" else encoders[family]
+        cfg = settings.cell_config(way, seed, len(labelled))
+        encoder = encoders[family] if way in PRETRAINED_WAYS else None
+        unlabelled = None
+        if way in UNLABELLED_WAYS:  # every other training image, without its label
+            unlabelled = split.train[~torch.isin(split.train, labelled)]
         task = CellTask(
             (family, budget, seed, way), settings.arch(family), cfg, labelled, encoder,
-            way == "frozen",
+            way == "frozen", unlabelled,
         )  # fmt: skip
         tasks.append(task)
 
@@ -375,7 +389,7 @@ def _train_here(
 
         run = train_cell(
             data, task.arch, task.cfg, task.labelled, task.encoder, task.freeze, val_indices,
-            val_every, forward, should_stop,
+            val_every, forward, should_stop, task.unlabelled,
         )  # fmt: skip
         on_done(task, run)
         if run.status == "stopped":

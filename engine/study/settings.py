@@ -13,7 +13,10 @@ from pathlib import Path
 from engine.config import (
     ARCHS,
     DEFAULT_ARCH,
+    DEFAULT_FINETUNE,
     DEFAULT_PRETRAIN,
+    SEMI_BATCH,
+    SEMI_STEPS,
     SUPERVISED_MAX_STEPS,
     SUPERVISED_MIN_STEPS,
     SUPERVISED_PASSES,
@@ -22,11 +25,25 @@ from engine.config import (
 )
 from engine.errors import StudyError
 
-WAYS = ("scratch", "frozen", "finetune")
+WAYS = ("scratch", "frozen", "finetune", "scratch_unlabelled", "finetune_unlabelled")
 WAY_LABELS = {
     "scratch": "from scratch",
     "frozen": "frozen pretrained encoder",
     "finetune": "fine-tuned pretrained encoder",
+    "scratch_unlabelled": "from scratch + unlabelled images",
+    "finetune_unlabelled": "fine-tuned pretrained encoder + unlabelled images",
+}
+PRETRAINED_WAYS = ("frozen", "finetune", "finetune_unlabelled")  # start from the encoder
+UNLABELLED_WAYS = ("scratch_unlabelled", "finetune_unlabelled")  # semi-supervised
+# What each difference between two ways on the same labels measures (engine.study.stats).
+EFFECTS = {
+    "unlabelled_scratch": ("scratch_unlabelled", "scratch", "the unlabelled images"),
+    "unlabelled_pretrained": ("finetune_unlabelled", "finetune", "the unlabelled images"),
+    "pretraining_unlabelled": (
+        "finetune_unlabelled",
+        "scratch_unlabelled",
+        "the pretrained encoder",
+    ),
 }
 STUDY_FILE = "study.json"
 CELLS_FILE = "cells.csv"
@@ -44,6 +61,18 @@ CONFIDENCE = 0.95  # two-sided level of the paired intervals on gains
 # ------------------------------------------------------------------------------ settings
 
 
+def semi_budgets_from_text(text: str) -> tuple[int, ...]:
+    """'20,100' -> (20, 100); '' or 'none' -> (): no semi-supervised cells."""
+    from engine.data import budgets_from_text
+
+    if text.strip().lower() in ("", "none"):
+        return ()
+    budgets = budgets_from_text(text)
+    if None in budgets:
+        raise StudyError("with all labels nothing is unlabelled: give numbers of labels")
+    return tuple(budgets)
+
+
 def budget_key(budget: int | None) -> str:
     """Budget as used in tables and JSON keys: '100', ..., 'all'."""
     return "all" if budget is None else str(budget)
@@ -53,7 +82,7 @@ def budget_key(budget: int | None) -> str:
 class StudySettings:
     """Everything that defines a study; recorded in every result file."""
 
-    budgets: tuple[int | None, ...] = (100, 300, 1000, 3000, None)  # None = all labels
+    budgets: tuple[int | None, ...] = (20, 100, 300, 1000, 3000, None)  # None = all labels
     seeds: int = 3  # seeds 0..seeds-1: label subset and training seed of each cell
     families: tuple[str, ...] = ("mlp", "conv")
     # Steps per cell: about `passes` passes over the labelled images, clamped to
@@ -89,6 +118,14 @@ class StudySettings:
     pretrain_seed: int = 0
     device: str = "auto"
     workers: int = 0  # cells trained side by side, one process each; 0 = one per core
+    # The two semi-supervised ways (UNLABELLED_WAYS) run for those of these families and
+    # budgets that the study has: with every family and budget they would not fit the
+    # 25-minute target on two cores (docs/study/README.md). `--semi-families mlp,conv --semi-budgets
+    # 20,100,300,1000,3000` runs the full grid. With all labels nothing is unlabelled.
+    semi_families: tuple[str, ...] = ("conv",)
+    semi_budgets: tuple[int, ...] = (20, 100, 1000)
+    semi_steps: int = SEMI_STEPS  # the app's schedule (engine.workflows.budget_schedule)
+    semi_lr: float = DEFAULT_FINETUNE.lr  # the peak rate the semi-supervised mode was tuned at
 
     def validate(self) -> StudySettings:
         checks = [
@@ -115,6 +152,21 @@ class StudySettings:
             ),
         ]
         for ok, message in checks:
+            if not ok:
+                raise StudyError(message)
+        semi_checks = [
+            (
+                all(f in ARCHS for f in self.semi_families),
+                f"semi-supervised families must be among {', '.join(ARCHS)}",
+            ),
+            (
+                all(b is not None and b >= 1 for b in self.semi_budgets),
+                "semi-supervised budgets must be numbers of labels (with all labels nothing "
+                "is unlabelled)",
+            ),
+            (self.semi_steps >= 1, "semi_steps must be 1 or more"),
+        ]
+        for ok, message in semi_checks:
             if not ok:
                 raise StudyError(message)
         for family in self.families:
@@ -156,6 +208,26 @@ class StudySettings:
             augment=self.augment,
         )
 
+    def ways_for(self, family: str, budget: int | None) -> tuple[str, ...]:
+        """The ways a (family, budget) pair is trained in: the semi-supervised two only
+        for the semi families and budgets that the study also has (never all labels)."""
+        semi = family in self.semi_families and budget in self.semi_budgets
+        return WAYS if semi else tuple(w for w in WAYS if w not in UNLABELLED_WAYS)
+
+    def cell_config(self, way: str, seed: int, n_labels: int) -> TrainConfig:
+        """The classifier config of one cell: the semi-supervised schedule for the
+        UNLABELLED_WAYS, the study's equal-steps rule for the others."""
+        if way in UNLABELLED_WAYS:
+            return self.semi_config(seed)
+        return self.train_config(seed, self.steps_for(n_labels))
+
+    def semi_config(self, seed: int) -> TrainConfig:
+        """A semi-supervised cell: the app's schedule (steps, batch of labels, peak lr),
+        in the study's validation rounds, keeping its last weights."""
+        return replace(
+            self.train_config(seed, self.semi_steps), batch_size=SEMI_BATCH, lr=self.semi_lr
+        )
+
     def pretrain_config(self) -> TrainConfig:
         """The app's pretraining (batch, precision), with the study's epochs, lr and seed."""
         return replace(
@@ -180,6 +252,9 @@ class StudySettings:
             known["budgets"] = tuple(None if str(b) == "all" else int(b) for b in known["budgets"])
         if "families" in known:
             known["families"] = tuple(known["families"])
+        for key in ("semi_families", "semi_budgets"):
+            if key in known:
+                known[key] = tuple(known[key])
         try:
             return cls(**known).validate()
         except (TypeError, ValueError) as exc:

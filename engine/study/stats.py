@@ -11,7 +11,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from engine.study.settings import CONFIDENCE, WAY_LABELS, WAYS, Cell, StudySettings, budget_key
+from engine.study.settings import (
+    CONFIDENCE,
+    EFFECTS,
+    WAY_LABELS,
+    WAYS,
+    Cell,
+    StudySettings,
+    budget_key,
+)
 
 # ---------------------------------------------------------------------------- statistics
 
@@ -64,11 +72,14 @@ def summarize(cells: Sequence[Cell], settings: StudySettings) -> dict:
 
     ``table[family][budget][way]`` = {"mean", "std", "accuracies", "seeds", "n_labels",
     "steps", "steps_to_target", "reached"}; ``gains[family][budget][way]`` (way in frozen,
-    finetune) = paired_gain(...) over the seeds both the way and scratch finished.
+    finetune) = paired_gain(...) over the seeds both the way and scratch finished;
+    ``effects[family][budget][name]`` (name in settings.EFFECTS: what the unlabelled
+    images add, what the pretrained encoder adds to them) = paired_gain of the two ways.
     Only combinations with at least one finished cell appear.
     """
     table: dict[str, dict[str, dict[str, dict]]] = {}
     gains: dict[str, dict[str, dict[str, dict]]] = {}
+    effects: dict[str, dict[str, dict[str, dict]]] = {}
     budgets = _ordered_budgets(cells, settings)
     for family in settings.families:
         for budget in budgets:
@@ -83,15 +94,27 @@ def summarize(cells: Sequence[Cell], settings: StudySettings) -> dict:
             if not row:
                 continue
             table.setdefault(family, {})[budget] = row
-            scratch = {c.seed: c.test_accuracy for c in by_way["scratch"]}
             for way in ("frozen", "finetune"):
-                mine = {c.seed: c.test_accuracy for c in by_way[way]}
-                seeds = sorted(set(mine) & set(scratch))
-                if seeds:
-                    gain = paired_gain([mine[s] for s in seeds], [scratch[s] for s in seeds])
-                    gain["seeds"] = seeds
+                gain = _paired(by_way[way], by_way["scratch"])
+                if gain is not None:
                     gains.setdefault(family, {}).setdefault(budget, {})[way] = gain
-    return {"table": table, "gains": gains, "target": settings.target}
+            for name, (way, baseline, _) in EFFECTS.items():
+                gain = _paired(by_way[way], by_way[baseline])
+                if gain is not None:
+                    effects.setdefault(family, {}).setdefault(budget, {})[name] = gain
+    return {"table": table, "gains": gains, "effects": effects, "target": settings.target}
+
+
+def _paired(way: Sequence[Cell], baseline: Sequence[Cell]) -> dict | None:
+    """paired_gain over the seeds both ways finished (with those seeds), or None."""
+    mine = {c.seed: c.test_accuracy for c in way}
+    base = {c.seed: c.test_accuracy for c in baseline}
+    seeds = sorted(set(mine) & set(base))
+    if not seeds:
+        return None
+    gain = paired_gain([mine[s] for s in seeds], [base[s] for s in seeds])
+    gain["seeds"] = seeds
+    return gain
 
 
 def _way_summary(found: Sequence[Cell]) -> dict:
@@ -107,6 +130,8 @@ def _way_summary(found: Sequence[Cell]) -> dict:
         "steps_to_target": [c.steps_to_target for c in found],
         "reached": len(reached),
         "mean_steps_to_target": float(np.mean(reached)) if reached else None,
+        "seconds": [c.seconds for c in found],  # a semi-supervised step costs more
+        "mean_seconds": float(np.mean([c.seconds for c in found])),
     }
 
 
@@ -145,6 +170,24 @@ def gain_sentence(family: str, budget: str, way: str, gain: dict) -> str:
         f"{name}: {_pts(gain['mean'])} ({interval}); within the spread across seeds, "
         "no clear difference."
     )
+
+
+def effect_sentence(family: str, budget: str, name: str, gain: dict) -> str:
+    """One sentence on what one ingredient adds (settings.EFFECTS), as gain_sentence."""
+    way, baseline, what = EFFECTS[name]
+    head = f"{_cell_name(family, budget)}: {what} add {_pts(gain['mean'])}"
+    head += f" ({WAY_LABELS[way]} vs {WAY_LABELS[baseline]}"
+    n = len(gain["diffs"])
+    if gain["clear"] is None:
+        return f"{head}; one seed only, the spread is unknown)."
+    interval = (
+        f"; {int(CONFIDENCE * 100)}% interval {100 * gain['low']:+.1f} to "
+        f"{100 * gain['high']:+.1f} over {n} paired seeds)"
+    )
+    if gain["clear"]:
+        verdict = "helped" if gain["mean"] > 0 else "hurt"
+        return f"{head}{interval}; {verdict}, beyond the seed spread."
+    return f"{head}{interval}; within the spread across seeds, no clear difference."
 
 
 def convergence_sentence(family: str, budget: str, row: dict, target: float) -> str | None:
@@ -252,5 +295,9 @@ def sentences(summary: dict) -> list[str]:
         for budget, per_way in per_budget.items():
             for way, gain in per_way.items():
                 out.append(gain_sentence(family, budget, way, gain))
+    for family, per_budget in summary.get("effects", {}).items():
+        for budget, per_effect in per_budget.items():
+            for name, gain in per_effect.items():
+                out.append(effect_sentence(family, budget, name, gain))
     out.extend(faster_sentences(summary))
     return out

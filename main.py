@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     prepare_environment()
     if argv and argv[0] == "--self-test":
-        from engine.selftest import main as self_test
+        from engine.cli.selftest import main as self_test
 
         return self_test(argv[1:])
     if argv and (argv[0] in CLI_COMMANDS or argv[0] in ("-h", "--help", "--version")):
-        from engine.cli import main as cli
+        from engine.cli.commands import main as cli
 
         return cli(argv)
     from gui.app import main as app

@@ -1,12 +1,12 @@
 """Time one autoencoder epoch: the engine against the common torchvision pipeline.
 
-Both train the same MLP autoencoder (engine.models, arch "mlp") on the same 60,000
+Both train the same MLP autoencoder (engine.learning.models, arch "mlp") on the same 60,000
 training images with Adam and MSE, in the same process, one after the other:
 
 - reference: torchvision `datasets.MNIST` + `ToTensor` + `DataLoader(batch_size=64)`,
   i.e. a PIL image and a tensor conversion per sample;
 - engine: the uint8 tensor in memory, batches sliced from a shuffled index
-  (`engine.training.pretrain`), at the batch sizes given (--batch-sizes; the app's
+  (`engine.learning.training.pretrain`), at the batch sizes given (--batch-sizes; the app's
   pretraining batch is marked "default"), with fused Adam and the engine's precision
   (bfloat16 matrix products where the CPU has AMX, float32 elsewhere; --precision).
 
@@ -28,10 +28,10 @@ import torch
 from torch.nn import functional as F
 
 from engine.config import DEFAULT_PRETRAIN, PRECISIONS, ArchConfig, TrainConfig
-from engine.data import FILES, Split, find_files, read_folder
-from engine.device import pick_device, training_precision
-from engine.models import Autoencoder, training_flops_per_image
-from engine.training import pretrain
+from engine.data.mnist import FILES, Split, find_files, read_folder
+from engine.learning.device import pick_device, training_precision
+from engine.learning.models import Autoencoder, training_flops_per_image
+from engine.learning.training import pretrain
 
 ARCH = ArchConfig(arch="mlp", latent=64, dropout=0.1)
 

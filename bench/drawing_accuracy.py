@@ -2,9 +2,9 @@
 
 MNIST's test accuracy says little about the Draw panel, where digits arrive on canvases of
 any size, off-centre, thick or thin, dark on light. This benchmark makes a set of such
-drawings from MNIST test digits (`engine.drawings.simulate_drawings`: random canvas size
+drawings from MNIST test digits (`engine.data.drawings.simulate_drawings`: random canvas size
 and aspect, digit size and place, pen width, blur, polarity, noise), runs them through the
-app's own preprocessing (`engine.preprocess.to_mnist`) and scores the model on them, beside
+app's own preprocessing (`engine.data.preprocess.to_mnist`) and scores the model on them, beside
 its score on the 10,000 MNIST test images and on the very digits the drawings came from
 (the paired gap, which is free of the luck of which digits were drawn).
 
@@ -30,12 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere, like the other benchmarks
     sys.path.insert(0, str(ROOT))
 
-from engine.checkpoint import load_checkpoint  # noqa: E402
-from engine.data import predicted_odd, read_folder  # noqa: E402
-from engine.drawings import simulate_drawings  # noqa: E402
-from engine.preprocess import NothingDrawnError, to_mnist  # noqa: E402
-from engine.resources import default_model_path  # noqa: E402
-from engine.training import predict_proba  # noqa: E402
+from engine.data.drawings import simulate_drawings  # noqa: E402
+from engine.data.mnist import predicted_odd, read_folder  # noqa: E402
+from engine.data.preprocess import NothingDrawnError, to_mnist  # noqa: E402
+from engine.learning.training import predict_proba  # noqa: E402
+from engine.store.checkpoint import load_checkpoint  # noqa: E402
+from engine.store.resources import default_model_path  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "mnist"
 

@@ -1,13 +1,15 @@
 """Worst event-loop lateness while the app trains on real MNIST, and where it stalls.
 
 Builds the main window, starts it up as the app does (shipped model, warm-up), loads MNIST,
-pretrains (3 epochs) and fine-tunes from the GUI's own controls, evaluates, then pretrains
-again (1 epoch) while a simulated pen draws rings on the Draw tab's canvas (~60 mouse
-events a second) and times the live predictions. A 10 ms QTimer heartbeat measures the
-stalls; a watchdog thread samples every thread's stack whenever the heartbeat is more than
-0.1 s late. Afterwards it takes the screenshots of docs/screenshots into a new temporary
-folder, which it prints, for copying over (the Compare tab's
-when given a saved study folder). Run on a screen, e.g.
+pretrains (3 epochs, the Pretrain tab and its latent map showing), waits for the latent
+map's t-SNE (computed in the background), fine-tunes from the GUI's own controls (all
+labels, then 100 labels with the unlabelled images for 1500 steps), evaluates, then
+pretrains again (1 epoch) while a simulated pen draws rings on the Draw tab's canvas (~60
+mouse events a second) and times the live predictions. A 10 ms QTimer heartbeat measures
+the stalls; a watchdog thread samples every thread's stack whenever the heartbeat is more
+than 0.1 s late. Afterwards it takes the screenshots of docs/screenshots into a new
+temporary folder, which it prints, for copying over (the Compare tab's when given a saved
+study folder). Run on a screen, e.g.
     xvfb-run -a -s "-screen 0 1400x900x24" python bench/gui_heartbeat.py [MNIST_DIR [STUDY]]
 Settings go to a temporary file, never the user's.
 """
@@ -29,6 +31,7 @@ OUT = Path(tempfile.mkdtemp(prefix="evenodd-shots-"))
 os.environ["EVENODD_SETTINGS_FILE"] = str(OUT / "settings.ini")
 sys.path.insert(0, str(ROOT))
 
+import shiboken6  # noqa: E402
 from PySide6.QtCore import QEvent, QPointF, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -41,7 +44,7 @@ def main() -> None:
     app = QApplication(["evenodd-studio"])
     from gui.app import Heartbeat, start_up
     from gui.main_window import MainWindow
-    from gui.plots import LiveCanvas
+    from gui.widgets.plots import LiveCanvas
 
     window = MainWindow()
     window.resize(1300, 850)
@@ -134,11 +137,30 @@ def main() -> None:
         elif phase == "pretrain":
             measure("pretrain")
             shot("pretrain")
+            begin(1, lambda: None)  # the t-SNE map is computed in the background now
+            state["phase"] = "latent"
+        elif phase == "latent":
+            latent = window.pretrain_panel.latent_map
+            if latent.projector.is_busy() or latent.scatter.map is None:
+                return
+            measure("t-SNE in the background, map visible")
+            for m in maps:
+                print(f"latent map: {m.projection} (epoch {m.epoch}) took {m.seconds:.2f} s")
+            hover(latent.scatter, 0)
+            shot("latent_map")
             begin(2, window.finetune_panel.start)
             state["phase"] = "finetune"
         elif phase == "finetune":
             measure("finetune")
-            shot("finetune")
+            # Then semi-supervised: 100 labels and the unlabelled images (on by default
+            # below all labels), a shorter schedule than the default 3000 steps.
+            window.finetune_panel.labels_combo.setEditText("100")
+            window.finetune_panel.steps_spin.setValue(1500)
+            begin(2, window.finetune_panel.start)
+            state["phase"] = "finetune-semi"
+        elif phase == "finetune-semi":
+            measure("finetune, 100 labels + unlabelled")
+            shot("finetune")  # with the curve of the confident share
             window.tabs.setCurrentIndex(3)
             window.evaluate_panel.evaluate()
             state["phase"] = "evaluate"
@@ -182,6 +204,11 @@ def main() -> None:
             for stack, count in stalls.most_common(6):
                 print(f"--- GUI thread in a >0.1 s stall ({count} samples):\n{stack}")
             print(f"screenshots in {OUT}")
+            state["phase"] = "quit"
+        elif phase == "quit":
+            if window.pretrain_panel.latent_map.projector.is_busy():
+                return  # the last map's t-SNE: let it end before the process does
+            print("threads at the end:", sorted(t.name for t in threading.enumerate()))
             app.quit()
 
     # The pen: strokes on the Draw tab's canvas (a ring, then clear), timing predictions.
@@ -198,6 +225,27 @@ def main() -> None:
             classify_ms.append(1000 * (time.perf_counter() - t0))
 
     panel._classify = timed_classify
+
+    # The latent map: every map it is sent (by the training job, then by its projector).
+    # Signals, not a wrapped method: a closure stored on the window would keep it in a
+    # reference cycle, and the garbage collector could then destroy its widgets in
+    # whatever thread it runs in (Qt aborts).
+    maps = []
+    latent_panel = window.pretrain_panel.latent_map
+    window.state.runner.event.connect(
+        lambda event: maps.append(event) if type(event).__name__ == "LatentMap" else None
+    )
+    latent_panel.projector.ready.connect(lambda latent_map, _generation: maps.append(latent_map))
+
+    def hover(scatter, index: int) -> None:
+        pos = QPointF(*scatter.widget_positions()[index])
+        none = Qt.MouseButton.NoButton
+        event = QMouseEvent(
+            QEvent.Type.MouseMove, pos, scatter.mapToGlobal(pos), none, none,
+            Qt.KeyboardModifier.NoModifier,
+        )  # fmt: skip
+        QApplication.sendEvent(scatter, event)
+
     pen = {"i": 0, "events": 0}
 
     def move_pen() -> None:
@@ -232,6 +280,7 @@ def main() -> None:
     timer.timeout.connect(step)
     timer.start(200)
     app.exec()
+    shiboken6.delete(window)  # widgets die in this thread, not in a collector elsewhere
 
 
 if __name__ == "__main__":

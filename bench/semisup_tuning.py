@@ -1,6 +1,6 @@
 """Tune semi-supervised fine-tuning on label seeds and images of our own, not the test set.
 
-Trains the app's classifier with `engine.training.finetune` in its semi-supervised mode
+Trains the app's classifier with `engine.learning.training.finetune` in its semi-supervised mode
 (or supervised, `--supervised`) on a class-balanced budget drawn with each `--seeds`
 seed, and scores it on the 5,000 validation images, which no training decision reads.
 Prints one line per seed with accuracy, seconds and the per-digit accuracy, so cluster
@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.config import DEFAULT_ARCH, SemiSupConfig
-from engine.data import label_budget, parity, predicted_odd, read_folder
-from engine.workflows import (
+from engine.data.mnist import label_budget, parity, predicted_odd, read_folder
+from engine.jobs.workflows import (
     SEMI_SUPERVISED,
     SUPERVISED,
     FinetuneJob,
@@ -48,8 +48,8 @@ def main() -> None:
 
     import torch
 
-    from engine.checkpoint import load_checkpoint
-    from engine.training import finetune, predict_proba
+    from engine.learning.training import finetune, predict_proba
+    from engine.store.checkpoint import load_checkpoint
 
     if args.threads:
         torch.set_num_threads(args.threads)

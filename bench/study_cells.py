@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere, like the other benchmarks
     sys.path.insert(0, str(ROOT))
 
-from engine.data import label_budget, parse_budget, read_folder  # noqa: E402
+from engine.data.mnist import label_budget, parse_budget, read_folder  # noqa: E402
+from engine.learning.training import pretrain  # noqa: E402
 from engine.study.pool import CellTask, default_workers, train_cells  # noqa: E402
 from engine.study.run import study_split, validation_subset  # noqa: E402
 from engine.study.settings import WAYS, StudySettings  # noqa: E402
-from engine.training import pretrain  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "mnist"
 

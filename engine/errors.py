@@ -42,6 +42,10 @@ class ImageError(UserError):
     """An image that cannot be used; the message says why in plain words (and names the file)."""
 
 
+class DrawingsError(UserError):
+    """A folder of my drawings that cannot be used or written; the message says what to do."""
+
+
 class NothingDrawnError(ImageError):
     """Blank or near-blank input: classifying it would give a confident answer about nothing."""
 

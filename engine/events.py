@@ -58,6 +58,21 @@ class Reconstructions:
 
 
 @dataclass(frozen=True)
+class LatentMap:
+    """Validation images' codes projected to 2-D, and how well the codes separate digits
+    (see engine.reports.latent). `digits` serve only for colour and the kNN score."""
+
+    projection: str  # "PCA" or "t-SNE"
+    points: np.ndarray  # (n, 2) float32
+    indices: np.ndarray  # (n,) int64: which training images (all from the validation split)
+    digits: np.ndarray  # (n,) int64
+    knn_accuracy: float  # k-nearest-neighbour digit accuracy on held-out codes; NaN: too few
+    epoch: int = 0  # the pretraining epoch it shows; 0: the finished or loaded encoder
+    pixels_knn_accuracy: float | None = None  # the same score on raw pixels
+    seconds: float = 0.0  # what computing it took (encoding, projection, score)
+
+
+@dataclass(frozen=True)
 class Finished:
     """A training run ended. `reason` says why, in words the user can read."""
 
@@ -107,7 +122,9 @@ class CellDone:
     extra: dict = field(default_factory=dict)
 
 
-Event = Progress | EpochEnd | Reconstructions | PseudoLabels | Finished | Message | CellDone
+Event = (
+    Progress | EpochEnd | Reconstructions | LatentMap | PseudoLabels | Finished | Message | CellDone
+)
 EventSink = Callable[[Event], None]
 StopCheck = Callable[[], bool]
 

@@ -3,7 +3,7 @@
 Startup order matters for how quick the app feels: Qt and the window first, first paint,
 then (from the event loop, `start_up`) the Draw tab, the shipped model and the remembered
 data folder, whose loading imports torch in the background thread, and last a warm-up of
-training's own imports in another background thread (engine.warm).
+training's own imports in another background thread (engine.learning.warm).
 
 Diagnostics (also used for the README's numbers):
   --timing     print seconds from process start to the window's first paint, and whether
@@ -67,7 +67,7 @@ def start_up(window: Any) -> None:
 
     def warm_up_in_background() -> None:
         def run() -> None:
-            from engine.warm import warm_up
+            from engine.learning.warm import warm_up
 
             warm_up()
 
@@ -87,10 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     heartbeat_on = "--heartbeat" in argv or os.environ.get("EVENODD_HEARTBEAT") == "1"
     qt_args = [arg for arg in argv if arg not in ("--timing", "--heartbeat")]
 
+    import shiboken6
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from gui.settings import APPLICATION, ORGANIZATION
+    from gui.state.settings import APPLICATION, ORGANIZATION
 
     app = QApplication.instance() or QApplication(["evenodd-studio", *qt_args])
     app.setApplicationName(APPLICATION)
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName("Even/Odd Studio")
     from PySide6.QtGui import QIcon
 
-    from engine.resources import resource_path
+    from engine.store.resources import resource_path
 
     app.setWindowIcon(QIcon(str(resource_path("icons", "app.png"))))
 
@@ -132,12 +133,24 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     beat = Heartbeat() if heartbeat_on else None
     code = app.exec()
+    # Destroy the widgets here, in the GUI thread: left to the garbage collector, a
+    # reference cycle could be collected in a background thread (e.g. the latent map's
+    # t-SNE, which cannot be interrupted), and Qt aborts when a widget dies there.
+    shiboken6.delete(window)
     if beat is not None:
         print(
             f"heartbeat: worst event-loop lateness {beat.worst * 1000:.1f} ms "
             f"over {beat.ticks} ticks",
             flush=True,
         )
+    from gui.widgets.latent_map import projection_running
+
+    if projection_running():
+        # A t-SNE cannot be interrupted, and finalising the interpreter under its thread
+        # can abort in C++ destructors ("terminate called ..."). All is saved by now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code
 
 

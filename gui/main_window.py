@@ -1,7 +1,7 @@
 """The main window: tabs in workflow order, menus, shortcuts, status bar, settings.
 
-What the app holds lives in `gui.state` (no Qt), which the tabs reach through the
-`gui.state_signals.AppState` adapter: it owns the single JobRunner, so only one heavy job
+What the app holds lives in `gui.state.model` (no Qt), which the tabs reach through the
+`gui.state.signals.AppState` adapter: it owns the single JobRunner, so only one heavy job
 runs at a time, and a request made meanwhile waits its turn or is refused with a message.
 Tabs talk to each other only through AppState's signals; none of them imports this module.
 
@@ -27,13 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui import errors
-from gui.data_panel import DataPanel
-from gui.evaluate_panel import EvaluatePanel
-from gui.finetune_panel import FROM_FILE, FinetunePanel
-from gui.pretrain_panel import PretrainPanel
-from gui.settings import open_settings, restore_widgets, save_widgets
-from gui.state_signals import AppState, JobTab
+from gui.panels.data_panel import DataPanel
+from gui.panels.evaluate_panel import EvaluatePanel
+from gui.panels.finetune_panel import FROM_FILE, FinetunePanel
+from gui.panels.pretrain_panel import PretrainPanel
+from gui.state import errors
+from gui.state.settings import open_settings, restore_widgets, save_widgets
+from gui.state.signals import AppState, JobTab
 
 APP_TITLE = "Even/Odd Studio"
 ABOUT = (
@@ -45,8 +45,8 @@ ABOUT = (
 
 def load_default_model_job(on_event: Any, should_stop: Any) -> tuple[Any, Any]:
     """The shipped classifier, and its autoencoder when it is shipped too."""
-    from engine.checkpoint import load_checkpoint
-    from engine.resources import default_model_path
+    from engine.store.checkpoint import load_checkpoint
+    from engine.store.resources import default_model_path
 
     classifier = load_checkpoint(default_model_path("classifier"), expect=("classifier",))
     path = default_model_path("autoencoder")
@@ -56,7 +56,7 @@ def load_default_model_job(on_event: Any, should_stop: Any) -> tuple[Any, Any]:
 
 def load_checkpoint_job(path: str, expect: tuple[str, ...]):  # -> Job
     def job(on_event, should_stop) -> Any:
-        from engine.checkpoint import load_checkpoint
+        from engine.store.checkpoint import load_checkpoint
 
         return load_checkpoint(path, expect=expect)
 
@@ -124,11 +124,13 @@ class MainWindow(QMainWindow):
         placeholders, so the window paints first."""
         if self.draw_panel is not None:
             return
-        from gui.compare_panel import ComparePanel
-        from gui.draw_panel import DrawPanel
+        from gui.panels.compare_panel import ComparePanel
+        from gui.panels.draw_panel import DrawPanel
 
         current = self.tabs.currentIndex()
-        self.draw_panel = self._replace_tab(4, DrawPanel(), "Draw", "drawPanel")
+        self.draw_panel = self._replace_tab(
+            4, DrawPanel(drawings=self.state.drawings), "Draw", "drawPanel"
+        )
         self.compare_panel = self._replace_tab(
             5, ComparePanel(self.state), "Compare", "comparePanel"
         )

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine.resources import DEFAULT_MODEL_DIR  # noqa: E402
+from engine.store.resources import DEFAULT_MODEL_DIR  # noqa: E402
 
 SEED = 0
 KINDS = ("classifier", "encoder", "autoencoder")
@@ -52,7 +52,7 @@ LIBRARIES = ("torch", "numpy", "Pillow", "scikit-learn", "matplotlib", "PySide6-
 def mnist_checksums(data_dir: Path) -> dict[str, dict]:
     """SHA-256 of each MNIST file's uncompressed bytes: gzip output differs between copies
     of MNIST, the content does not, so only this identifies the data."""
-    from engine.data import find_files
+    from engine.data.mnist import find_files
 
     files = find_files(data_dir)
     if files is None:
@@ -80,7 +80,7 @@ def run_command(data_dir: Path, run_dir: Path) -> list[str]:
 
 def check_defaults(metrics: dict) -> None:
     """Refuse to adopt a run whose settings are not the defaults this script documents."""
-    from engine.pipeline import RunSettings
+    from engine.jobs.pipeline import RunSettings
 
     expected = RunSettings().to_dict()
     recorded = dict(metrics.get("settings", {}))
@@ -140,7 +140,8 @@ which ran `{record["evenodd_command"]}` (default settings of `engine/config.py`,
 
 The drawing set: `python bench/drawing_accuracy.py --n {drawing["n"]} --seed {drawing["seed"]}`
 (MNIST test digits drawn on canvases of random size, aspect, position, pen width, blur,
-polarity and noise by `engine.drawings.simulate_drawings`, then `engine.preprocess.to_mnist`).
+polarity and noise by `engine.data.drawings.simulate_drawings`, then
+`engine.data.preprocess.to_mnist`).
 
 MNIST files (SHA-256 of the uncompressed content):
 
@@ -171,9 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     data_dir, run_dir = args.data_dir.resolve(), args.run_dir.resolve()
 
     from bench.drawing_accuracy import measure
-    from engine.checkpoint import load_checkpoint
-    from engine.cli import main as evenodd
-    from engine.data import read_folder
+    from engine.cli.commands import main as evenodd
+    from engine.data.mnist import read_folder
+    from engine.store.checkpoint import load_checkpoint
 
     checksums = mnist_checksums(data_dir)
     bad = [name for name, info in checksums.items() if not info["matches_published"]]

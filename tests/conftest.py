@@ -29,18 +29,20 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own settings file; the user's real settings are never touched."""
     path = tmp_path / "settings" / "EvenOddStudio.ini"
     monkeypatch.setenv("EVENODD_SETTINGS_FILE", str(path))
+    # ... and the default drawings folder is the test's own, never the user's
+    monkeypatch.setenv("EVENODD_DRAWINGS_DIR", str(tmp_path / "my_drawings"))
     return path
 
 
 @pytest.fixture(autouse=True)
 def no_leaked_threads(request: pytest.FixtureRequest):
-    """Fail any test that leaves a QThread started through gui.worker running."""
+    """Fail any test that leaves a QThread started through gui.state.worker running."""
     yield
     import sys
 
-    if "gui.worker" not in sys.modules:
+    if "gui.state.worker" not in sys.modules:
         return
-    from gui.worker import running_threads
+    from gui.state.worker import running_threads
 
     alive = running_threads()
     if alive:
@@ -54,8 +56,8 @@ def no_leaked_threads(request: pytest.FixtureRequest):
 def shown_errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """The error dialogs the app would show, as (message, details), instead of showing
     them: a modal box would block the test. Every error dialog goes through
-    gui.errors.show_error, so this is the one place to catch them."""
-    from gui import errors
+    gui.state.errors.show_error, so this is the one place to catch them."""
+    from gui.state import errors
 
     shown: list[tuple[str, str]] = []
     monkeypatch.setattr(

@@ -1,4 +1,4 @@
-"""Small, learnable MNIST-like data for the engine tests, written with engine.idx.write_idx.
+"""Small, learnable MNIST-like data for the engine tests, written with engine.data.idx.write_idx.
 
 Every digit gets its own fixed synthetic pattern (a few bright bars and blocks), and each
 image is its digit's pattern shifted by up to 2 px with noise on top. A small model learns
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.data import FILES, Mnist
-from engine.idx import write_idx
+from engine.data.idx import write_idx
+from engine.data.mnist import FILES, Mnist
 
 
 def digit_templates(seed: int = 1234) -> np.ndarray:

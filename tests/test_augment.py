@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from engine.augment import _max3x3, augment_batch
+from engine.data.augment import _max3x3, augment_batch
 
 
 def test_max3x3_equals_max_pool2d_including_edges() -> None:

@@ -14,9 +14,9 @@ import pytest
 from helpers_data import digit_templates, single_torch_thread, write_small_mnist
 from PIL import Image
 
-import engine.resources
-from engine.checkpoint import file_sha256, load_checkpoint
-from engine.cli import main, number_between
+import engine.store.resources
+from engine.cli.commands import main, number_between
+from engine.store.checkpoint import file_sha256, load_checkpoint
 
 TINY_ARCH = ["--width", "4", "--latent", "16"]
 TINY_TRAIN = ["--epochs", "1", "--batch-size", "64", "--quiet"]
@@ -152,7 +152,7 @@ def test_evaluate_an_encoder_exits_1(small_mnist_dir, trained, capsys):
 
 
 def test_debug_shows_the_traceback(small_mnist_dir, bad_checkpoint):
-    from engine.checkpoint import CheckpointError
+    from engine.store.checkpoint import CheckpointError
 
     args = ["evaluate", "--data-dir", small_mnist_dir, "--model", bad_checkpoint, "--debug"]
     with pytest.raises(CheckpointError):
@@ -160,12 +160,12 @@ def test_debug_shows_the_traceback(small_mnist_dir, bad_checkpoint):
 
 
 def test_unexpected_error_is_one_line(monkeypatch, small_mnist_dir, tmp_path, capsys):
-    import engine.training
+    import engine.learning.training
 
     def broken(*args, **kwargs):
         raise RuntimeError("something nobody expected")
 
-    monkeypatch.setattr(engine.training, "pretrain", broken)
+    monkeypatch.setattr(engine.learning.training, "pretrain", broken)
     args = ["pretrain", "--data-dir", small_mnist_dir, "--out", tmp_path, *TINY_TRAIN]
     assert cli(args) == 1
     line = one_error_line(capsys.readouterr().err)
@@ -416,14 +416,18 @@ def test_predict_blank_image_is_nothing_drawn(trained, tmp_path, capsys):
 
 
 def test_predict_without_default_model(monkeypatch, tmp_path, images, capsys):
-    monkeypatch.setattr(engine.resources, "default_model_path", lambda *a: tmp_path / "none.pt")
+    monkeypatch.setattr(
+        engine.store.resources, "default_model_path", lambda *a: tmp_path / "none.pt"
+    )
     assert cli(["predict", images[0]]) == 1
     line = one_error_line(capsys.readouterr().err)
     assert "default model" in line and "--model" in line
 
 
 def test_predict_uses_default_model(monkeypatch, trained, images, capsys):
-    monkeypatch.setattr(engine.resources, "default_model_path", lambda *a: trained["classifier"])
+    monkeypatch.setattr(
+        engine.store.resources, "default_model_path", lambda *a: trained["classifier"]
+    )
     assert cli(["predict", images[0], "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["parity"] in ("even", "odd")
 
@@ -451,12 +455,13 @@ def test_run_writes_everything_at_the_top_level(small_mnist_dir, tmp_path, capsy
         "metrics.json",
         "loss_curves.png",
         "confusion_matrix.png",
+        "latent_map.png",
         "report.html",
     }
     assert expected <= names
     assert all(p.is_file() for p in out.iterdir()), "no subfolders: files at the top level"
     assert not [n for n in names if n.endswith(".tmp")]
-    for png in ("loss_curves.png", "confusion_matrix.png"):
+    for png in ("loss_curves.png", "confusion_matrix.png", "latent_map.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     classifier = load_checkpoint(out / "classifier.pt", expect=("classifier",))
@@ -478,6 +483,19 @@ def test_run_writes_everything_at_the_top_level(small_mnist_dir, tmp_path, capsy
     assert "<img" in page and f"{metrics['test']['accuracy']:.4f}" in page
     assert "semi-supervised" in page and "unlabelled images learned from" in page
     assert "test accuracy" in capsys.readouterr().out
+
+    # The latent map's score is that of the saved encoder's codes of the validation subset.
+    from engine.data.mnist import read_folder, split_train_val
+    from engine.reports import latent
+
+    data = read_folder(small_mnist_dir)
+    shown = latent.map_indices(split_train_val(len(data.train_images)).val)
+    codes = latent.encode(load_checkpoint(out / "encoder.pt").encoder, data.train_images[shown])
+    score = metrics["latent_map"]
+    assert score["knn_accuracy"] == latent.knn_accuracy(codes, data.train_labels[shown].numpy())
+    assert score["images"] == len(shown) and 0 <= score["pixels_knn_accuracy"] <= 1
+    assert set(score["seconds"]) == {"PCA", "t-SNE"}
+    assert "Latent map" in page and f"{score['knn_accuracy']:.4f}" in page
 
 
 # ------------------------------------------------------------------------ the entry point

@@ -13,7 +13,8 @@ import torch
 import torchvision.datasets.utils as tv_utils
 from helpers_data import make_digits, write_small_mnist
 
-from engine.data import (
+from engine.data.idx import write_idx
+from engine.data.mnist import (
     DataError,
     budgets_from_text,
     default_data_dir,
@@ -26,7 +27,6 @@ from engine.data import (
     split_train_val,
 )
 from engine.events import Message, Progress
-from engine.idx import write_idx
 
 # ------------------------------------------------------------------------------- split
 

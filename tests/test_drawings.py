@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from engine.drawings import simulate_drawings
-from engine.preprocess import to_mnist
+from engine.data.drawings import simulate_drawings
+from engine.data.preprocess import to_mnist
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray]:

@@ -13,9 +13,11 @@ QT_PREFIXES = ("PySide6", "PySide2", "PyQt5", "PyQt6", "shiboken", "qtpy", "pyqt
 
 IMPORT_ALL = """
 import sys
-import engine.cli, engine.pipeline, engine.training, engine.checkpoint, engine.preprocess
-import engine.data, engine.evaluate, engine.report, engine.console, engine.drawings
-import engine.cli as cli
+import engine.cli.commands, engine.jobs.pipeline, engine.learning.training
+import engine.store.checkpoint, engine.data.preprocess, engine.data.mnist
+import engine.learning.evaluate, engine.reports.report, engine.reports.console
+import engine.data.drawings
+import engine.cli.commands as cli
 cli.build_parser()  # what `evenodd` itself runs, including optional commands
 qt = sorted(m for m in sys.modules if m.startswith(PREFIXES))
 assert not qt, f"Qt modules imported by the engine: {qt}"

@@ -39,16 +39,16 @@ def test_every_engine_error_is_a_user_error():
 
 
 def test_old_import_places_still_name_the_same_classes():
-    from engine.checkpoint import CheckpointError as from_checkpoint
     from engine.config import ArchError, ConfigError
-    from engine.data import DataError as from_data
+    from engine.data.mnist import DataError as from_data
+    from engine.store.checkpoint import CheckpointError as from_checkpoint
 
     assert from_checkpoint is CheckpointError and from_data is DataError
     assert issubclass(ArchError, UserError) and issubclass(ConfigError, UserError)
 
 
 def test_app_classifies_by_type_not_by_module():
-    from gui.errors import UNEXPECTED, describe
+    from gui.state.errors import UNEXPECTED, describe
 
     assert describe(DataError("no MNIST here")) == ("no MNIST here", "")
 
@@ -67,7 +67,7 @@ def test_app_classifies_by_type_not_by_module():
 def test_cli_prints_user_errors_plainly_and_others_as_unexpected(
     monkeypatch, capsys, tmp_path, error, plain
 ):
-    from engine import cli
+    from engine.cli import commands as cli
 
     def failing(args, report, stop):
         raise error

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine.evaluate import evaluate, score
+from engine.learning.evaluate import evaluate, score
 
 # true:      even even even even  odd  odd  odd  odd  odd  odd
 # predicted: even even even odd   even even odd  odd  odd  odd

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def loaded(tiny_mnist_dir: Path):
     """The tiny data set read and summarised once, as the Data tab would after loading."""
-    from engine.data import read_folder
-    from gui.data_panel import summarise
+    from engine.data.mnist import read_folder
+    from gui.panels.data_panel import summarise
 
     return summarise(read_folder(tiny_mnist_dir))
 
@@ -145,7 +145,7 @@ def test_pretrain_from_the_gui_finishes_and_updates_plots(window, qtbot, loaded,
     series = plot.series()
     assert series["epochs"] == [1, 2] and len(series["val"]) == 2
     assert len(series["running"]) >= 2
-    assert len(plot.train_line.get_xdata()) == 2  # the Line2D itself got the data
+    assert len(plot.artists.train.get_xdata()) == 2  # the Line2D itself got the data
     assert window.pretrain_panel.recon.count == 16
     assert window.state.autoencoder is not None
     assert window.pretrain_panel.save_encoder_button.isEnabled()
@@ -182,7 +182,7 @@ def test_stop_ends_training_within_a_second(window, qtbot, loaded) -> None:
 
 
 def test_closing_mid_training_leaves_no_thread(qtbot, loaded, shown_errors, answer_quit) -> None:
-    from gui.worker import running_threads
+    from gui.state.worker import running_threads
 
     for _ in range(3):
         win = MainWindow()
@@ -216,10 +216,10 @@ CLOSE_LOOP = textwrap.dedent("""
     from PySide6.QtWidgets import QApplication, QMessageBox
     app = QApplication([])
     QMessageBox.question = lambda *a, **k: QMessageBox.StandardButton.Yes  # "stop and quit"
-    from engine.data import read_folder
-    from gui.data_panel import summarise
+    from engine.data.mnist import read_folder
+    from gui.panels.data_panel import summarise
     from gui.main_window import MainWindow
-    from gui.worker import running_threads
+    from gui.state.worker import running_threads
     loaded = summarise(read_folder(sys.argv[1]))
     for i in range(20):
         w = MainWindow()
@@ -267,8 +267,8 @@ class _Evil:
 
 
 def _trained_classifier_checkpoint(tmp_path: Path) -> Path:
-    from engine.checkpoint import save_checkpoint
-    from engine.models import ArchConfig, Classifier
+    from engine.learning.models import ArchConfig, Classifier
+    from engine.store.checkpoint import save_checkpoint
 
     arch = ArchConfig(latent=8, width=4, head_hidden=8)
     path = tmp_path / "good.pt"
@@ -295,8 +295,8 @@ def test_bad_checkpoints_show_an_error_and_keep_the_previous_model(
     evil_zip = tmp_path / "evil_zip.pt"
     torch.save({"format": "x", "payload": _Evil(marker)}, evil_zip)
     encoder_file = tmp_path / "enc_as_classifier.pt"
-    from engine.checkpoint import save_checkpoint
-    from engine.models import ArchConfig, Autoencoder
+    from engine.learning.models import ArchConfig, Autoencoder
+    from engine.store.checkpoint import save_checkpoint
 
     save_checkpoint(
         encoder_file, Autoencoder(ArchConfig(latent=8)), ArchConfig(latent=8), kind="encoder"
@@ -377,7 +377,7 @@ def test_finetune_then_evaluate_shows_metrics_and_confusion(window, qtbot, loade
 
 
 def test_finetune_from_the_pretrained_encoder_records_lineage(window, qtbot, loaded, tmp_path):
-    from engine.checkpoint import load_checkpoint
+    from engine.store.checkpoint import load_checkpoint
 
     with_data(window, loaded)
     quick_pretrain(window, epochs=1)
@@ -412,7 +412,9 @@ def test_finetune_tab_learns_from_the_unlabelled_images_below_all_labels(
     assert panel.unlabelled_check.isEnabled() and panel.unlabelled_check.isChecked()
     assert not panel.epochs.isEnabled() and not panel.patience.isEnabled()
     assert "fixed schedule" in panel.epochs.toolTip()
+    assert not panel.batch.isEnabled() and "32 labelled" in panel.batch.toolTip()
     panel.steps_spin.setValue(250)  # 3 rounds of 100 steps
+    assert panel._planned_epochs() == 3
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
         assert panel.start()
     extra = window.state.classifier.extra
@@ -422,6 +424,7 @@ def test_finetune_tab_learns_from_the_unlabelled_images_below_all_labels(
     assert "unlabelled images" in panel.model_label.text()
 
     panel.unlabelled_check.setChecked(False)
+    assert panel.batch.isEnabled()  # supervised: the batch size is the user's again
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
         assert panel.start()
     extra = window.state.classifier.extra
@@ -453,7 +456,7 @@ def _same_checkpoint(app_file: Path, cli_file: Path) -> None:
 def test_app_and_cli_make_the_same_checkpoints(window, qtbot, loaded, tiny_mnist_dir, tmp_path):
     """The app and `evenodd` train and save through the same workflow: with the same
     settings, the same split, labels, metadata and weights."""
-    from engine.cli import main
+    from engine.cli.commands import main
 
     with_data(window, loaded)
     quick_pretrain(window, epochs=1)

@@ -18,9 +18,9 @@ import pytest
 from helpers_data import single_torch_thread, write_small_mnist
 
 from engine import study
-from gui.compare_panel import ComparePanel
-from gui.state_signals import AppState
-from gui.worker import running_threads
+from gui.panels.compare_panel import ComparePanel
+from gui.state.signals import AppState
+from gui.state.worker import running_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_MS = 120_000
@@ -33,8 +33,8 @@ def mnist_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def loaded(mnist_dir: Path):
-    from engine.data import read_folder
-    from gui.data_panel import summarise
+    from engine.data.mnist import read_folder
+    from gui.panels.data_panel import summarise
 
     return summarise(read_folder(mnist_dir))
 
@@ -68,7 +68,7 @@ def panel(qtbot, state, tmp_path, shown_errors):
 
 
 def test_importing_the_panel_does_not_import_torch():
-    code = "import sys, gui.compare_panel; print('torch' in sys.modules)"
+    code = "import sys, gui.panels.compare_panel; print('torch' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )

@@ -2,7 +2,7 @@
 
 The classifier is trained here, in seconds, on synthetic drawings that are easy to tell
 apart: "odd" = a vertical bar (like a 1), "even" = a ring (like a 0). Both go through
-`engine.preprocess.to_mnist`, as the canvas's drawings do, so the model is right about
+`engine.data.preprocess.to_mnist`, as the canvas's drawings do, so the model is right about
 strokes drawn with the mouse for the same reason a real model is right about digits.
 """
 
@@ -24,8 +24,8 @@ from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from engine.preprocess import NothingDrawnError, load_image, preprocess_file, to_mnist
-from gui.draw_panel import BLANK_TEXT, NO_MODEL_TEXT, DrawPanel
+from engine.data.preprocess import NothingDrawnError, load_image, preprocess_file, to_mnist
+from gui.panels.draw_panel import BLANK_TEXT, NO_MODEL_TEXT, DrawPanel
 
 torch = pytest.importorskip("torch")
 
@@ -56,8 +56,8 @@ def _synthetic(kind: str, rng: np.random.Generator) -> np.ndarray:
 def classifier() -> torch.nn.Module:
     """A conv Classifier that says odd for bars and even for rings (P > 0.9 on both)."""
     from engine.config import ArchConfig
-    from engine.models import Classifier
-    from engine.preprocess import to_model_input
+    from engine.data.preprocess import to_model_input
+    from engine.learning.models import Classifier
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -137,7 +137,7 @@ def has_parity_word(text: str) -> bool:
 
 
 def test_importing_the_panel_does_not_load_torch() -> None:
-    code = "import sys, gui.draw_panel; sys.exit('torch' in sys.modules)"
+    code = "import sys, gui.panels.draw_panel; sys.exit('torch' in sys.modules)"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env).returncode == 0
 
@@ -273,11 +273,11 @@ def test_moving_the_pen_repaints_only_a_small_rectangle(panel, qtbot) -> None:
 
 
 def test_changes_are_coalesced_into_few_predictions(panel, qtbot, monkeypatch) -> None:
-    import engine.preprocess
+    import engine.data.preprocess
 
     calls = []
-    real = engine.preprocess.to_mnist
-    monkeypatch.setattr(engine.preprocess, "to_mnist", lambda a: calls.append(1) or real(a))
+    real = engine.data.preprocess.to_mnist
+    monkeypatch.setattr(engine.data.preprocess, "to_mnist", lambda a: calls.append(1) or real(a))
     with qtbot.waitSignal(panel.predictionChanged, timeout=5_000):
         draw_ring(panel.canvas)  # ~30 change signals in a burst
     assert len(calls) == 1  # one prediction for the whole burst ...
@@ -352,9 +352,9 @@ def test_dropping_a_file_on_the_canvas_opens_it(panel, tmp_path, shown_errors) -
 
 def test_checkpoints_and_autoencoder_reconstruction(panel, classifier) -> None:
     # Checkpoints are built in memory: what is under test is how the panel takes them,
-    # not the file format (tests of engine.checkpoint cover saving and loading).
-    from engine.checkpoint import Checkpoint
-    from engine.models import Autoencoder
+    # not the file format (tests of engine.store.checkpoint cover saving and loading).
+    from engine.learning.models import Autoencoder
+    from engine.store.checkpoint import Checkpoint
 
     arch = classifier.cfg
     clf = Checkpoint("classifier", classifier, arch, path=Path("clf.pt"))

@@ -11,7 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 
-from gui.plots import ConfusionPlot, ImageGrid, LossPlot
+from gui.widgets.plots import ConfusionPlot, ImageGrid, LossPlot
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_clicking_a_confusion_cell_selects_it(qtbot) -> None:
 def test_a_finished_render_skips_canvases_whose_widget_is_gone(qtbot) -> None:
     import shiboken6
 
-    from gui.plots import _the_renderer
+    from gui.widgets.plots import _the_renderer
 
     grid = ImageGrid(1, 2)
     grid._surface.image = QImage(4, 4, QImage.Format.Format_RGBA8888)  # a render just ended

@@ -13,7 +13,7 @@ import pytest
 from helpers_data import write_small_mnist
 from PySide6.QtCore import Qt
 
-from engine.resources import default_model_path
+from engine.store.resources import default_model_path
 from gui.main_window import MainWindow
 
 TIMEOUT_MS = 60_000
@@ -21,8 +21,8 @@ TIMEOUT_MS = 60_000
 
 @pytest.fixture(scope="module")
 def loaded(tiny_mnist_dir: Path):
-    from engine.data import read_folder
-    from gui.data_panel import summarise
+    from engine.data.mnist import read_folder
+    from gui.panels.data_panel import summarise
 
     return summarise(read_folder(tiny_mnist_dir))
 
@@ -65,8 +65,8 @@ def wait_idle(qtbot, win: MainWindow) -> None:
 
 
 def classifier_file(tmp_path: Path) -> Path:
-    from engine.checkpoint import save_checkpoint
-    from engine.models import ArchConfig, Classifier
+    from engine.learning.models import ArchConfig, Classifier
+    from engine.store.checkpoint import save_checkpoint
 
     arch = ArchConfig(latent=8, width=4, head_hidden=8)
     path = tmp_path / "clf.pt"
@@ -82,7 +82,7 @@ def test_enter_in_the_data_folder_field_while_the_shipped_model_loads(
     folder. A folder typed meanwhile is loaded after the model, instead of the remembered
     one, and the user sees it is queued."""
     from gui.app import start_up
-    from gui.settings import open_settings
+    from gui.state.settings import open_settings
 
     remembered = write_small_mnist(tmp_path / "remembered", n_train=120, n_test=30)
     open_settings().setValue("data/folder", str(remembered))
@@ -156,7 +156,7 @@ def test_loading_a_folder_during_training_waits_for_the_training(
 def test_evaluating_during_training_runs_once_the_training_stops(
     window, qtbot, loaded, tmp_path
 ) -> None:
-    from engine.checkpoint import load_checkpoint
+    from engine.store.checkpoint import load_checkpoint
 
     window.state.set_data(loaded)
     window.state.set_classifier(load_checkpoint(classifier_file(tmp_path)))

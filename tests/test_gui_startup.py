@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from test_gui_draw import draw_bar, draw_ring
 
-from engine.resources import default_model_path
+from engine.store.resources import default_model_path
 from gui.main_window import MainWindow
 
 pytestmark = pytest.mark.skipif(
@@ -53,7 +53,7 @@ def test_all_tabs_in_workflow_order_and_one_shared_runner(qtbot):
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert titles == ["Data", "Pretrain", "Fine-tune", "Evaluate", "Draw", "Compare"]
     assert window.compare_panel.runner is window.state.runner  # one heavy job at a time
-    from gui.state_signals import JobTab
+    from gui.state.signals import JobTab
 
     job_tabs = [window.tabs.widget(i) for i in range(6) if i != 4]  # all but Draw
     assert all(isinstance(tab, JobTab) for tab in job_tabs)

@@ -1,4 +1,4 @@
-"""The app's state without Qt (gui.state): what it holds, what it tells its views, and
+"""The app's state without Qt (gui.state.model): what it holds, what it tells its views, and
 the rule that decides whether a request starts, waits its turn or is refused."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from gui.state import LONG_JOBS, AppModel, JobQueue, Request
+from gui.state.model import LONG_JOBS, AppModel, JobQueue, Request
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_state_imports_neither_qt_nor_torch() -> None:
     code = (
-        "import sys, gui.state; "
+        "import sys, gui.state.model; "
         "print(sorted(m for m in ('PySide6', 'shiboken6', 'torch') if m in sys.modules))"
     )
     out = subprocess.run(

@@ -1,4 +1,4 @@
-"""The job runner (gui.worker.JobRunner) on its own: a job's result, events, stop, failure,
+"""The job runner (gui.state.worker.JobRunner) on its own: a job's result, events, stop, failure,
 and what happens to a second request while one runs. Jobs here are plain functions held
 at a gate (a threading.Event), so each test decides when they end: no clock involved."""
 
@@ -9,10 +9,10 @@ import threading
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from engine.data import DataError
-from gui.errors import UNEXPECTED
-from gui.state import Request
-from gui.worker import JobRunner, running_threads
+from engine.data.mnist import DataError
+from gui.state.errors import UNEXPECTED
+from gui.state.model import Request
+from gui.state.worker import JobRunner, running_threads
 
 TIMEOUT_MS = 10_000
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from helpers_data import make_digits, write_small_mnist
 
-from engine.data import FILES, DataError, read_folder
-from engine.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxError, read_idx, write_idx
+from engine.data.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxError, read_idx, write_idx
+from engine.data.mnist import FILES, DataError, read_folder
 
 ENGINE = Path(__file__).resolve().parents[1] / "engine"
 
@@ -258,7 +258,7 @@ def test_files_split_across_layouts_is_not_accepted(tmp_path):
 
 def test_reader_checks_are_not_asserts():
     """`python -O` strips asserts: every check of outside input must be a real `raise`."""
-    for name in ("idx.py", "data.py", "checkpoint.py"):
+    for name in ("data/idx.py", "data/mnist.py", "store/checkpoint.py", "data/personal.py"):
         tree = ast.parse((ENGINE / name).read_text(), name)
         asserts = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assert)]
         assert not asserts, f"engine/{name} uses assert on lines {asserts}"
@@ -273,7 +273,7 @@ def test_checks_work_under_python_O(tmp_path):
     write_idx(path, np.zeros(30, np.uint8))
     code = (
         "import sys\n"
-        "from engine.idx import read_idx, IdxError, IMAGES_MAGIC\n"
+        "from engine.data.idx import read_idx, IdxError, IMAGES_MAGIC\n"
         "try:\n"
         f"    read_idx({str(path)!r}, IMAGES_MAGIC)\n"
         "except IdxError as exc:\n"

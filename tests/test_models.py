@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from engine.config import ArchConfig, ArchError
-from engine.models import Autoencoder, Classifier, Dropout, build_encoder, count_parameters
-from engine.training import make_classifier
+from engine.learning.models import Autoencoder, Classifier, Dropout, build_encoder, count_parameters
+from engine.learning.training import make_classifier
 
 ARCHS = [ArchConfig(arch="conv", latent=12, width=4), ArchConfig(arch="mlp", latent=10)]
 

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from engine.cli import build_parser
+from engine.cli.commands import build_parser
 from engine.config import DEFAULT_ARCH, DEFAULT_FINETUNE, ArchConfig, TrainConfig
 from engine.errors import ArchError, ConfigError
 from engine.options import ARCH_OPTIONS, TRAIN_OPTIONS, Option

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from engine.preprocess import (
+from engine.data.preprocess import (
     PIXEL_SCALE,
     ImageError,
     NothingDrawnError,

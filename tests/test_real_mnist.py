@@ -10,9 +10,9 @@ import torch
 from helpers_data import single_torch_thread
 
 from engine.config import ArchConfig, TrainConfig
-from engine.data import Split, label_budget, read_folder, split_train_val
-from engine.evaluate import evaluate
-from engine.training import finetune, pretrain
+from engine.data.mnist import Split, label_budget, read_folder, split_train_val
+from engine.learning.evaluate import evaluate
+from engine.learning.training import finetune, pretrain
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "mnist"
 

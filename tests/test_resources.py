@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import resources
-from engine.resources import default_model_path, is_frozen, resource_path, resources_dir
+from engine.store import resources
+from engine.store.resources import default_model_path, is_frozen, resource_path, resources_dir
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,7 +56,7 @@ def test_frozen_flag_without_meipass_is_not_a_bundle(monkeypatch: pytest.MonkeyP
 
 
 def test_shipped_default_model_loads_and_is_small() -> None:
-    from engine.checkpoint import load_checkpoint
+    from engine.store.checkpoint import load_checkpoint
 
     total = 0
     for kind in ("classifier", "encoder", "autoencoder"):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.resources import default_model_path, resource_path
-from engine.selftest import SelfTestError, find_samples, main, run_self_test
+from engine.cli.selftest import SelfTestError, find_samples, main, run_self_test
+from engine.store.resources import default_model_path, resource_path
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -65,7 +65,7 @@ def test_model_that_differs_from_provenance_is_refused(tmp_path: Path) -> None:
     """A valid checkpoint that is not the recorded one (a swapped file) must not pass."""
     folder = _model_copy(tmp_path)
     shutil.copyfile(folder / "classifier.pt", tmp_path / "c.pt")
-    from engine.checkpoint import load_checkpoint, save_checkpoint
+    from engine.store.checkpoint import load_checkpoint, save_checkpoint
 
     loaded = load_checkpoint(tmp_path / "c.pt")
     save_checkpoint(folder / "classifier.pt", loaded.model, loaded.arch, seed=123)

@@ -9,11 +9,11 @@ import pytest
 import torch
 from helpers_data import single_torch_thread, small_mnist
 
-from engine.augment import strong_augment
 from engine.config import ArchConfig, ConfigError, SemiSupConfig, TrainConfig
-from engine.data import label_budget, split_train_val
+from engine.data.augment import strong_augment
+from engine.data.mnist import label_budget, split_train_val
 from engine.events import PseudoLabels
-from engine.training import finetune
+from engine.learning.training import finetune
 
 ARCH = ArchConfig(arch="conv", latent=8, width=4, dropout=0.1, head_hidden=8)
 CFG = TrainConfig(
@@ -132,7 +132,7 @@ def test_a_nan_loss_stops_as_diverged(data, split, labelled, monkeypatch):
         out = strong_augment(x, generator)
         return out if made < 5 else out.fill_(float("nan"))
 
-    monkeypatch.setattr("engine.semisup.strong_augment", poisoned)
+    monkeypatch.setattr("engine.learning.semisup.strong_augment", poisoned)
     result = _semi(data, split, labelled)
     assert result.fit.finished.status == "diverged"
     assert result.fit.finished.steps == 4

@@ -17,7 +17,7 @@ import torch
 from helpers_data import single_torch_thread, small_mnist, write_small_mnist
 
 from engine import study
-from engine.cli import main
+from engine.cli.commands import main
 from engine.events import CellDone, Finished, Progress
 from engine.study import WAYS, StudyError, StudySettings, load_study, run_study
 from engine.study import run as study_run
@@ -411,7 +411,7 @@ def test_cli_compare_refuses_bad_arguments(tmp_path, capsys):
 
 
 def test_cli_compare_lr_sets_every_cells_peak_learning_rate(tmp_path, capsys):
-    from engine.cli import build_parser
+    from engine.cli.commands import build_parser
     from engine.study.cli import settings_from_args
 
     args = _cli_args(tmp_path, tmp_path / "out")
@@ -466,16 +466,16 @@ def counted_cells(monkeypatch, one_thread) -> list[tuple]:
 
 @pytest.fixture
 def counted_pretrainings(monkeypatch) -> list[str]:
-    import engine.training
+    import engine.learning.training
 
     families: list[str] = []
-    real = engine.training.pretrain
+    real = engine.learning.training.pretrain
 
     def counting(data_, arch, *args, **kwargs):
         families.append(arch.arch)
         return real(data_, arch, *args, **kwargs)
 
-    monkeypatch.setattr(engine.training, "pretrain", counting)
+    monkeypatch.setattr(engine.learning.training, "pretrain", counting)
     return families
 
 
@@ -625,3 +625,18 @@ def _without_seconds(summary: dict) -> dict:
         for family, per_budget in summary["table"].items()
     }
     return {**summary, "table": table}
+
+
+def test_effect_sentences_say_what_each_ingredient_adds():
+    """Computed from the paired differences: the unlabelled images on their own, and the
+    pretrained encoder on top of them (issue 11's separate verdicts)."""
+    from engine.study.stats import effect_sentence, paired_gain
+
+    clear = paired_gain([0.99, 0.985, 0.988], [0.95, 0.94, 0.96])
+    text = effect_sentence("conv", "100", "unlabelled_scratch", clear)
+    assert text.startswith("CONV, 100 labels: the unlabelled images add +3.8 points")
+    assert "from scratch + unlabelled images vs from scratch" in text
+    assert text.endswith("helped, beyond the seed spread.")
+    unclear = paired_gain([0.99, 0.97, 0.98], [0.98, 0.98, 0.98])
+    text = effect_sentence("conv", "20", "pretraining_unlabelled", unclear)
+    assert "the pretrained encoder adds" in text and "no clear difference" in text

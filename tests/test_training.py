@@ -13,13 +13,13 @@ from helpers_data import single_torch_thread, small_mnist
 from torch import nn
 from torch.nn import functional as F
 
-import engine.device
+import engine.learning.device
 from engine.config import ArchConfig, ConfigError, TrainConfig
-from engine.data import label_budget, split_train_val
-from engine.device import training_precision
+from engine.data.mnist import label_budget, split_train_val
 from engine.events import EpochEnd, Finished, Progress, Reconstructions
-from engine.models import Autoencoder
-from engine.training import (
+from engine.learning.device import training_precision
+from engine.learning.models import Autoencoder
+from engine.learning.training import (
     BatchStream,
     finetune,
     fit,
@@ -477,7 +477,7 @@ def test_optimizer_is_adam_fused_on_the_cpu_with_the_same_updates():
 def test_training_precision_auto_takes_bfloat16_only_where_it_is_fast(
     name, fast, expected, monkeypatch
 ):
-    monkeypatch.setattr(engine.device, "has_fast_bfloat16", lambda device: fast)
+    monkeypatch.setattr(engine.learning.device, "has_fast_bfloat16", lambda device: fast)
     assert training_precision(name, torch.device("cpu")) == expected
 
 

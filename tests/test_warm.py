@@ -14,7 +14,7 @@ def test_warm_up_imports_what_the_first_run_needs() -> None:
     code = (
         "import sys, torch\n"
         "assert 'torch._dynamo' not in sys.modules and 'sklearn.metrics' not in sys.modules\n"
-        "from engine.warm import warm_up\n"
+        "from engine.learning.warm import warm_up\n"
         "warm_up()\n"
         "assert 'torch._dynamo' in sys.modules and 'sklearn.metrics' in sys.modules\n"
     )
@@ -23,7 +23,7 @@ def test_warm_up_imports_what_the_first_run_needs() -> None:
 
 
 def test_start_up_warms_up_in_a_background_thread_after_the_model(monkeypatch) -> None:
-    import engine.warm
+    import engine.learning.warm
     from gui.app import start_up
 
     calls: list[str] = []
@@ -44,7 +44,7 @@ def test_start_up_warms_up_in_a_background_thread_after_the_model(monkeypatch) -
         def load_remembered_data(self) -> None:
             calls.append("data")
 
-    monkeypatch.setattr(engine.warm, "warm_up", fake_warm_up)
+    monkeypatch.setattr(engine.learning.warm, "warm_up", fake_warm_up)
     start_up(Window())
     assert warmed.wait(10)
     assert calls == ["tabs", "model", "data", "warm-up"]

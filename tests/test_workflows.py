@@ -7,18 +7,25 @@ import pytest
 import torch
 from helpers_data import single_torch_thread
 
-from engine.checkpoint import file_sha256, load_checkpoint
 from engine.config import ArchConfig, TrainConfig
-from engine.data import ODD_THRESHOLD, parity_word, predicted_odd, read_folder, split_train_val
-from engine.workflows import (
+from engine.data.mnist import (
+    ODD_THRESHOLD,
+    parity_word,
+    predicted_odd,
+    read_folder,
+    split_train_val,
+)
+from engine.jobs.workflows import (
     EncoderSource,
     FinetuneJob,
     PretrainJob,
+    RunOptions,
     finetune_and_save,
     predict_images,
     pretrain_and_save,
     validation_split,
 )
+from engine.store.checkpoint import file_sha256, load_checkpoint
 
 TINY = ArchConfig(arch="mlp", latent=8, width=4)
 ONE_EPOCH = TrainConfig(epochs=1, batch_size=64)
@@ -42,7 +49,7 @@ def test_one_parity_rule_for_numbers_arrays_and_tensors():
 
 
 def test_the_app_splits_like_the_engine(mnist):
-    from gui.data_panel import summarise
+    from gui.panels.data_panel import summarise
 
     app = summarise(mnist).split
     engine_split = split_train_val(len(mnist.train_images))
@@ -52,20 +59,26 @@ def test_the_app_splits_like_the_engine(mnist):
 
 
 def test_pretrain_then_finetune_save_files_with_lineage(mnist, tmp_path):
-    pre = pretrain_and_save(mnist, PretrainJob(TINY, ONE_EPOCH), tmp_path)
+    pre = pretrain_and_save(mnist, PretrainJob(TINY, ONE_EPOCH), RunOptions(tmp_path))
     assert set(pre.files) == {"autoencoder", "encoder"}
     assert pre.sha256["encoder"] == file_sha256(tmp_path / "encoder.pt")
     encoder = EncoderSource.from_checkpoint(load_checkpoint(tmp_path / "encoder.pt"))
-    job = FinetuneJob(train=ONE_EPOCH, labels=50, encoder=encoder, freeze=True)
-    fine = finetune_and_save(mnist, job, tmp_path / "clf")
+    job = FinetuneJob(train=ONE_EPOCH, labels=50, encoder=encoder, freeze=True, steps=20)
+    fine = finetune_and_save(mnist, job, RunOptions(tmp_path / "clf"))
     saved = load_checkpoint(tmp_path / "clf" / "classifier.pt")
     assert saved.arch == TINY  # the encoder's architecture, not the job's default
     assert saved.encoder_sha256 == pre.sha256["encoder"]
+    n_train = len(validation_split(mnist).train)
     assert saved.extra == {
         "labels": 50,
         "freeze_encoder": True,
         "encoder_source": "encoder file encoder.pt",
+        "mode": "semi-supervised",  # below all labels, by default
+        "unlabelled": n_train - 50,
+        "semisup": job.semisup.to_dict(),
+        "confident": fine.result.pseudo_labels[-1].confident,
     }
+    assert saved.train_config["max_steps"] == 20 and saved.train_config["keep_best"] is False
     assert saved.metrics["val_accuracy"] == fine.result.val_accuracy
     assert saved.metrics["status"] == fine.finished.status
 
@@ -80,7 +93,7 @@ def test_without_a_folder_nothing_is_written(mnist, tmp_path, monkeypatch):
 def test_predict_images_reports_a_bad_file_and_goes_on(tmp_path):
     from PIL import Image
 
-    from engine.models import Classifier
+    from engine.learning.models import Classifier
 
     good = tmp_path / "seven.png"
     canvas = np.zeros((28, 28), np.uint8)

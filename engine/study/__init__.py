@@ -17,7 +17,7 @@ epoch-based schedule would validate after every step for small budgets and only 
 steps with all labels. Here every cell trains for `steps_for(n_labels)` optimiser steps,
 drawing batches from an endless stream of reshuffled passes over its labelled images, and
 validates every `val_every` steps on a fixed subset of the validation split (the same
-images for every cell). `engine.training.finetune` does the training, in its round mode
+images for every cell). `engine.learning.training.finetune` does the training, in its round mode
 (`round_steps=val_every`): one of its "epochs" is one validation round, so early stopping
 counts rounds (`patience` rounds without a better validation loss) and the weights of the
 best round are restored. With `patience` 0 (the default) every step is trained and the
@@ -40,7 +40,7 @@ Layout: settings (constants, StudySettings, Cell, StudyResult), stats (summaries
 generated sentences), report (result files, plots, report.html, load_study), run
 (train_cell, run_study), resume (what a run into a folder holding a study may keep),
 pool (cells in worker processes) and cli (`evenodd compare`,
-used by engine.cli). The names other code uses are re-exported here; patch train_cell in
+used by engine.cli.commands). The names other code uses are re-exported here; patch train_cell in
 engine.study.run, where run_study looks it up.
 """
 

@@ -16,7 +16,7 @@ from engine.events import EventSink, StopCheck, Stopwatch, ignore_event, never_s
 if TYPE_CHECKING:
     import torch
 
-    from engine.data import Mnist
+    from engine.data.mnist import Mnist
 
 
 def indices_sha256(indices: torch.Tensor) -> str:
@@ -55,12 +55,12 @@ def train_cell(
 ) -> CellRun:
     """Train one classifier the study's way and score it on the test set.
 
-    That is engine.training.finetune (same model, loss, augmentation, Adam + one-cycle)
+    That is engine.learning.training.finetune (same model, loss, augmentation, Adam + one-cycle)
     in rounds of `val_every` steps, validated on the study's fixed `val_indices`; with
     `unlabelled` (training indices), its semi-supervised mode with the app's settings.
     """
-    from engine.data import parity, predicted_odd
-    from engine.training import finetune, predict_proba
+    from engine.data.mnist import parity, predicted_odd
+    from engine.learning.training import finetune, predict_proba
 
     clock = Stopwatch()
     result = finetune(

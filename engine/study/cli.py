@@ -1,6 +1,6 @@
 """`evenodd compare`: the study's command-line parser, settings from arguments, output.
 
-Separate because only engine.cli needs it (add_compare_parser registers the command).
+Separate because only engine.cli.commands needs it (add_compare_parser registers the command).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _families(text: str) -> tuple[str, ...]:
 
 
 def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
-    """Register `evenodd compare` on the CLI's subparsers (called by engine.cli)."""
+    """Register `evenodd compare` on the CLI's subparsers (called by engine.cli.commands)."""
     from engine.options import TRAIN_OPTIONS, int_at_least, number_between
 
     d = StudySettings()
@@ -111,7 +111,7 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> StudySettings:
-    from engine.data import budgets_from_text
+    from engine.data.mnist import budgets_from_text
 
     d = StudySettings()
     max_steps = args.max_steps if args.max_steps is not None else max(d.max_steps, args.steps)
@@ -143,13 +143,13 @@ def table_text(summary: dict) -> str:
     short = {"scratch_unlabelled": "scratch+unl", "finetune_unlabelled": "finetune+unl"}
     lines = [
         f"{'family':<7}{'labels':>7}  "
-        + "".join(f"{short.get(w, w):>14}" for w in ways)
+        + "".join(f"{short.get(w, w):>15}" for w in ways)
         + f"  {'frozen-scratch':>26}  {'finetune-scratch':>26}"
     ]
     for family, per_budget in summary["table"].items():
         for budget, row in per_budget.items():
             gains = summary["gains"].get(family, {}).get(budget, {})
-            cells = "".join(f"{fmt_mean_std(row[w]) if w in row else '':>14}" for w in ways)
+            cells = "".join(f"{fmt_mean_std(row[w]) if w in row else '':>15}" for w in ways)
             lines.append(
                 f"{family:<7}{budget:>7}  {cells}  {fmt_gain(gains.get('frozen')):>26}"
                 f"  {fmt_gain(gains.get('finetune')):>26}"
@@ -176,7 +176,7 @@ def cmd_compare(args: argparse.Namespace, report: EventSink, stop: Any) -> int:
     with family in "mlp"/"conv", budget "100", ..., "all", way "scratch"/"frozen"/"finetune";
     accuracies are fractions (0.93 = 93%); std is null with a single seed.
     """
-    from engine.data import load_mnist
+    from engine.data.mnist import load_mnist
 
     settings = settings_from_args(args)
     try:  # before loading MNIST: a folder holding another study is refused at once

@@ -29,7 +29,7 @@ from engine.study.settings import StudyError
 if TYPE_CHECKING:
     import torch
 
-    from engine.data import Mnist
+    from engine.data.mnist import Mnist
     from engine.study.cell import CellRun
 
 POLL_SECONDS = 0.1  # how often the parent looks for progress, finished cells and a stop

@@ -1,7 +1,8 @@
 """The study's files (study.json, cells.csv, tables), its plots and its HTML report.
 
 Separate because writing and reopening results (write_outputs, load_study) does not need
-training; matplotlib is imported only inside the functions that draw.
+training; the figures come from engine.reports.figures, imported (with matplotlib) only when the
+report is written.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from engine.study.settings import (
     STUDY_FILE,
     TABLE_CSV,
     TABLE_JSON,
-    WAY_LABELS,
     WAYS,
     Cell,
     StudyError,
@@ -145,10 +145,13 @@ def write_outputs(out: Path, result: StudyResult) -> dict[str, Path]:
     summary = summarize(result.cells, result.settings)
     _write_text(out / TABLE_CSV, table_csv(summary))
     _write_text(out / TABLE_JSON, json.dumps(table_json(result), indent=1))
-    plot = figure_png(accuracy_figure(summary, result.settings))
-    atomic_write_bytes(out / PLOT_FILE, plot)
-    convergence = figure_png(convergence_figure(summary, result.settings))
-    atomic_write_bytes(out / CONVERGENCE_PLOT_FILE, convergence)
+    from engine.reports.figures import save_figure
+    from engine.study.figures import accuracy_figure, convergence_figure
+
+    plot = save_figure(accuracy_figure(summary, result.settings), out / PLOT_FILE)
+    convergence = save_figure(
+        convergence_figure(summary, result.settings), out / CONVERGENCE_PLOT_FILE
+    )
     _write_text(out / REPORT_FILE, report_html(result, summary, plot, convergence))
     return {
         "study": out / STUDY_FILE,
@@ -181,96 +184,6 @@ def load_study(folder: str | Path) -> StudyResult:
         raise StudyError(f"{path.name}: damaged study file ({exc})") from None
     result.out_dir = folder
     return result
-
-
-# --------------------------------------------------------------------------------- plots
-
-
-def x_positions(summary: dict, budgets: Sequence[str]) -> dict[str, int]:
-    """Number of labels of each budget that has results (x axis of the plots)."""
-    found: dict[str, int] = {}
-    for per_budget in summary["table"].values():
-        for budget, row in per_budget.items():
-            found[budget] = next(iter(row.values()))["n_labels"]
-    return {b: found[b] for b in budgets if b in found}
-
-
-def accuracy_figure(summary: dict, settings: StudySettings):
-    """Test accuracy vs labels (log x), error bars = std over seeds; a panel per family."""
-    from matplotlib.figure import Figure
-
-    families = list(settings.families)
-    figure = Figure(figsize=(5.2 * len(families), 3.8))
-    budgets = [budget_key(b) for b in settings.budgets]
-    for i, family in enumerate(families, start=1):
-        axes = figure.add_subplot(1, len(families), i)
-        rows = summary["table"].get(family, {})
-        for way in WAYS:
-            points = [
-                (row[way]["n_labels"], row[way]["mean"], row[way]["std"] or 0.0)
-                for b, row in rows.items()
-                if way in row and b in budgets
-            ]
-            if points:
-                x, y, err = zip(*sorted(points), strict=True)
-                axes.errorbar(
-                    x,
-                    [100 * v for v in y],
-                    yerr=[100 * e for e in err],
-                    marker="o",
-                    capsize=3,
-                    label=WAY_LABELS[way],
-                )
-        _label_axes(axes, family, "test accuracy (%)", x_positions(summary, budgets))
-    figure.tight_layout()
-    return figure
-
-
-def convergence_figure(summary: dict, settings: StudySettings):
-    """Mean steps to reach the target validation accuracy (seeds that reached it)."""
-    from matplotlib.figure import Figure
-
-    families = list(settings.families)
-    figure = Figure(figsize=(5.2 * len(families), 3.6))
-    for i, family in enumerate(families, start=1):
-        axes = figure.add_subplot(1, len(families), i)
-        for way in WAYS:
-            points = [
-                (row[way]["n_labels"], row[way]["mean_steps_to_target"])
-                for row in summary["table"].get(family, {}).values()
-                if way in row and row[way]["mean_steps_to_target"] is not None
-            ]
-            if points:
-                x, y = zip(*sorted(points), strict=True)
-                axes.plot(x, y, marker="o", label=WAY_LABELS[way])
-        ticks = x_positions(summary, [budget_key(b) for b in settings.budgets])
-        _label_axes(axes, family, f"steps to {pct(settings.target)} val. acc.", ticks)
-    figure.tight_layout()
-    return figure
-
-
-def _label_axes(axes, family: str, ylabel: str, ticks: dict[str, int] | None = None) -> None:
-    axes.set_xscale("log")
-    if ticks:  # the budgets themselves, not 2x10^1 style log ticks
-        from matplotlib.ticker import NullFormatter
-
-        axes.set_xticks(list(ticks.values()), [f"{n:,}" for n in ticks.values()])
-        axes.xaxis.set_minor_formatter(NullFormatter())
-    axes.set_xlabel("labelled images (log scale)")
-    axes.set_ylabel(ylabel)
-    axes.set_title(f"{family.upper()} encoder")
-    axes.grid(alpha=0.3, which="both")
-    if axes.get_legend_handles_labels()[0]:
-        axes.legend(fontsize=8)
-
-
-def figure_png(figure) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(figure)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------------------------- html
@@ -355,7 +268,7 @@ def semi_coverage(settings: StudySettings) -> str:
 
 
 def report_html(result: StudyResult, summary: dict, plot: bytes, convergence: bytes) -> str:
-    from engine.report import embed_png, html_page, settings_table
+    from engine.reports.report import embed_png, html_page, settings_table
 
     settings = result.settings
     steps = {

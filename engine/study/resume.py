@@ -39,7 +39,7 @@ from engine.study.settings import (
 
 if TYPE_CHECKING:
     from engine.config import ArchConfig
-    from engine.data import Mnist
+    from engine.data.mnist import Mnist
 
 # Settings that change how cells are scheduled, not what a cell computes: a study may be
 # resumed with other values. Every other field of StudySettings must match.
@@ -168,7 +168,7 @@ def weights_sha256(module: Any) -> str:
 def save_encoder(out: Path, family: str, arch: ArchConfig, encoder: Any, val_mse: float) -> str:
     """Write one family's pretrained encoder (an ordinary encoder checkpoint, so the app's
     Fine-tune tab can load it too); returns the file name recorded in study.json."""
-    from engine.checkpoint import save_checkpoint
+    from engine.store.checkpoint import save_checkpoint
 
     name = ENCODER_FILE.format(family=family)
     metrics = {"val_mse": val_mse}
@@ -178,7 +178,7 @@ def save_encoder(out: Path, family: str, arch: ArchConfig, encoder: Any, val_mse
 
 def load_encoder(out: Path, family: str, recorded: dict) -> Any | None:
     """The saved encoder of `family` if its weights are the ones recorded, else None."""
-    from engine.checkpoint import CheckpointError, load_checkpoint
+    from engine.store.checkpoint import CheckpointError, load_checkpoint
 
     name = recorded.get("encoder_file")
     wanted = recorded.get("weights_sha256")

@@ -43,7 +43,7 @@ from engine.study.stats import pct
 if TYPE_CHECKING:
     import torch
 
-    from engine.data import Mnist
+    from engine.data.mnist import Mnist
 
 
 # ------------------------------------------------------------------------------ training
@@ -129,8 +129,8 @@ class _Progress:
 
 
 def study_split(n: int):
-    """The app's own train/validation split (engine.data decides the sizes)."""
-    from engine.data import split_train_val
+    """The app's own train/validation split (engine.data.mnist decides the sizes)."""
+    from engine.data.mnist import split_train_val
 
     return split_train_val(n)
 
@@ -179,7 +179,7 @@ def run_study(
     """
     import torch
 
-    from engine.data import label_budget
+    from engine.data.mnist import label_budget
 
     settings = settings.validate()
     out = Path(out_dir) if out_dir is not None else None
@@ -346,7 +346,7 @@ def _pretrain(
     should_stop: StopCheck,
 ) -> Any:
     """Pretrain one family's autoencoder and record it; its encoder, None if stopped/diverged."""
-    from engine.training import pretrain
+    from engine.learning.training import pretrain
 
     pre_cfg = settings.pretrain_config()
     pre_steps = pre_cfg.epochs * math.ceil(len(split.train) / pre_cfg.batch_size)

@@ -37,12 +37,12 @@ PRETRAINED_WAYS = ("frozen", "finetune", "finetune_unlabelled")  # start from th
 UNLABELLED_WAYS = ("scratch_unlabelled", "finetune_unlabelled")  # semi-supervised
 # What each difference between two ways on the same labels measures (engine.study.stats).
 EFFECTS = {
-    "unlabelled_scratch": ("scratch_unlabelled", "scratch", "the unlabelled images"),
-    "unlabelled_pretrained": ("finetune_unlabelled", "finetune", "the unlabelled images"),
+    "unlabelled_scratch": ("scratch_unlabelled", "scratch", "the unlabelled images add"),
+    "unlabelled_pretrained": ("finetune_unlabelled", "finetune", "the unlabelled images add"),
     "pretraining_unlabelled": (
         "finetune_unlabelled",
         "scratch_unlabelled",
-        "the pretrained encoder",
+        "the pretrained encoder adds",
     ),
 }
 STUDY_FILE = "study.json"
@@ -63,7 +63,7 @@ CONFIDENCE = 0.95  # two-sided level of the paired intervals on gains
 
 def semi_budgets_from_text(text: str) -> tuple[int, ...]:
     """'20,100' -> (20, 100); '' or 'none' -> (): no semi-supervised cells."""
-    from engine.data import budgets_from_text
+    from engine.data.mnist import budgets_from_text
 
     if text.strip().lower() in ("", "none"):
         return ()
@@ -124,7 +124,7 @@ class StudySettings:
     # 20,100,300,1000,3000` runs the full grid. With all labels nothing is unlabelled.
     semi_families: tuple[str, ...] = ("conv",)
     semi_budgets: tuple[int, ...] = (20, 100, 1000)
-    semi_steps: int = SEMI_STEPS  # the app's schedule (engine.workflows.budget_schedule)
+    semi_steps: int = SEMI_STEPS  # the app's schedule (engine.jobs.workflows.budget_schedule)
     semi_lr: float = DEFAULT_FINETUNE.lr  # the peak rate the semi-supervised mode was tuned at
 
     def validate(self) -> StudySettings:

@@ -153,41 +153,43 @@ def _cell_name(family: str, budget: str) -> str:
     return f"{family.upper()}, {labels}"
 
 
-def gain_sentence(family: str, budget: str, way: str, gain: dict) -> str:
-    """One sentence on one gain, with its interval and whether it beats the seed spread."""
-    name = f"{_cell_name(family, budget)}: {WAY_LABELS[way]} vs scratch"
-    n = len(gain["diffs"])
+def _spread_text(gain: dict) -> tuple[str, str]:
+    """(interval, verdict) of a paired gain: its interval over the seeds, and whether it
+    is beyond the seed spread ("" verdict words are filled in by the caller)."""
     if gain["clear"] is None:
-        return f"{name}: {_pts(gain['mean'])} (one seed only; the spread is unknown)."
+        return "one seed only; the spread is unknown", ""
     interval = (
         f"{int(CONFIDENCE * 100)}% interval {100 * gain['low']:+.1f} to "
-        f"{100 * gain['high']:+.1f} over {n} paired seeds"
+        f"{100 * gain['high']:+.1f} over {len(gain['diffs'])} paired seeds"
     )
     if gain["clear"]:
-        verdict = "pretraining helped" if gain["mean"] > 0 else "pretraining hurt"
-        return f"{name}: {_pts(gain['mean'])} ({interval}); {verdict}, beyond the seed spread."
-    return (
-        f"{name}: {_pts(gain['mean'])} ({interval}); within the spread across seeds, "
-        "no clear difference."
-    )
+        return interval, "helped" if gain["mean"] > 0 else "hurt"
+    return interval, "within"
+
+
+def _verdict(word: str, subject: str = "") -> str:
+    if word == "within":
+        return "; within the spread across seeds, no clear difference."
+    if not word:
+        return "."
+    return f"; {subject}{word}, beyond the seed spread."
+
+
+def gain_sentence(family: str, budget: str, way: str, gain: dict) -> str:
+    """One sentence on one gain, with its interval and whether it beats the seed spread."""
+    interval, word = _spread_text(gain)
+    name = f"{_cell_name(family, budget)}: {WAY_LABELS[way]} vs scratch"
+    return f"{name}: {_pts(gain['mean'])} ({interval}){_verdict(word, 'pretraining ')}"
 
 
 def effect_sentence(family: str, budget: str, name: str, gain: dict) -> str:
     """One sentence on what one ingredient adds (settings.EFFECTS), as gain_sentence."""
     way, baseline, what = EFFECTS[name]
-    head = f"{_cell_name(family, budget)}: {what} add {_pts(gain['mean'])}"
-    head += f" ({WAY_LABELS[way]} vs {WAY_LABELS[baseline]}"
-    n = len(gain["diffs"])
-    if gain["clear"] is None:
-        return f"{head}; one seed only, the spread is unknown)."
-    interval = (
-        f"; {int(CONFIDENCE * 100)}% interval {100 * gain['low']:+.1f} to "
-        f"{100 * gain['high']:+.1f} over {n} paired seeds)"
+    interval, word = _spread_text(gain)
+    return (
+        f"{_cell_name(family, budget)}: {what} {_pts(gain['mean'])} ({WAY_LABELS[way]} vs "
+        f"{WAY_LABELS[baseline]}; {interval}){_verdict(word)}"
     )
-    if gain["clear"]:
-        verdict = "helped" if gain["mean"] > 0 else "hurt"
-        return f"{head}{interval}; {verdict}, beyond the seed spread."
-    return f"{head}{interval}; within the spread across seeds, no clear difference."
 
 
 def convergence_sentence(family: str, budget: str, row: dict, target: float) -> str | None:

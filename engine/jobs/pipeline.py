@@ -1,0 +1,244 @@
+"""The whole job in one call: pretrain, fine-tune, evaluate, write checkpoints and a report.
+
+Used by `evenodd run`; its phases are engine.jobs.workflows' jobs, which the GUI runs one by
+one. Every file lands at the top level of the output folder, named for its role.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+import engine
+from engine.config import (
+    DEFAULT_ARCH,
+    DEFAULT_FINETUNE,
+    DEFAULT_PRETRAIN,
+    ArchConfig,
+    SemiSupConfig,
+    TrainConfig,
+)
+from engine.data.mnist import Mnist
+from engine.events import EventSink, Message, StopCheck, ignore_event, never_stop
+from engine.files import atomic_write_bytes
+from engine.jobs.workflows import (
+    EncoderSource,
+    FinetuneJob,
+    PretrainJob,
+    RunOptions,
+    evaluate_model,
+    finetune_and_save,
+    pretrain_and_save,
+    save_model,
+    validation_split,
+)
+from engine.learning.evaluate import Evaluation
+from engine.reports.figures import confusion_figure, digits_figure, loss_figure, save_figure
+from engine.reports.latent import write_latent_map
+from engine.reports.report import embed_png, html_page, settings_table
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    arch: ArchConfig = DEFAULT_ARCH
+    pretrain: TrainConfig = DEFAULT_PRETRAIN
+    finetune: TrainConfig = DEFAULT_FINETUNE
+    labels: int | None = None  # label budget for fine-tuning; None = all
+    freeze_encoder: bool = False
+    unlabelled: bool = True  # below all labels: also learn from the unlabelled images
+    semisup: SemiSupConfig = field(default_factory=SemiSupConfig)
+    steps: int | None = None  # below all labels: steps of the fixed schedule (None: default)
+
+    def to_dict(self) -> dict:
+        return {
+            "arch": self.arch.to_dict(),
+            "pretrain": self.pretrain.to_dict(),
+            "finetune": self.finetune.to_dict(),
+            "labels": "all" if self.labels is None else self.labels,
+            "freeze_encoder": self.freeze_encoder,
+            "unlabelled": self.unlabelled,
+            "semisup": self.semisup.to_dict(),
+            "steps": self.steps,
+        }
+
+
+@dataclass
+class RunOutcome:
+    status: str  # "completed", "stopped", "diverged"
+    metrics: dict = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def metrics_of(evaluation: Evaluation) -> dict:
+    summary = evaluation.to_dict()
+    summary.pop("misclassified")
+    summary["misclassified_count"] = len(evaluation.misclassified)
+    return summary
+
+
+def run_pipeline(
+    data: Mnist,
+    out_dir: str | Path,
+    settings: RunSettings = RunSettings(),
+    on_event: EventSink = ignore_event,
+    should_stop: StopCheck = never_stop,
+) -> RunOutcome:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    outcome = RunOutcome("completed")
+
+    job = PretrainJob(settings.arch, settings.pretrain)
+    pre = pretrain_and_save(data, job, RunOptions(out, on_event, should_stop))
+    outcome.files.update(pre.files)
+    if pre.finished.status in ("stopped", "diverged"):
+        outcome.status = pre.finished.status
+        on_event(Message(f"pretraining {outcome.status}; fine-tuning skipped", "warning"))
+        return outcome
+    latent = write_latent_map(
+        pre.model.encoder,
+        data.train_images,
+        data.train_labels,
+        validation_split(data).val,
+        out / "latent_map.png",
+    )
+    outcome.files["latent_map"] = out / "latent_map.png"
+    on_event(
+        Message(f"latent map: {latent['knn_k']}-NN digit accuracy {latent['knn_accuracy']:.2%}")
+    )
+
+    encoder_sha = pre.sha256["encoder"]
+    fine_job = FinetuneJob(
+        arch=settings.arch,
+        train=settings.finetune,
+        labels=settings.labels,
+        encoder=EncoderSource.just_trained(pre.checkpoint, encoder_sha),
+        freeze=settings.freeze_encoder,
+        unlabelled=settings.unlabelled,
+        semisup=settings.semisup,
+        steps=settings.steps,
+    )
+    fine = finetune_and_save(data, fine_job, RunOptions(None, on_event, should_stop))
+    evaluation = evaluate_model(fine.model, data)
+    # The run's classifier also carries its test scores, which a bare fine-tuning cannot.
+    metrics = metrics_of(evaluation) | {"val_accuracy": fine.result.val_accuracy}
+    fine.checkpoint.metrics.update(metrics)
+    save_model(fine.checkpoint, out / "classifier.pt")
+    outcome.files["classifier"] = out / "classifier.pt"
+    if fine.finished.status in ("stopped", "diverged"):
+        outcome.status = fine.finished.status
+
+    outcome.metrics = {
+        "test": metrics,
+        "pretrain": {
+            "val_mse": pre.result.val_mse,
+            "best_epoch": pre.finished.best_epoch,
+            "epochs_run": pre.finished.epochs_run,
+            "status": pre.finished.status,
+            "seconds": pre.finished.seconds,
+        },
+        "finetune": {
+            "val_accuracy": fine.result.val_accuracy,
+            "best_epoch": fine.finished.best_epoch,
+            "epochs_run": fine.finished.epochs_run,
+            "status": fine.finished.status,
+            "seconds": fine.finished.seconds,
+            "labels": fine.checkpoint.extra["labels"],
+            "mode": fine.checkpoint.extra["mode"],
+            "unlabelled": fine.checkpoint.extra["unlabelled"],
+            "steps": fine.finished.steps,
+            "confident": fine.checkpoint.extra["confident"],
+        },
+        "latent_map": latent,
+        "seconds_total": time.perf_counter() - started,
+        "settings": settings.to_dict(),
+        "encoder_sha256": encoder_sha,
+        "data_source": data.source,
+        "versions": {
+            "evenodd_studio": engine.__version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "device": str(next(fine.model.parameters()).device),
+    }
+    payload = json.dumps(outcome.metrics, indent=2).encode()
+    atomic_write_bytes(out / "metrics.json", payload)
+    outcome.files["metrics"] = out / "metrics.json"
+    outcome.files.update(_write_report(out, data, pre, fine, evaluation, outcome.metrics))
+    return outcome
+
+
+def _write_report(out: Path, data: Mnist, pre, fine, evaluation: Evaluation, metrics: dict) -> dict:
+    histories = {
+        "pretraining (MSE)": pre.result.fit.history,
+        "fine-tuning (BCE)": fine.result.fit.history,
+    }
+    loss_png = save_figure(loss_figure(histories), out / "loss_curves.png")
+    confusion_png = save_figure(
+        confusion_figure(evaluation.confusion), out / "confusion_matrix.png"
+    )
+    wrong = evaluation.misclassified[:40]
+    # As the Evaluate tab's gallery shows them: the true digit and P(odd) under each.
+    captions = [f"{int(data.test_labels[i])}  {evaluation.p_odd[i]:.2f}" for i in wrong.tolist()]
+    wrong_png = save_figure(
+        digits_figure(
+            data.test_images[wrong].numpy(),
+            captions,
+            colors=["tab:red"] * len(captions),
+            title="misclassified test digits (label, P(odd))",
+        ),
+        out / "misclassified.png",
+    )
+    test = metrics["test"]
+    figures = {
+        "accuracy": f"{test['accuracy']:.4f}",
+        "precision (odd)": f"{test['precision']:.4f}",
+        "recall (odd)": f"{test['recall']:.4f}",
+        "F1 (odd)": f"{test['f1']:.4f}",
+        "test images": test["n"],
+        "misclassified": test["misclassified_count"],
+        "pretraining validation MSE": f"{metrics['pretrain']['val_mse']:.5f}",
+        "pretraining time (s)": f"{metrics['pretrain']['seconds']:.1f}",
+        "fine-tuning time (s)": f"{metrics['finetune']['seconds']:.1f}",
+        "labels used": metrics["finetune"]["labels"],
+        "fine-tuning mode": metrics["finetune"]["mode"],
+        "unlabelled images learned from": metrics["finetune"]["unlabelled"],
+        "latent kNN digit accuracy (codes / raw pixels)": (
+            f"{metrics['latent_map']['knn_accuracy']:.4f} / "
+            f"{metrics['latent_map']['pixels_knn_accuracy']:.4f}"
+        ),
+    }
+    settings = metrics["settings"]
+    flat = {
+        f"{group}.{k}": v
+        for group in ("arch", "pretrain", "finetune")
+        for k, v in settings[group].items()
+    }
+    flat.update(labels=settings["labels"], freeze_encoder=settings["freeze_encoder"])
+    page = html_page(
+        "Even/Odd Studio run report",
+        [
+            ("Results on the MNIST test set", settings_table(figures)),
+            ("Loss curves", embed_png(loss_png, "loss curves")),
+            (
+                "Latent map: the encoder's codes of validation digits, placed without labels",
+                embed_png((out / "latent_map.png").read_bytes(), "latent map"),
+            ),
+            ("Confusion matrix", embed_png(confusion_png, "confusion matrix")),
+            ("Classification report", f"<pre>{evaluation.report_text}</pre>"),
+            (f"Misclassified digits (first {len(wrong)})", embed_png(wrong_png, "misclassified")),
+            ("Settings", settings_table(flat)),
+        ],
+    )
+    atomic_write_bytes(out / "report.html", page.encode())
+    return {
+        "loss_curves": out / "loss_curves.png",
+        "confusion_matrix": out / "confusion_matrix.png",
+        "misclassified": out / "misclassified.png",
+        "report": out / "report.html",
+    }

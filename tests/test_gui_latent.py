@@ -1,0 +1,208 @@
+"""The Pretrain tab's latent map: a PCA map per epoch during pretraining, t-SNE after it
+(or after opening an encoder) computed off the GUI thread, stale results dropped,
+hovering shows the digit, and the colouring switch recolours and is remembered."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from engine.events import LatentMap
+from gui.main_window import MainWindow
+from gui.widgets.latent_map import projection_running
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_mnist_dir: Path):
+    from engine.data.mnist import read_folder
+    from gui.panels.data_panel import summarise
+
+    return summarise(read_folder(tiny_mnist_dir))
+
+
+@pytest.fixture
+def window(qtbot, monkeypatch):
+    from gui.state import errors
+
+    monkeypatch.setattr(errors, "show_error", lambda *args, **kwargs: None)
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.confirm_close = lambda: True
+    yield win
+    win.state.runner.shutdown()
+    projector = win.pretrain_panel.latent_map.projector
+    qtbot.waitUntil(lambda: not projector.is_busy(), timeout=60_000)
+
+
+@pytest.fixture
+def draw_threads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Idents of the threads that drew any figure during the test."""
+    seen: list[int] = []
+    original = FigureCanvasAgg.draw
+
+    def recording_draw(self: FigureCanvasAgg) -> None:
+        seen.append(threading.get_ident())
+        original(self)
+
+    monkeypatch.setattr(FigureCanvasAgg, "draw", recording_draw)
+    return seen
+
+
+def shown_maps(panel) -> list[LatentMap]:
+    """Every map the panel shows from now on, in order."""
+    maps: list[LatentMap] = []
+    show = panel.show_map
+
+    def recording_show(latent_map: LatentMap) -> None:
+        maps.append(latent_map)
+        show(latent_map)
+
+    panel.show_map = recording_show
+    return maps
+
+
+def a_map(loaded, n: int = 60) -> LatentMap:
+    """A hand-made map of the first `n` validation images, on a diagonal line."""
+    indices = loaded.split.val[:n].numpy()
+    digits = loaded.mnist.train_labels[indices].numpy().astype(np.int64)
+    points = np.stack([np.arange(n), np.arange(n) * 0.5], axis=1).astype(np.float32)
+    return LatentMap("PCA", points, indices, digits, knn_accuracy=0.75, epoch=2)
+
+
+def test_pretraining_maps_each_epoch_then_tsne_replaces_pca(
+    window, qtbot, loaded, draw_threads
+) -> None:
+    window.state.set_data(loaded)
+    panel = window.pretrain_panel
+    window.tabs.setCurrentWidget(panel)
+    window.resize(1300, 850)
+    window.show()
+    latent = panel.latent_map
+    maps = shown_maps(latent)
+    panel.epochs.setValue(2)
+    panel.batch.setValue(64)
+    panel.latent.setValue(16)
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
+        assert panel.start()
+    qtbot.waitUntil(lambda: bool(maps) and maps[-1].projection == "t-SNE", timeout=60_000)
+    assert [(m.projection, m.epoch) for m in maps] == [
+        ("PCA", 1),
+        ("PCA", 2),
+        ("PCA", 0),  # the kept (best) weights, again, at once
+        ("t-SNE", 0),
+    ]
+    n_val = len(loaded.split.val)
+    assert all(len(m.points) == n_val for m in maps)  # tiny data: all validation images
+    assert latent.scatter.map is maps[-1]
+    text = latent.info.text()
+    assert "t-SNE of" in text and "autoencoder trained here" in text
+    assert f"digit accuracy on codes: {maps[-1].knn_accuracy:.1%}" in text
+    assert "computing" not in text
+    qtbot.waitUntil(lambda: latent.scatter._shown is not None, timeout=10_000)
+    assert draw_threads and threading.get_ident() not in draw_threads
+
+
+def test_while_pca_is_shown_the_panel_says_tsne_is_coming(window, qtbot, loaded) -> None:
+    window.state.set_data(loaded)
+    latent = window.pretrain_panel.latent_map
+    latent.source = "a test encoder"
+    latent.projector.generation = 7
+    latent._projected(a_map(loaded), 7)
+    assert "PCA of 60 validation codes (a test encoder, epoch 2)" in latent.info.text()
+    assert "t-SNE computing" in latent.info.text()
+    assert "75.0%" in latent.info.text()
+
+
+def test_opening_an_encoder_file_maps_it_in_the_background(window, qtbot, loaded, tmp_path):
+    from engine.config import ArchConfig
+    from engine.learning.models import Autoencoder
+    from engine.store.checkpoint import save_checkpoint
+
+    arch = ArchConfig(arch="mlp", latent=8, dropout=0.0)
+    path = tmp_path / "mine.pt"
+    save_checkpoint(path, Autoencoder(arch), arch, kind="encoder")
+    window.state.set_data(loaded)
+    latent = window.pretrain_panel.latent_map
+    maps = shown_maps(latent)
+    assert window.open_checkpoint("encoder", str(path))
+    qtbot.waitUntil(lambda: bool(maps) and maps[-1].projection == "t-SNE", timeout=60_000)
+    assert [m.projection for m in maps] == ["PCA", "t-SNE"]
+    assert "encoder file mine.pt" in latent.info.text()
+
+
+def test_a_map_made_stale_by_a_new_pretraining_is_dropped(window, qtbot, loaded) -> None:
+    from engine.config import ArchConfig
+    from engine.learning.models import build_encoder
+
+    window.state.set_data(loaded)
+    latent = window.pretrain_panel.latent_map
+    maps = shown_maps(latent)
+    latent.map_encoder(build_encoder(ArchConfig(arch="mlp", latent=8)), "an old encoder")
+    latent.training_started()  # before the thread could deliver anything
+    assert projection_running()  # the app's exit looks at this (gui/app.py)
+    qtbot.waitUntil(lambda: not latent.projector.is_busy(), timeout=60_000)
+    qtbot.waitUntil(lambda: not projection_running(), timeout=5_000)
+    qtbot.wait(50)  # let any queued (stale) signal arrive
+    assert maps == []
+    assert latent.scatter.map is None
+    assert "first epoch" in latent.scatter.waiting.get_text()
+
+
+def test_hovering_a_point_shows_its_digit(window, qtbot, loaded) -> None:
+    window.state.set_data(loaded)
+    latent = window.pretrain_panel.latent_map
+    window.tabs.setCurrentWidget(window.pretrain_panel)
+    window.resize(1300, 850)
+    window.show()
+    qtbot.waitExposed(window)
+    latent_map = a_map(loaded)
+    latent.show_map(latent_map)
+    scatter = latent.scatter
+    for i in (0, 31, 59):
+        x, y = scatter.widget_positions()[i]
+        move = QMouseEvent(
+            QEvent.Type.MouseMove,
+            QPointF(x, y),
+            scatter.mapToGlobal(QPointF(x, y)),
+            Qt.MouseButton.NoButton,
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        QApplication.sendEvent(scatter, move)  # a hover: no button pressed
+        assert scatter.selected == i
+        digit = int(latent_map.digits[i])
+        assert latent.preview_text.text().startswith(f"Digit {digit} (")
+        assert f"#{int(latent_map.indices[i])}" in latent.preview_text.text()
+        assert not latent.preview.pixmap().isNull()
+    latent._clear_preview()
+    x, y = scatter.widget_positions()[10]
+    qtbot.mouseClick(scatter, Qt.MouseButton.LeftButton, pos=QPoint(round(x), round(y)))
+    assert scatter.selected == 10 and latent.preview_text.text().startswith("Digit ")
+    assert scatter.point_at(QPoint(2, scatter.height() - 2).toPointF()) == -1  # empty corner
+
+
+def test_colouring_switch_recolours_and_is_remembered(window, qtbot, loaded) -> None:
+    from engine.reports.latent import digit_colours, parity_colours
+
+    window.state.set_data(loaded)
+    latent = window.pretrain_panel.latent_map
+    latent_map = a_map(loaded)
+    latent.show_map(latent_map)
+    latent.scatter.sync()
+    colours = latent.scatter.points.get_facecolors()
+    np.testing.assert_allclose(colours, digit_colours(latent_map.digits))
+    latent.colour_combo.setCurrentText("even/odd")
+    latent.scatter.sync()
+    colours = latent.scatter.points.get_facecolors()
+    np.testing.assert_allclose(colours, parity_colours(latent_map.digits))
+    other = MainWindow()
+    qtbot.addWidget(other)
+    assert other.pretrain_panel.latent_map.colour_combo.currentText() == "even/odd"
+    assert other.pretrain_panel.latent_map.scatter.colouring == "even/odd"

@@ -242,12 +242,12 @@ def test_a_full_disk_while_saving_is_one_plain_line(small_mnist_dir, tmp_path, c
 
 
 def test_an_os_error_naming_a_file_is_one_plain_line(monkeypatch, tmp_path, capsys):
-    import engine.cli
+    import engine.cli.commands
 
     def refused(*args):
         raise PermissionError(13, "Permission denied", str(tmp_path / "x.png"))
 
-    monkeypatch.setitem(engine.cli.COMMANDS, "predict", refused)
+    monkeypatch.setitem(engine.cli.commands.COMMANDS, "predict", refused)
     assert cli(["predict", tmp_path / "x.png"]) == 1
     line = one_error_line(capsys.readouterr().err)
     assert line == f"evenodd: error: {tmp_path / 'x.png'}: permission denied"

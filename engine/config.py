@@ -7,6 +7,7 @@ can read and check settings without importing torch (which takes seconds to load
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 from engine.errors import ArchError, ConfigError
 from engine.options import (  # noqa: F401  (the schedule's numbers live with its option)
@@ -26,8 +27,32 @@ ARCHS = ("conv", "mlp")
 PRECISIONS = ("auto", "float32", "bfloat16")  # of a training step's matrix products
 
 
+class _Settings:
+    """What every settings dataclass shares: the checks of its rows of the settings table,
+    and the round trip through a plain dict (checkpoints, JSON)."""
+
+    _error: ClassVar[type[ValueError]] = ConfigError
+    _what: ClassVar[str] = "settings"
+
+    def _check(self, options: dict) -> None:
+        problem = check(options, self)
+        if problem:
+            raise self._error(problem)
+
+    def to_dict(self) -> dict:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Any:
+        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}  # type: ignore[attr-defined]
+        try:
+            return cls(**known).validate()  # type: ignore[attr-defined]
+        except TypeError as exc:
+            raise cls._error(f"bad {cls._what}: {exc}") from None
+
+
 @dataclass(frozen=True)
-class ArchConfig:
+class ArchConfig(_Settings):
     """Everything needed to rebuild a model from a checkpoint."""
 
     arch: str = "conv"
@@ -35,29 +60,18 @@ class ArchConfig:
     dropout: float = 0.1
     width: int = 16  # conv: channels of the first layer (second has 2x); mlp: ignored
     head_hidden: int = 64  # classifier head's hidden units
+    _error: ClassVar[type[ValueError]] = ArchError
+    _what: ClassVar[str] = "architecture settings"
 
     def validate(self) -> ArchConfig:
         if self.arch not in ARCHS:
             raise ArchError(f"architecture must be one of {', '.join(ARCHS)}, not {self.arch!r}")
-        problem = check(ARCH_OPTIONS, self)  # latent, dropout, width, head: the one table
-        if problem:
-            raise ArchError(problem)
+        self._check(ARCH_OPTIONS)  # latent, dropout, width, head: the one table
         return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> ArchConfig:
-        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
-        try:
-            return cls(**known).validate()
-        except TypeError as exc:
-            raise ArchError(f"bad architecture settings: {exc}") from None
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Settings):
     epochs: int = 10
     batch_size: int = 128
     lr: float = 1e-3
@@ -76,9 +90,7 @@ class TrainConfig:
     keep_best: bool = True
 
     def validate(self) -> TrainConfig:
-        problem = check(TRAIN_OPTIONS, self)  # epochs, batch size, lr, ...: the one table
-        if problem:
-            raise ConfigError(problem)
+        self._check(TRAIN_OPTIONS)  # epochs, batch size, lr, ...: the one table
         checks = [
             (self.max_steps is None or self.max_steps >= 1, "max_steps must be 1 or more"),
             (self.schedule in ("onecycle", "constant"), f"unknown schedule {self.schedule!r}"),
@@ -92,17 +104,9 @@ class TrainConfig:
                 raise ConfigError(message)
         return self
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
-        return cls(**known).validate()
-
 
 @dataclass(frozen=True)
-class SemiSupConfig:
+class SemiSupConfig(_Settings):
     """How semi-supervised fine-tuning learns from the unlabelled images (engine.learning.semisup).
 
     Each step adds `unlabelled_batch` unlabelled images: the classifier's prediction on
@@ -115,18 +119,8 @@ class SemiSupConfig:
     unlabelled_weight: float = 1.0
 
     def validate(self) -> SemiSupConfig:
-        problem = check(SEMISUP_OPTIONS, self)  # the one settings table
-        if problem:
-            raise ConfigError(problem)
+        self._check(SEMISUP_OPTIONS)  # the one settings table
         return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> SemiSupConfig:
-        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
-        return cls(**known).validate()
 
 
 # Defaults of `evenodd run` and the app, chosen by measurement (README, "Measured"): the

@@ -93,109 +93,105 @@ def number_between(
     return option.parse
 
 
+def _table(*options: Option) -> dict[str, Option]:
+    """Rows of the settings table by name (the config field they set)."""
+    return {option.name: option for option in options}
+
+
 _SEED_HELP = "random seed: the same seed and settings give the same model"
 
-TRAIN_OPTIONS: dict[str, Option] = {
-    option.name: option
-    for option in (
-        Option("epochs", int, "epochs", "maximum passes over the training images", 1, 10_000),
-        Option("batch_size", int, "batch size", "images per optimiser step", 1, 65_536, step=32),
-        Option(
-            "lr",
-            float,
-            "learning rate",
-            "Adam's (peak) learning rate",
-            0,
-            1.0,
-            low_open=True,
-            decimals=5,
-            step=1e-4,
-        ),
-        Option("weight_decay", float, "weight decay", "Adam's weight decay", 0),
-        Option(
-            "patience",
-            int,
-            "patience",
-            "stop early after this many epochs without a better validation loss; "
-            "the best weights are kept",
-            1,
-            100_000,
-        ),
-        Option(
-            "min_delta",
-            float,
-            "min_delta",
-            "smaller improvements of the validation loss do not count for early stopping",
-            0,
-        ),
-        Option("seed", int, "seed", _SEED_HELP, 0, 2**31 - 1),
-    )
-}
+TRAIN_OPTIONS: dict[str, Option] = _table(
+    Option("epochs", int, "epochs", "maximum passes over the training images", 1, 10_000),
+    Option("batch_size", int, "batch size", "images per optimiser step", 1, 65_536, step=32),
+    Option(
+        "lr",
+        float,
+        "learning rate",
+        "Adam's (peak) learning rate",
+        0,
+        1.0,
+        low_open=True,
+        decimals=5,
+        step=1e-4,
+    ),
+    Option("weight_decay", float, "weight decay", "Adam's weight decay", 0),
+    Option(
+        "patience",
+        int,
+        "patience",
+        "stop early after this many epochs without a better validation loss; "
+        "the best weights are kept",
+        1,
+        100_000,
+    ),
+    Option(
+        "min_delta",
+        float,
+        "min_delta",
+        "smaller improvements of the validation loss do not count for early stopping",
+        0,
+    ),
+    Option("seed", int, "seed", _SEED_HELP, 0, 2**31 - 1),
+)
 
-ARCH_OPTIONS: dict[str, Option] = {
-    option.name: option
-    for option in (
-        Option(
-            "latent",
-            int,
-            "latent size",
-            "size of the code the encoder compresses a digit to",
-            2,
-            1024,
-        ),
-        Option(
-            "dropout",
-            float,
-            "dropout",
-            "dropout in the encoder (regularisation)",
-            0,
-            1,
-            high_open=True,
-            decimals=2,
-            step=0.05,
-        ),
-        Option("width", int, "width", "conv: channels of the first layer", 4, 256),
-        Option("head_hidden", int, "head size", "hidden units of the classifier head", 4, 1024),
-    )
-}
+ARCH_OPTIONS: dict[str, Option] = _table(
+    Option(
+        "latent",
+        int,
+        "latent size",
+        "size of the code the encoder compresses a digit to",
+        2,
+        1024,
+    ),
+    Option(
+        "dropout",
+        float,
+        "dropout",
+        "dropout in the encoder (regularisation)",
+        0,
+        1,
+        high_open=True,
+        decimals=2,
+        step=0.05,
+    ),
+    Option("width", int, "width", "conv: channels of the first layer", 4, 256),
+    Option("head_hidden", int, "head size", "hidden units of the classifier head", 4, 1024),
+)
 
 
-SEMISUP_OPTIONS: dict[str, Option] = {
-    option.name: option
-    for option in (
-        Option(
-            "unlabelled_batch",
-            int,
-            "unlabelled batch",
-            "unlabelled images added to every step of semi-supervised fine-tuning",
-            1,
-            65_536,
-            step=32,
-        ),
-        Option(
-            "threshold",
-            float,
-            "confidence threshold",
-            "how sure a prediction on an unlabelled image must be to become its target",
-            0.5,
-            1.0,
-            high_open=True,
-            decimals=3,
-            step=0.01,
-        ),
-        Option(
-            "unlabelled_weight",
-            float,
-            "unlabelled weight",
-            "how much the unlabelled images' loss counts next to the labelled one",
-            0,
-            100,
-            low_open=True,
-            decimals=2,
-            step=0.1,
-        ),
-    )
-}
+SEMISUP_OPTIONS: dict[str, Option] = _table(
+    Option(
+        "unlabelled_batch",
+        int,
+        "unlabelled batch",
+        "unlabelled images added to every step of semi-supervised fine-tuning",
+        1,
+        65_536,
+        step=32,
+    ),
+    Option(
+        "threshold",
+        float,
+        "confidence threshold",
+        "how sure a prediction on an unlabelled image must be to become its target",
+        0.5,
+        1.0,
+        high_open=True,
+        decimals=3,
+        step=0.01,
+    ),
+    Option(
+        "unlabelled_weight",
+        float,
+        "unlabelled weight",
+        "how much the unlabelled images' loss counts next to the labelled one",
+        0,
+        100,
+        low_open=True,
+        decimals=2,
+        step=0.1,
+    ),
+)
 
 
 # Fine-tuning below all labels runs a fixed schedule (engine.jobs.workflows.budget_schedule).

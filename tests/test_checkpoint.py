@@ -360,7 +360,7 @@ def test_missing_file(tmp_path):
 
 def test_folder_instead_of_file(tmp_path):
     (tmp_path / "folder.pt").mkdir()
-    _refused(tmp_path / "folder.pt")
+    _refused(tmp_path / "folder.pt", "is a folder, not a checkpoint file")
 
 
 def test_refusal_is_a_value_error(tmp_path):

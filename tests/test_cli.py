@@ -172,6 +172,114 @@ def test_unexpected_error_is_one_line(monkeypatch, small_mnist_dir, tmp_path, ca
     assert "something nobody expected" in line and "--debug" in line
 
 
+# ------------------------------------------------------------------ files and folders
+# Each subcommand that writes into --out checks it before loading MNIST or training: the
+# data folder below does not exist, so an error about --out proves the check came first.
+
+OUT_COMMANDS = {
+    "pretrain": ["pretrain"],
+    "finetune": ["finetune", "--scratch"],
+    "run": ["run"],
+    "compare": ["compare", "--seeds", "1"],
+}
+
+
+@pytest.mark.parametrize("command", OUT_COMMANDS)
+def test_out_that_is_a_file_is_one_plain_line(command, tmp_path, capsys):
+    taken = tmp_path / "taken.txt"
+    taken.write_text("not a folder")
+    args = [*OUT_COMMANDS[command], "--data-dir", tmp_path / "nowhere", "--out", taken]
+    assert cli(args) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert line == f"evenodd: error: --out {taken} is a file, not a folder; choose a folder"
+    assert taken.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("command", OUT_COMMANDS)
+def test_out_below_a_file_is_one_plain_line(command, tmp_path, capsys):
+    taken = tmp_path / "taken.txt"
+    taken.write_text("not a folder")
+    args = [*OUT_COMMANDS[command], "--data-dir", tmp_path / "nowhere", "--out", taken / "sub"]
+    assert cli(args) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert f"cannot be created: {taken} is a file, not a folder" in line
+
+
+@pytest.mark.parametrize("command", OUT_COMMANDS)
+def test_out_in_a_folder_without_write_permission_is_one_plain_line(
+    command, tmp_path, capsys, monkeypatch
+):
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access  # tests run as root, where chmod would not lock anything
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode))
+    args = [*OUT_COMMANDS[command], "--data-dir", tmp_path / "nowhere", "--out", locked / "new"]
+    assert cli(args) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert (
+        line
+        == f"evenodd: error: --out {locked / 'new'}: no permission to write there (in {locked})"
+    )
+    assert not (locked / "new").exists()
+
+
+def test_a_full_disk_while_saving_is_one_plain_line(small_mnist_dir, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import engine.files
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(engine.files.tempfile, "mkstemp", full)
+    args = ["pretrain", "--data-dir", small_mnist_dir, "--out", tmp_path / "out", *TINY_ARCH]
+    assert cli([*args, *TINY_TRAIN]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert line.startswith(f"evenodd: error: cannot write {tmp_path / 'out'}")
+    assert line.endswith(": no space left on the disk")
+
+
+def test_an_os_error_naming_a_file_is_one_plain_line(monkeypatch, tmp_path, capsys):
+    import engine.cli.commands
+
+    def refused(*args):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "x.png"))
+
+    monkeypatch.setitem(engine.cli.commands.COMMANDS, "predict", refused)
+    assert cli(["predict", tmp_path / "x.png"]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert line == f"evenodd: error: {tmp_path / 'x.png'}: permission denied"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["evaluate", "--data-dir", "{data}", "--model", "{folder}"],
+        ["predict", "--model", "{folder}", "{image}"],
+        ["finetune", "--data-dir", "{data}", "--encoder", "{folder}", "--out", "{out}"],
+    ],
+)
+def test_a_checkpoint_that_is_a_folder_is_one_plain_line(args, small_mnist_dir, tmp_path, capsys):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    image = tmp_path / "digit.png"
+    Image.new("L", (28, 28)).save(image)
+    names = {"data": small_mnist_dir, "folder": folder, "image": image, "out": tmp_path / "o"}
+    assert cli([a.format(**names) for a in args]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert line == "evenodd: error: models: is a folder, not a checkpoint file"
+
+
+def test_a_data_folder_that_is_a_file_is_one_plain_line(tmp_path, capsys):
+    data = tmp_path / "mnist.gz"
+    data.write_bytes(b"\x1f\x8b")
+    assert cli(["pretrain", "--data-dir", data, "--out", tmp_path / "out"]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert line == f"evenodd: error: data folder {data} is a file; choose the folder that holds it"
+
+
 # ----------------------------------------------------------- pretrain, finetune, evaluate
 
 

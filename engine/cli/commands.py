@@ -400,8 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = _stop_on_ctrl_c()
     handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
     from engine.errors import UserError
+    from engine.files import check_output_folder, os_error_text
 
     try:
+        if getattr(args, "out", None) is not None:  # before minutes of training, not after
+            check_output_folder(args.out)
         return handler(args, report, stop)
     except UserError as exc:  # says in plain words what is wrong: one line, no traceback
         if args.debug:
@@ -414,6 +417,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
+        if isinstance(exc, OSError) and exc.filename:  # a path the system refused: say why
+            print(f"evenodd: error: {exc.filename}: {os_error_text(exc)}", file=sys.stderr)
+            return EXIT_FAILURE
         print(
             f"evenodd: unexpected error: {type(exc).__name__}: {exc} "
             "(run again with --debug for details)",

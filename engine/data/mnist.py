@@ -117,6 +117,8 @@ def _missing_files(folder: Path) -> list[str]:
 def read_folder(folder: str | os.PathLike) -> Mnist:
     """Read MNIST from a folder the user chose; never writes to it."""
     folder = Path(folder).expanduser()
+    if folder.is_file():
+        raise DataError(f"data folder {folder} is a file; choose the folder that holds it")
     if not folder.is_dir():
         raise DataError(f"data folder not found: {folder}")
     files = find_files(folder)

@@ -19,16 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine import options  # the fixed schedule's numbers (budget_schedule)
 from engine.config import (
     DEFAULT_ARCH,
     DEFAULT_FINETUNE,
     DEFAULT_PRETRAIN,
-    ROUND_STEPS,
-    SEMI_BATCH,
-    SEMI_STEPS,
-    SUPERVISED_MAX_STEPS,
-    SUPERVISED_MIN_STEPS,
-    SUPERVISED_PASSES,
     ArchConfig,
     SemiSupConfig,
     TrainConfig,
@@ -185,11 +180,7 @@ def pretrain_and_save(
         after_epoch=after_epoch,
     )  # fmt: skip
     finished = result.fit.finished
-    metrics = {
-        "val_mse": result.val_mse,
-        "best_epoch": finished.best_epoch,
-        "status": finished.status,
-    }
+    metrics = _fit_metrics(finished, val_mse=result.val_mse)
     trained = Trained(
         _in_memory("autoencoder", result.model, job.arch, job.train, metrics=metrics), result
     )
@@ -230,11 +221,7 @@ def finetune_and_save(data: Mnist, job: FinetuneJob, run: RunOptions = RunOption
         semisup=job.semisup, extra=job.extra,
     )  # fmt: skip
     finished = result.fit.finished
-    metrics = {
-        "val_accuracy": result.val_accuracy,
-        "best_epoch": finished.best_epoch,
-        "status": finished.status,
-    }
+    metrics = _fit_metrics(finished, val_accuracy=result.val_accuracy)
     extra = {
         "labels": result.n_labelled,  # the MNIST labels and any extra (drawings)
         "freeze_encoder": job.freeze,
@@ -263,21 +250,29 @@ def budget_schedule(
 
     Decided by the number of labels and the mode alone, never by validation: `steps`
     (default: SEMI_STEPS, or SUPERVISED_PASSES passes over the labels within
-    [SUPERVISED_MIN_STEPS, SUPERVISED_MAX_STEPS]) in rounds of ROUND_STEPS, no early
-    stopping, the last weights kept. Semi-supervised steps take SEMI_BATCH labelled images.
+    [SUPERVISED_MIN_STEPS, SUPERVISED_MAX_STEPS], all in engine.options) in rounds of
+    ROUND_STEPS, no early stopping, the last weights kept. Semi-supervised steps take
+    SEMI_BATCH labelled images.
     """
     import math
     from dataclasses import replace
 
     if mode == SEMI_SUPERVISED:
-        cfg = replace(cfg, batch_size=SEMI_BATCH)
-        steps = steps or SEMI_STEPS
+        cfg = replace(cfg, batch_size=options.SEMI_BATCH)
+        steps = steps or options.SEMI_STEPS
     else:
-        wanted = math.ceil(SUPERVISED_PASSES * n_labels / cfg.batch_size)
-        steps = steps or min(SUPERVISED_MAX_STEPS, max(SUPERVISED_MIN_STEPS, wanted))
-    rounds = math.ceil(steps / ROUND_STEPS)
+        wanted = math.ceil(options.SUPERVISED_PASSES * n_labels / cfg.batch_size)
+        steps = steps or min(
+            options.SUPERVISED_MAX_STEPS, max(options.SUPERVISED_MIN_STEPS, wanted)
+        )
+    rounds = math.ceil(steps / options.ROUND_STEPS)
     honest = replace(cfg, epochs=rounds, max_steps=steps, patience=rounds + 1, keep_best=False)
-    return honest.validate(), ROUND_STEPS
+    return honest.validate(), options.ROUND_STEPS
+
+
+def _fit_metrics(finished: Finished, **scores: float) -> dict:
+    """A checkpoint's metrics: its validation score and how its training ended."""
+    return {**scores, "best_epoch": finished.best_epoch, "status": finished.status}
 
 
 def _complement(pool: Any, chosen: Any) -> Any:

@@ -143,6 +143,8 @@ def load_checkpoint(path: str | os.PathLike, expect: tuple[str, ...] = KINDS) ->
         data = path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(f"{name}: file not found") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{name}: is a folder, not a checkpoint file") from None
     except OSError as exc:
         raise CheckpointError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     try:

@@ -1,7 +1,8 @@
 """The settings people can set, written once: name, type, default, bounds and help.
 
-The command line's options (`engine.cli.commands`), the app's spin boxes and the keys it
-remembers them under (`gui.panels.training_panel`, `gui.panels.pretrain_panel`), and the
+The command line's options (`engine.cli.commands`), the app's spin boxes
+(`gui.widgets.forms.option_spin`) and the keys it remembers them under
+(`gui.panels.training_panel`, `gui.panels.pretrain_panel`), and the
 checks of `TrainConfig` and `ArchConfig` are all made from the rows of `TRAIN_OPTIONS` and
 `ARCH_OPTIONS`, so a bound cannot say one thing in the app and another on the command
 line. A row's `name` is the config field, the remembered key and (with dashes) the

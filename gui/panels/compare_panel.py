@@ -37,8 +37,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -61,10 +59,10 @@ from engine.study import WAYS, StudySettings, budget_key
 from engine.study import figures as study_figures
 from engine.study.figures import ACCURACY_LABEL, StudyArtists
 from engine.study.settings import semi_budgets_from_text
-from gui.panels.training_panel import dspin, option_spin, spin
 from gui.state import errors
 from gui.state.model import LONG_JOBS, job_title
 from gui.state.signals import AppState
+from gui.widgets.forms import dspin, option_spin, settings_form, side_by_side, spin
 from gui.widgets.plots import LiveCanvas, changes_figure
 
 FAMILIES = ("mlp", "conv")
@@ -207,33 +205,27 @@ class ComparePanel(QWidget):
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse_output)
 
-        families = QHBoxLayout()
-        families.addWidget(self.mlp_check)
-        families.addWidget(self.conv_check)
-        families.addStretch()
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.out_edit)
-        out_row.addWidget(browse)
-        form = QFormLayout()
-        form.addRow("Encoder families", families)
-        form.addRow("Label budgets", self.labels_edit)
-        form.addRow("Seeds", self.seeds_spin)
-        form.addRow("Steps per cell", self.steps_spin)
-        form.addRow("Steps, all labels", self.max_steps_spin)
-        form.addRow("Validate every", self.val_every_spin)
-        form.addRow("Target val. accuracy", self.target_spin)
-        form.addRow("Peak learning rate", self.lr_spin)
-        form.addRow("Pretraining epochs", self.pretrain_spin)
-        semi_families = QHBoxLayout()
-        semi_families.addWidget(self.semi_mlp_check)
-        semi_families.addWidget(self.semi_conv_check)
-        semi_families.addStretch()
-        form.addRow("+ unlabelled: families", semi_families)
-        form.addRow("+ unlabelled: budgets", self.semi_labels_edit)
-        form.addRow("+ unlabelled: steps", self.semi_steps_spin)
-        form.addRow("Output folder", out_row)
-        self.settings_box = QGroupBox("Study")
-        self.settings_box.setLayout(form)
+        self.settings_box = settings_form(
+            "Study",
+            [
+                ("Encoder families", side_by_side(self.mlp_check, self.conv_check, stretch=True)),
+                ("Label budgets", self.labels_edit),
+                ("Seeds", self.seeds_spin),
+                ("Steps per cell", self.steps_spin),
+                ("Steps, all labels", self.max_steps_spin),
+                ("Validate every", self.val_every_spin),
+                ("Target val. accuracy", self.target_spin),
+                ("Peak learning rate", self.lr_spin),
+                ("Pretraining epochs", self.pretrain_spin),
+                (
+                    "+ unlabelled: families",
+                    side_by_side(self.semi_mlp_check, self.semi_conv_check, stretch=True),
+                ),
+                ("+ unlabelled: budgets", self.semi_labels_edit),
+                ("+ unlabelled: steps", self.semi_steps_spin),
+                ("Output folder", side_by_side(self.out_edit, browse)),
+            ],
+        )
 
         self.start_button = QPushButton("Start")
         self.stop_button = QPushButton("Stop")

@@ -11,20 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFormLayout,
-    QGroupBox,
-    QLabel,
-    QPushButton,
-    QWidget,
-)
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QWidget
 
 from engine.config import DEFAULT_FINETUNE, SEMI_BATCH, SemiSupConfig
 from engine.options import SCHEDULE_TEXT, STEPS_OPTION
-from gui.panels.training_panel import TrainingPanel, option_spin
+from gui.panels.training_panel import TrainingPanel
 from gui.widgets.budget import BudgetCombo
+from gui.widgets.forms import option_spin, settings_form
 
 if TYPE_CHECKING:
     from gui.state.signals import AppState
@@ -110,23 +103,26 @@ class FinetunePanel(TrainingPanel):
             "Random distortions of each batch: helps with few labels and with hand-drawn digits"
         )
 
-        box = QGroupBox("Classifier")
-        form = QFormLayout(box)
-        form.addRow("Encoder:", self.source_combo)
-        form.addRow("", self.load_encoder_button)
-        form.addRow(self.encoder_label)
-        form.addRow(self.freeze_check)
-        form.addRow("Labels:", self.labels_combo)
-        form.addRow(self.unlabelled_check)
-        form.addRow("Steps:", self.steps_spin)
-        form.addRow(self.drawings_check)
-        form.addRow(self.labels_info)
-        form.addRow("Epochs:", self.epochs)
-        form.addRow("Batch size:", self.batch)
-        form.addRow("Learning rate:", self.lr)
-        form.addRow("Patience:", self.patience)
-        form.addRow("Seed:", self.seed)
-        form.addRow(self.augment_check)
+        box = settings_form(
+            "Classifier",
+            [
+                ("Encoder:", self.source_combo),
+                ("", self.load_encoder_button),
+                self.encoder_label,
+                self.freeze_check,
+                ("Labels:", self.labels_combo),
+                self.unlabelled_check,
+                ("Steps:", self.steps_spin),
+                self.drawings_check,
+                self.labels_info,
+                ("Epochs:", self.epochs),
+                ("Batch size:", self.batch),
+                ("Learning rate:", self.lr),
+                ("Patience:", self.patience),
+                ("Seed:", self.seed),
+                self.augment_check,
+            ],
+        )
 
         self.save_button = QPushButton("Save classifier…")
         self.save_button.setObjectName("saveClassifierButton")

@@ -11,19 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import (
-    QComboBox,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from engine.config import DEFAULT_ARCH, DEFAULT_PRETRAIN
 from engine.options import ARCH_OPTIONS
-from gui.panels.training_panel import TrainingPanel, option_spin
+from gui.panels.training_panel import TrainingPanel
+from gui.widgets.forms import option_spin, settings_form, side_by_side
 from gui.widgets.latent_map import LatentMapPanel
 from gui.widgets.plots import ImageGrid
 
@@ -56,16 +49,19 @@ class PretrainPanel(TrainingPanel):
         self.dropout = option_spin(
             ARCH_OPTIONS["dropout"], DEFAULT_ARCH.dropout, "pretrainDropoutSpin"
         )
-        settings_box = QGroupBox("Autoencoder")
-        form = QFormLayout(settings_box)
-        form.addRow("Architecture:", self.arch_combo)
-        form.addRow("Latent size:", self.latent)
-        form.addRow("Epochs:", self.epochs)
-        form.addRow("Batch size:", self.batch)
-        form.addRow("Learning rate:", self.lr)
-        form.addRow("Dropout:", self.dropout)
-        form.addRow("Patience:", self.patience)
-        form.addRow("Seed:", self.seed)
+        settings_box = settings_form(
+            "Autoencoder",
+            [
+                ("Architecture:", self.arch_combo),
+                ("Latent size:", self.latent),
+                ("Epochs:", self.epochs),
+                ("Batch size:", self.batch),
+                ("Learning rate:", self.lr),
+                ("Dropout:", self.dropout),
+                ("Patience:", self.patience),
+                ("Seed:", self.seed),
+            ],
+        )
 
         self.save_encoder_button = QPushButton("Save encoder…")
         self.save_encoder_button.setObjectName("saveEncoderButton")
@@ -79,9 +75,7 @@ class PretrainPanel(TrainingPanel):
             "Save encoder and decoder (the Draw tab can then show reconstructions)"
         )
         self.save_ae_button.clicked.connect(lambda: self.save(kind="autoencoder"))
-        save_row = QHBoxLayout()
-        save_row.addWidget(self.save_encoder_button)
-        save_row.addWidget(self.save_ae_button)
+        save_row = side_by_side(self.save_encoder_button, self.save_ae_button)
 
         self.recon = ImageGrid(
             2,

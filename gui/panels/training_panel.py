@@ -9,10 +9,9 @@ the job, what the result is called).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import (
-    QDoubleSpinBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -20,63 +19,26 @@ from PySide6.QtWidgets import (
     QLayout,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.config import TrainConfig
-from engine.options import TRAIN_OPTIONS, Option
+from engine.options import TRAIN_OPTIONS
 from engine.reports.console import format_seconds
 from gui.state import errors
 from gui.state.model import LONG_JOBS, job_title
+from gui.widgets.forms import option_spin
 from gui.widgets.plots import LossPlot
 
 if TYPE_CHECKING:
     from gui.state.signals import AppState
     from gui.state.worker import Job
 
-SpinBox = TypeVar("SpinBox", QSpinBox, QDoubleSpinBox)
-
-
-def spin(low: int, high: int, value: int, tip: str, name: str, step: int = 1) -> QSpinBox:
-    return _set_up(QSpinBox(), low, high, value, step, tip, name)
-
-
-def dspin(
-    low: float, high: float, value: float, decimals: int, step: float, tip: str, name: str
-) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setDecimals(decimals)  # first: the value is rounded to it
-    return _set_up(box, low, high, value, step, tip, name)
-
-
 # The training settings each training tab shows, by their row in the settings table, with
 # the widget's object-name suffix; the row's name is also the remembered QSettings key.
 TRAIN_SPINS = {"epochs": "Epochs", "batch_size": "Batch", "lr": "Lr", "patience": "Patience",
                "seed": "Seed"}  # fmt: skip
-
-
-def option_spin(
-    option: Option, value: float, name: str, tip: str | None = None
-) -> QSpinBox | QDoubleSpinBox:
-    """A spin box for a row of the settings table: its bounds, step and help text."""
-    low, high = option.widget_range()
-    tip = tip or option.help[:1].upper() + option.help[1:]
-    if option.kind is int:
-        return spin(int(low), int(high), int(value), tip, name, int(option.step))
-    return dspin(low, high, value, option.decimals, option.step, tip, name)
-
-
-def _set_up(
-    box: SpinBox, low: float, high: float, value: float, step: float, tip: str, name: str
-) -> SpinBox:
-    box.setRange(low, high)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setToolTip(tip)
-    box.setObjectName(name)
-    return box
 
 
 class TrainingMonitor(QWidget):

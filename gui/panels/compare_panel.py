@@ -38,14 +38,11 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -64,6 +61,7 @@ from gui.state.model import LONG_JOBS, job_title
 from gui.state.signals import AppState
 from gui.widgets.forms import dspin, option_spin, settings_form, side_by_side, spin
 from gui.widgets.plots import LiveCanvas, changes_figure
+from gui.widgets.tables import TextTable
 
 FAMILIES = ("mlp", "conv")
 WAY_HEADERS = {"scratch_unlabelled": "scratch + unl.", "finetune_unlabelled": "finetune + unl."}
@@ -254,15 +252,12 @@ class ComparePanel(QWidget):
         left_widget = QWidget()
         left_widget.setLayout(left)
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.setToolTip(
+        self.table = TextTable(
+            COLUMNS,
             "mean ± std over seeds; gains are paired per seed with a 95% interval, "
-            "* = larger than the spread across seeds"
+            "* = larger than the spread across seeds",
         )
+        self.table.verticalHeader().setVisible(False)
         self.plot = StudyPlot(self)
         self.conclusions = QTextBrowser()
         self.conclusions.setPlaceholderText("Conclusions appear when the study ends.")
@@ -621,18 +616,11 @@ class ComparePanel(QWidget):
             values += [fmt_mean_std(row[w]) if w in row else "" for w in WAYS]
             values += [fmt_gain(gains.get("frozen")), fmt_gain(gains.get("finetune"))]
             for c, value in enumerate(values):
-                item = self.table.item(r, c)
-                if item is None:
-                    item = QTableWidgetItem()
-                    self.table.setItem(r, c, item)
-                item.setText(value)
+                self.table.set_text(r, c, value)
 
     def table_text(self) -> list[list[str]]:
         """The table's cells as text (tests, copying)."""
-        return [
-            [self.table.item(r, c).text() for c in range(self.table.columnCount())]
-            for r in range(self.table.rowCount())
-        ]
+        return self.table.texts()
 
     def _status(self, text: str) -> None:
         self.status_label.setText(text)

@@ -12,19 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -33,11 +29,13 @@ from gui.state import errors
 from gui.state.model import LoadedData
 from gui.widgets.budget import BudgetCombo
 from gui.widgets.plots import ImageGrid
+from gui.widgets.tables import TextTable
 
 if TYPE_CHECKING:
     from gui.state.signals import AppState
 
 SAMPLE_ROWS, SAMPLE_COLS = 3, 12
+SPLITS = ("train", "validation", "test")  # the counts table's rows
 
 
 def summarise(mnist: Any) -> LoadedData:
@@ -125,15 +123,13 @@ class DataPanel(QWidget):
         self.status_label.setObjectName("dataStatusLabel")
         self.status_label.setWordWrap(True)
 
-        self.counts_table = QTableWidget(3, 13)
-        self.counts_table.setObjectName("dataCountsTable")
-        self.counts_table.setToolTip("Images per digit in each split")
-        self.counts_table.setHorizontalHeaderLabels(
-            [str(d) for d in range(10)] + ["even", "odd", "total"]
+        self.counts_table = TextTable(
+            [str(d) for d in range(10)] + ["even", "odd", "total"],
+            "Images per digit in each split",
+            "dataCountsTable",
+            row_labels=SPLITS,
+            centred=True,
         )
-        self.counts_table.setVerticalHeaderLabels(["train", "validation", "test"])
-        self.counts_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.counts_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.counts_table.setFixedHeight(120)
 
         self.split_label = QLabel(
@@ -289,7 +285,7 @@ class DataPanel(QWidget):
             f"Loaded {loaded.folder}: {total['train']:,} training, "
             f"{total['validation']:,} validation and {total['test']:,} test images."
         )
-        for row, name in enumerate(("train", "validation", "test")):
+        for row, name in enumerate(SPLITS):
             counts = loaded.counts[name]
             values = [
                 *counts.tolist(),
@@ -298,9 +294,7 @@ class DataPanel(QWidget):
                 int(counts.sum()),
             ]
             for col, value in enumerate(values):
-                item = QTableWidgetItem(f"{value:,}")
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                self.counts_table.setItem(row, col, item)
+                self.counts_table.set_text(row, col, f"{value:,}")
         pool = total["train"] + total["validation"]
         self.split_label.setText(
             f"Validation split: {total['validation']:,} of the {pool:,}"

@@ -19,23 +19,22 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from gui.state import errors
 from gui.widgets.plots import ConfusionPlot, ImageGrid
+from gui.widgets.tables import TextTable
 
 if TYPE_CHECKING:
     from gui.state.signals import AppState
 
 GALLERY_ROWS, GALLERY_COLS = 4, 12
 NAMES = ("even", "odd")
+REPORT_FIELDS = ("precision", "recall", "f1-score", "support")  # the report table's columns
 SOURCES = ("Test set", "My drawings")  # the "Show" choices, in this order
 TEST, DRAWINGS = SOURCES
 
@@ -111,12 +110,9 @@ class EvaluatePanel(QWidget):
             grid.addWidget(value, 1, col)
             self.metric_labels[key] = value
 
-        self.report_table = QTableWidget(0, 4)
-        self.report_table.setObjectName("reportTable")
-        self.report_table.setToolTip("scikit-learn's classification report")
-        self.report_table.setHorizontalHeaderLabels(["precision", "recall", "f1-score", "support"])
-        self.report_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.report_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.report_table = TextTable(
+            REPORT_FIELDS, "scikit-learn's classification report", "reportTable", centred=True
+        )
 
         self.confusion = ConfusionPlot()  # object name: confusionMatrixView
         self.confusion.cellClicked.connect(self.show_cell)
@@ -331,17 +327,13 @@ class EvaluatePanel(QWidget):
         for r, key in enumerate(rows):
             labels.append(key)
             entry = report[key]
-            for c, field in enumerate(("precision", "recall", "f1-score", "support")):
+            for c, field in enumerate(REPORT_FIELDS):
                 value = entry.get(field, "")
                 text = f"{int(value):,}" if field == "support" else f"{value:.4f}"
-                item = QTableWidgetItem(text)
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                self.report_table.setItem(r, c, item)
+                self.report_table.set_text(r, c, text)
         if "accuracy" in report:
             labels.append("accuracy")
-            item = QTableWidgetItem(f"{report['accuracy']:.4f}")
-            item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.report_table.setItem(len(rows), 2, item)
+            self.report_table.set_text(len(rows), 2, f"{report['accuracy']:.4f}")
         self.report_table.setVerticalHeaderLabels(labels)
 
     def show_cell(self, true: int, predicted: int) -> np.ndarray:

@@ -15,14 +15,7 @@ from pathlib import Path
 import torch
 
 import engine
-from engine.config import (
-    DEFAULT_ARCH,
-    DEFAULT_FINETUNE,
-    DEFAULT_PRETRAIN,
-    ArchConfig,
-    SemiSupConfig,
-    TrainConfig,
-)
+from engine import config  # RunSettings' types and defaults: the jobs' own (workflows)
 from engine.data.mnist import Mnist
 from engine.events import EventSink, Message, StopCheck, ignore_event, never_stop
 from engine.files import atomic_write_bytes
@@ -45,13 +38,13 @@ from engine.reports.report import embed_png, html_page, settings_table
 
 @dataclass(frozen=True)
 class RunSettings:
-    arch: ArchConfig = DEFAULT_ARCH
-    pretrain: TrainConfig = DEFAULT_PRETRAIN
-    finetune: TrainConfig = DEFAULT_FINETUNE
+    arch: config.ArchConfig = config.DEFAULT_ARCH
+    pretrain: config.TrainConfig = config.DEFAULT_PRETRAIN
+    finetune: config.TrainConfig = config.DEFAULT_FINETUNE
     labels: int | None = None  # label budget for fine-tuning; None = all
     freeze_encoder: bool = False
     unlabelled: bool = True  # below all labels: also learn from the unlabelled images
-    semisup: SemiSupConfig = field(default_factory=SemiSupConfig)
+    semisup: config.SemiSupConfig = field(default_factory=config.SemiSupConfig)
     steps: int | None = None  # below all labels: steps of the fixed schedule (None: default)
 
     def to_dict(self) -> dict:

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from helpers_data import single_torch_thread, write_small_mnist
 
-from engine import study
+from engine.study.report import load_study
+from engine.study.settings import REPORT_FILE
 from gui.panels.compare_panel import ComparePanel
 from gui.state.signals import AppState
 from gui.state.worker import running_threads
@@ -91,7 +92,7 @@ def test_runs_a_study_and_fills_table_and_plot_as_cells_finish(qtbot, panel, tmp
     assert len(xs) == 2 and xs[0] == 20 and all(0 <= y <= 100 for y in ys)
     assert panel.conclusions.toPlainText().strip()
     assert panel.progress.value() == 1000
-    assert (tmp_path / "study" / study.REPORT_FILE).is_file()
+    assert (tmp_path / "study" / REPORT_FILE).is_file()
     assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
 
 
@@ -105,7 +106,7 @@ def test_stop_keeps_finished_cells(qtbot, panel, tmp_path):
     assert 1 <= len(result.cells) < result.planned_cells
     # one row per budget among the kept cells (cells trained side by side may both end)
     assert panel.table.rowCount() == len({cell.budget for cell in result.cells})
-    saved = study.load_study(tmp_path / "study")
+    saved = load_study(tmp_path / "study")
     assert len(saved.cells) == len(result.cells)
 
 
@@ -178,9 +179,7 @@ def _on_one_thread(value):
 
 
 def _cells_by_key(folder: Path) -> dict:
-    return {
-        (c.family, c.budget, c.seed, c.way): c.to_dict() for c in study.load_study(folder).cells
-    }
+    return {(c.family, c.budget, c.seed, c.way): c.to_dict() for c in load_study(folder).cells}
 
 
 def test_an_opened_unfinished_study_offers_resume_and_completes_as_if_never_stopped(
@@ -242,12 +241,12 @@ def test_start_into_a_folder_with_another_study_asks_before_replacing_it(
     assert not panel.start()
     assert not panel.is_running() and "seeds 2 there, 1 now" in questions[-1]
     assert "another study" in panel.status_label.text()
-    assert study.load_study(tmp_path / "study").settings.seeds == 2  # untouched
+    assert load_study(tmp_path / "study").settings.seeds == 2  # untouched
     _answer(monkeypatch, True, questions)
     with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS) as finished:
         assert panel.start()
     assert finished.args[0].status == "completed" and len(questions) == 2
-    assert study.load_study(tmp_path / "study").settings.seeds == 1
+    assert load_study(tmp_path / "study").settings.seeds == 1
 
 
 def test_an_output_folder_that_is_a_file_gives_a_plain_message(panel, tmp_path, shown_errors):

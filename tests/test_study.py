@@ -16,11 +16,25 @@ import pytest
 import torch
 from helpers_data import single_torch_thread, small_mnist, write_small_mnist
 
-from engine import study
 from engine.cli.commands import main
 from engine.events import CellDone, Finished, Progress
-from engine.study import WAYS, StudyError, StudySettings, load_study, run_study
 from engine.study import run as study_run
+from engine.study.report import load_study
+from engine.study.run import run_study
+from engine.study.settings import (
+    CELLS_FILE,
+    CONVERGENCE_PLOT_FILE,
+    PLOT_FILE,
+    REPORT_FILE,
+    STUDY_FILE,
+    TABLE_CSV,
+    TABLE_JSON,
+    WAYS,
+    Cell,
+    StudyError,
+    StudySettings,
+)
+from engine.study.stats import gain_sentence, paired_gain, sentences, summarize
 
 TINY = StudySettings(
     budgets=(20, None),
@@ -56,11 +70,14 @@ def tiny_run(data, tmp_path_factory):
 
 
 def test_study_module_import_is_light():
-    """`evenodd --help` imports engine.study: it must not pull in torch or matplotlib."""
+    """`evenodd --help` imports engine.study.cli (and with it the study's run, report,
+    resume, settings and stats): it must not pull in torch or matplotlib."""
     import subprocess
     import sys
 
-    code = "import sys, engine.study; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    code = (
+        "import sys, engine.study.cli; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -69,7 +86,7 @@ def test_all_cells_run_and_table_has_the_expected_shape(tiny_run):
     result, events, _ = tiny_run
     assert result.status == "completed"
     assert len(result.cells) == result.planned_cells == 2 * (5 + 3)  # seeds x ways
-    summary = study.summarize(result.cells, result.settings)
+    summary = summarize(result.cells, result.settings)
     table = summary["table"]
     assert set(table) == {"mlp"}
     assert list(table["mlp"]) == ["20", "all"]
@@ -85,7 +102,7 @@ def test_all_cells_run_and_table_has_the_expected_shape(tiny_run):
             assert len(info["accuracies"]) == 2 and info["seeds"] == [0, 1]
             assert math.isclose(info["mean"], sum(info["accuracies"]) / 2)
             assert info["std"] is not None and info["std"] >= 0
-    gains = study.summarize(result.cells, result.settings)["gains"]["mlp"]["20"]
+    gains = summarize(result.cells, result.settings)["gains"]["mlp"]["20"]
     assert set(gains) == {"frozen", "finetune"}
     assert len(gains["frozen"]["diffs"]) == 2
     done = [e for e in events if isinstance(e, CellDone)]
@@ -164,10 +181,10 @@ def test_stopping_mid_study_keeps_finished_cells(data, tmp_path):
     reopened = load_study(tmp_path)
     assert reopened.status == "stopped"
     assert [c.to_dict() for c in reopened.cells] == [c.to_dict() for c in result.cells]
-    saved = json.loads((tmp_path / study.TABLE_JSON).read_text())
+    saved = json.loads((tmp_path / TABLE_JSON).read_text())
     assert saved["cells_done"] == 4 and saved["status"] == "stopped"
-    assert (tmp_path / study.PLOT_FILE).stat().st_size > 1000
-    assert (tmp_path / study.CELLS_FILE).read_text().count("\n") == 1 + 4
+    assert (tmp_path / PLOT_FILE).stat().st_size > 1000
+    assert (tmp_path / CELLS_FILE).read_text().count("\n") == 1 + 4
 
 
 # ------------------------------------------------------- cells in worker processes
@@ -251,44 +268,42 @@ def test_saved_study_reopens_identically(tiny_run):
     result, _, out = tiny_run
     reopened = load_study(out)
     assert reopened.settings == result.settings
-    assert study.summarize(reopened.cells, reopened.settings) == study.summarize(
-        result.cells, result.settings
-    )
-    for name in (study.TABLE_CSV, study.REPORT_FILE, study.PLOT_FILE, study.CONVERGENCE_PLOT_FILE):
+    assert summarize(reopened.cells, reopened.settings) == summarize(result.cells, result.settings)
+    for name in (TABLE_CSV, REPORT_FILE, PLOT_FILE, CONVERGENCE_PLOT_FILE):
         assert (out / name).is_file(), name
-    report = (out / study.REPORT_FILE).read_text()
-    for sentence in study.sentences(study.summarize(result.cells, result.settings)):
+    report = (out / REPORT_FILE).read_text()
+    for sentence in sentences(summarize(result.cells, result.settings)):
         assert sentence.replace("'", "&#x27;") in report or sentence in report
 
 
 def test_load_study_refuses_folders_without_a_study(tmp_path):
     with pytest.raises(StudyError, match="no saved study"):
         load_study(tmp_path)
-    (tmp_path / study.STUDY_FILE).write_text("{not json")
+    (tmp_path / STUDY_FILE).write_text("{not json")
     with pytest.raises(StudyError, match="cannot be read"):
         load_study(tmp_path)
-    (tmp_path / study.STUDY_FILE).write_text('{"format": "something else"}')
+    (tmp_path / STUDY_FILE).write_text('{"format": "something else"}')
     with pytest.raises(StudyError, match="not a saved"):
         load_study(tmp_path)
 
 
 def test_paired_gain_and_its_verdicts():
-    clear = study.paired_gain([0.90, 0.91, 0.92], [0.80, 0.80, 0.81])
+    clear = paired_gain([0.90, 0.91, 0.92], [0.80, 0.80, 0.81])
     assert math.isclose(clear["mean"], (0.10 + 0.11 + 0.11) / 3)
     assert clear["clear"] is True and clear["low"] > 0
-    noisy = study.paired_gain([0.90, 0.70, 0.95], [0.80, 0.85, 0.80])
+    noisy = paired_gain([0.90, 0.70, 0.95], [0.80, 0.85, 0.80])
     assert noisy["clear"] is False and noisy["low"] < 0 < noisy["high"]
-    single = study.paired_gain([0.9], [0.8])
+    single = paired_gain([0.9], [0.8])
     assert single["clear"] is None and single["std"] is None
-    assert "unknown" in study.gain_sentence("mlp", "100", "frozen", single)
-    assert "beyond the seed spread" in study.gain_sentence("mlp", "100", "frozen", clear)
-    assert "within the spread" in study.gain_sentence("mlp", "100", "frozen", noisy)
+    assert "unknown" in gain_sentence("mlp", "100", "frozen", single)
+    assert "beyond the seed spread" in gain_sentence("mlp", "100", "frozen", clear)
+    assert "within the spread" in gain_sentence("mlp", "100", "frozen", noisy)
 
 
 def test_sentences_are_computed_not_tilted():
     """A study where scratch wins must say so: the sentences follow the numbers."""
     cells = [
-        study.Cell(
+        Cell(
             "mlp",
             "100",
             100,
@@ -307,8 +322,8 @@ def test_sentences_are_computed_not_tilted():
         for seed in range(3)
         for way, acc in (("scratch", 0.95), ("frozen", 0.80), ("finetune", 0.94))
     ]
-    summary = study.summarize(cells, StudySettings(budgets=(100,), families=("mlp",)))
-    text = " ".join(study.sentences(summary))
+    summary = summarize(cells, StudySettings(budgets=(100,), families=("mlp",)))
+    text = " ".join(sentences(summary))
     assert "helped beyond the seed spread in 0" in text
     assert "Hurt: mlp 100 frozen" in text
     assert "100: scratch 95.10%" in text  # two digits, as the table: 99.46 must not read 99.5
@@ -500,8 +515,8 @@ def test_a_resumed_study_trains_only_the_missing_cells_and_equals_an_uninterrupt
     assert len(counted_cells) == resumed.planned_cells - 5  # only the missing cells
     assert counted_pretrainings == []  # the saved encoder, not a new pretraining
     assert _numbers(resumed) == _numbers(uninterrupted)
-    assert _without_seconds(study.summarize(resumed.cells, TINY)) == _without_seconds(
-        study.summarize(uninterrupted.cells, TINY)
+    assert _without_seconds(summarize(resumed.cells, TINY)) == _without_seconds(
+        summarize(uninterrupted.cells, TINY)
     )
     assert _numbers(load_study(tmp_path)) == _numbers(uninterrupted)
     assert len([e for e in events if isinstance(e, CellDone)]) == resumed.planned_cells
@@ -547,9 +562,9 @@ def test_a_lost_encoder_file_is_pretrained_again_identically(data, tiny_run, tmp
 
 def test_an_encoder_that_pretrains_differently_is_refused(data, tmp_path, one_thread):
     run_study(data, TINY, *_stop_after(4), out_dir=tmp_path)
-    saved = json.loads((tmp_path / study.STUDY_FILE).read_text())
+    saved = json.loads((tmp_path / STUDY_FILE).read_text())
     saved["pretraining"]["mlp"]["weights_sha256"] = "0" * 64  # as if trained elsewhere
-    (tmp_path / study.STUDY_FILE).write_text(json.dumps(saved))
+    (tmp_path / STUDY_FILE).write_text(json.dumps(saved))
     with pytest.raises(StudyError, match="start the study over"):
         run_study(data, TINY, out_dir=tmp_path)
 
@@ -589,7 +604,7 @@ def test_a_study_of_other_data_is_not_resumed(data, tmp_path, one_thread):
 def test_a_damaged_study_file_is_refused_unless_restarting(data, tmp_path, one_thread):
     from engine.study.resume import OtherStudyError
 
-    (tmp_path / study.STUDY_FILE).write_text("{half a fi")
+    (tmp_path / STUDY_FILE).write_text("{half a fi")
     with pytest.raises(OtherStudyError, match="cannot be resumed"):
         run_study(data, TINY, out_dir=tmp_path)
     assert run_study(data, replace(TINY, seeds=1), out_dir=tmp_path, restart=True).cells

@@ -40,49 +40,6 @@ Layout: settings (constants, StudySettings, Cell, StudyResult), stats (summaries
 generated sentences), report (result files, plots, report.html, load_study), run
 (train_cell, run_study), resume (what a run into a folder holding a study may keep),
 pool (cells in worker processes) and cli (`evenodd compare`,
-used by engine.cli.commands). The names other code uses are re-exported here; patch train_cell in
-engine.study.run, where run_study looks it up.
+used by engine.cli.commands). Import a name from the module that holds it (nothing is
+re-exported here); patch train_cell in engine.study.run, where run_study looks it up.
 """
-
-from engine.study.report import fmt_gain, fmt_mean_std, load_study
-from engine.study.resume import OtherStudyError
-from engine.study.run import run_study
-from engine.study.settings import (
-    CELLS_FILE,
-    CONVERGENCE_PLOT_FILE,
-    PLOT_FILE,
-    REPORT_FILE,
-    STUDY_FILE,
-    TABLE_CSV,
-    TABLE_JSON,
-    WAYS,
-    Cell,
-    StudyError,
-    StudySettings,
-    budget_key,
-)
-from engine.study.stats import gain_sentence, paired_gain, sentences, summarize
-
-__all__ = [
-    "CELLS_FILE",
-    "CONVERGENCE_PLOT_FILE",
-    "PLOT_FILE",
-    "REPORT_FILE",
-    "STUDY_FILE",
-    "TABLE_CSV",
-    "TABLE_JSON",
-    "WAYS",
-    "Cell",
-    "OtherStudyError",
-    "StudyError",
-    "StudySettings",
-    "budget_key",
-    "fmt_gain",
-    "fmt_mean_std",
-    "gain_sentence",
-    "load_study",
-    "paired_gain",
-    "run_study",
-    "sentences",
-    "summarize",
-]

@@ -52,10 +52,9 @@ from engine.errors import UserError
 from engine.options import TRAIN_OPTIONS
 from engine.reports.console import format_seconds
 from engine.reports.figures import PANEL
-from engine.study import WAYS, StudySettings, budget_key
 from engine.study import figures as study_figures
 from engine.study.figures import ACCURACY_LABEL, StudyArtists
-from engine.study.settings import semi_budgets_from_text
+from engine.study.settings import WAYS, StudySettings, budget_key, semi_budgets_from_text
 from gui.state import errors
 from gui.state.model import LONG_JOBS, job_title
 from gui.state.signals import AppState
@@ -106,7 +105,7 @@ class StudyPlot(LiveCanvas):
 
     @changes_figure
     def update_summary(self, summary: dict) -> None:
-        """Set every line from engine.study.summarize output (mean ± std per way)."""
+        """Set every line from engine.study.stats.summarize output (mean ± std per way)."""
         study_figures.show_accuracy(self.panels, summary)
         self.mark_dirty()
 
@@ -134,7 +133,7 @@ class ComparePanel(QWidget):
         self.state = state
         self.runner = state.runner  # the app's one runner: a study never runs beside a job
         self._cells: list[Any] = []
-        self._settings: Any = None  # engine.study.StudySettings of what is shown
+        self._settings: Any = None  # engine.study.settings.StudySettings of what is shown
         self._out: Path | None = None
         self._started = 0.0
         self.result: Any = None  # the last StudyResult (finished, stopped or opened)
@@ -297,9 +296,9 @@ class ComparePanel(QWidget):
     # --------------------------------------------------------------------- settings
 
     def study_settings(self) -> Any:
-        """The engine.study.StudySettings the controls describe (raises StudyError)."""
+        """The engine.study.settings.StudySettings the controls describe (raises StudyError)."""
         from engine.data.mnist import budgets_from_text
-        from engine.study import StudyError
+        from engine.study.settings import StudyError
 
         families = tuple(
             family
@@ -465,7 +464,7 @@ class ComparePanel(QWidget):
         data = self.state.data.mnist
 
         def job(on_event, should_stop):
-            from engine.study import run_study
+            from engine.study.run import run_study
 
             return run_study(data, settings, on_event, should_stop, out, restart)
 
@@ -505,7 +504,7 @@ class ComparePanel(QWidget):
         )
 
     def _on_cell(self, event: Any) -> None:
-        from engine.study import Cell
+        from engine.study.settings import Cell
 
         self._cells.append(Cell.from_dict(event.extra))
         self._refresh_results()
@@ -527,7 +526,7 @@ class ComparePanel(QWidget):
     def _on_failure(self, message: str, details: str) -> None:
         self._status(f"failed: {message}")
         if self._out is not None:  # the cells finished before the failure are on disk
-            from engine.study import load_study
+            from engine.study.report import load_study
 
             with contextlib.suppress(UserError):  # no study written yet: nothing to resume
                 self._set_resumable(load_study(self._out), self._out)
@@ -546,7 +545,7 @@ class ComparePanel(QWidget):
         if self.runner.is_busy() and self.runner.name == "compare":
             self.state.status("Stop the running study before opening another one.")
             return False
-        from engine.study import load_study
+        from engine.study.report import load_study
 
         try:
             result = load_study(folder)
@@ -587,8 +586,8 @@ class ComparePanel(QWidget):
         self.plot.reset(tuple(settings.families))
 
     def summary(self) -> dict:
-        """engine.study.summarize of the cells shown so far."""
-        from engine.study import summarize
+        """engine.study.stats.summarize of the cells shown so far."""
+        from engine.study.stats import summarize
 
         return summarize(self._cells, self._settings)
 
@@ -597,13 +596,13 @@ class ComparePanel(QWidget):
         self.plot.update_summary(summary)
         self._fill_table(summary)
         if final:
-            from engine.study import sentences
+            from engine.study.stats import sentences
 
             items = "".join(f"<li>{_escape(s)}</li>" for s in sentences(summary))
             self.conclusions.setHtml(f"<ul>{items}</ul>" if items else "")
 
     def _fill_table(self, summary: dict) -> None:
-        from engine.study import fmt_gain, fmt_mean_std
+        from engine.study.report import fmt_gain, fmt_mean_std
 
         rows = [
             (family, budget, row, summary["gains"].get(family, {}).get(budget, {}))

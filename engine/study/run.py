@@ -191,12 +191,13 @@ def run_study(
             )
     saved = resume.saved_study(out, settings, restart) if out is not None else None
     data_sha = resume.data_sha256(data)
+    plan = plan_cells(settings)
     kept: dict[resume.CellKey, Cell] = {}
     if saved is not None:
         resume.check_same_data(saved, data_sha, out)
-        planned = {resume.plan_key(*key) for key in plan_cells(settings)}
+        planned = {resume.plan_key(*key) for key in plan}
         kept = {resume.cell_key(c): c for c in saved.cells if resume.cell_key(c) in planned}
-    missing = [key for key in plan_cells(settings) if resume.plan_key(*key) not in kept]
+    missing = [key for key in plan if resume.plan_key(*key) not in kept]
     families = [f for f in settings.families if any(key[0] == f for key in missing)]
     encoders = _saved_encoders(out, saved, families)
 
@@ -210,7 +211,7 @@ def run_study(
     )
     workers = settings.workers or default_workers()
     progress = _Progress(total, on_event)
-    progress.cells_total = len(plan_cells(settings))
+    progress.cells_total = len(plan)
     result = StudyResult(settings, planned_cells=progress.cells_total, out_dir=out)
     result.info = {
         "data_source": data.source,

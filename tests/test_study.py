@@ -264,6 +264,17 @@ def test_stop_reaches_cells_running_in_worker_processes(data):
     assert time.monotonic() - pretrained[-1] < 60
 
 
+def test_a_restart_deletes_every_file_a_study_writes(tiny_run):
+    """A file added to a study's outputs but not to the restart's list would be left
+    behind, stale, by `--restart`."""
+    from engine.study.resume import study_files
+
+    _, _, out = tiny_run
+    written = {path.name for path in out.iterdir()}
+    assert "report.html" in written and "encoder-mlp.pt" in written
+    assert written <= {path.name for path in study_files(out)}
+
+
 def test_saved_study_reopens_identically(tiny_run):
     result, _, out = tiny_run
     reopened = load_study(out)

@@ -35,6 +35,18 @@ from engine.study.stats import pct, sentences, summarize
 
 # --------------------------------------------------------------------------------- files
 
+# Every file a study writes into its folder, by role (write_outputs' result); with the
+# pretrained encoders, what a restart deletes (engine.study.resume.study_files).
+RESULT_FILES = {
+    "study": STUDY_FILE,
+    "cells": CELLS_FILE,
+    "table_csv": TABLE_CSV,
+    "table_json": TABLE_JSON,
+    "plot": PLOT_FILE,
+    "convergence_plot": CONVERGENCE_PLOT_FILE,
+    "report": REPORT_FILE,
+}
+
 
 def _write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
@@ -153,15 +165,7 @@ def write_outputs(out: Path, result: StudyResult) -> dict[str, Path]:
         convergence_figure(summary, result.settings), out / CONVERGENCE_PLOT_FILE
     )
     _write_text(out / REPORT_FILE, report_html(result, summary, plot, convergence))
-    return {
-        "study": out / STUDY_FILE,
-        "cells": out / CELLS_FILE,
-        "table_csv": out / TABLE_CSV,
-        "table_json": out / TABLE_JSON,
-        "plot": out / PLOT_FILE,
-        "convergence_plot": out / CONVERGENCE_PLOT_FILE,
-        "report": out / REPORT_FILE,
-    }
+    return {role: out / name for role, name in RESULT_FILES.items()}
 
 
 def load_study(folder: str | Path) -> StudyResult:

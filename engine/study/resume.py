@@ -21,15 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from engine.config import ARCHS
 from engine.files import check_output_folder
-from engine.study.report import load_study
+from engine.study.report import RESULT_FILES, load_study
 from engine.study.settings import (
-    CELLS_FILE,
-    CONVERGENCE_PLOT_FILE,
-    PLOT_FILE,
-    REPORT_FILE,
     STUDY_FILE,
-    TABLE_CSV,
-    TABLE_JSON,
     Cell,
     StudyError,
     StudyResult,
@@ -91,8 +85,7 @@ def _show(value: Any) -> str:
 
 def study_files(out: Path) -> list[Path]:
     """The files a study writes into its folder (nothing else there is ever touched)."""
-    names = [STUDY_FILE, CELLS_FILE, TABLE_CSV, TABLE_JSON, PLOT_FILE, CONVERGENCE_PLOT_FILE]
-    names += [REPORT_FILE, *(ENCODER_FILE.format(family=f) for f in ARCHS)]
+    names = [*RESULT_FILES.values(), *(ENCODER_FILE.format(family=f) for f in ARCHS)]
     return [out / name for name in names]
 
 

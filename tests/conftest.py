@@ -1,7 +1,9 @@
 """Shared test set-up: headless Qt, isolated settings, no leaked threads, tiny MNIST.
 
 QT_QPA_PLATFORM must be set before anything imports Qt, which is why it is the first thing
-here. `tiny_mnist_dir` is a plain (non-GUI) fixture any test may use.
+here. `tiny_mnist_dir`, `data`, `split` and `one_torch_thread` are plain (non-GUI)
+fixtures any test may use (a module with other data defines its own `data`); `loaded`,
+`window` and `draw_threads` are the app's.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 from pathlib import Path
 
 import pytest
-from helpers_data import write_small_mnist
+from helpers_data import single_torch_thread, small_mnist, write_small_mnist
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +24,65 @@ def tiny_mnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with the four MNIST .gz files: 600 training and 200 test images of ten
     synthetic, learnable 'digits'. Shared by the session: do not write into it."""
     return write_small_mnist(tmp_path_factory.mktemp("tiny_mnist"), n_train=600, n_test=200)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread while a module's tests run (helpers_data.single_torch_thread):
+    use with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    yield from single_torch_thread()
+
+
+@pytest.fixture(scope="module")
+def data():
+    """200 training and 40 test images in memory (helpers_data.small_mnist), per module."""
+    return small_mnist(200, 40)
+
+
+@pytest.fixture(scope="module")
+def split(data):
+    """The training/validation split of `data`'s training images."""
+    from engine.data.mnist import split_train_val
+
+    return split_train_val(len(data.train_images))
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_mnist_dir: Path):
+    """The tiny data set read and summarised once, as the Data tab would after loading."""
+    from engine.data.mnist import read_folder
+    from gui.panels.data_panel import summarise
+
+    return summarise(read_folder(tiny_mnist_dir))
+
+
+@pytest.fixture
+def window(qtbot, shown_errors, answer_quit):
+    """The main window; errors are collected (`shown_errors`) and quitting is answered."""
+    from gui.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    yield win
+    win.state.runner.shutdown()
+
+
+@pytest.fixture
+def draw_threads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Idents of the threads that drew any figure during the test."""
+    import threading
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    seen: list[int] = []
+    original = FigureCanvasAgg.draw
+
+    def recording_draw(self: FigureCanvasAgg) -> None:
+        seen.append(threading.get_ident())
+        original(self)
+
+    monkeypatch.setattr(FigureCanvasAgg, "draw", recording_draw)
+    return seen
 
 
 @pytest.fixture(autouse=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers_data import digit_templates, single_torch_thread, write_small_mnist
+from helpers_cli import cli
+from helpers_data import digit_templates, write_small_mnist
 from PIL import Image
 
 import engine.store.resources
@@ -23,20 +23,7 @@ TINY_TRAIN = ["--epochs", "1", "--batch-size", "64", "--quiet"]
 TINY_BUDGET = ["--steps", "20", "--unlabelled-batch", "32"]  # below all labels
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    yield from single_torch_thread()
-
-
-def cli(args: list[str]) -> int:
-    """main() in-process; argparse's SystemExit becomes a return code. Restores SIGINT."""
-    handler = signal.getsignal(signal.SIGINT)
-    try:
-        return main([str(a) for a in args])
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    finally:
-        signal.signal(signal.SIGINT, handler)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def one_error_line(err: str) -> str:

@@ -21,23 +21,6 @@ from gui.main_window import MainWindow
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def loaded(tiny_mnist_dir: Path):
-    """The tiny data set read and summarised once, as the Data tab would after loading."""
-    from engine.data.mnist import read_folder
-    from gui.panels.data_panel import summarise
-
-    return summarise(read_folder(tiny_mnist_dir))
-
-
-@pytest.fixture
-def window(qtbot, shown_errors, answer_quit):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    yield win
-    win.state.runner.shutdown()
-
-
 def with_data(win: MainWindow, loaded) -> MainWindow:
     win.state.set_data(loaded)
     win.data_panel.show_data(loaded)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers_data import make_digits, single_torch_thread
+from helpers_data import make_digits
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 from test_gui_draw import draw_bar, draw_ring
@@ -25,9 +25,7 @@ from gui.state.settings import open_settings
 ARCH = ArchConfig("mlp", latent=8, width=4, dropout=0.0, head_hidden=8)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    yield from single_torch_thread()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
@@ -231,14 +229,6 @@ def test_evaluate_on_my_drawings(window, qtbot, tmp_path) -> None:
     assert panel.evaluation is None and "not evaluated yet" in panel.metrics_box.title()
     panel.show_combo.setCurrentText("My drawings")
     assert panel.evaluation.to_dict() == expected.to_dict()
-
-
-@pytest.fixture(scope="module")
-def loaded(tiny_mnist_dir: Path):
-    from engine.data.mnist import read_folder
-    from gui.panels.data_panel import summarise
-
-    return summarise(read_folder(tiny_mnist_dir))
 
 
 def test_finetune_adds_my_drawings_to_the_labels(window, qtbot, loaded, tmp_path) -> None:

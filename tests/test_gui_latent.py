@@ -5,11 +5,9 @@ hovering shows the digit, and the colouring switch recolours and is remembered."
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
@@ -17,14 +15,6 @@ from PySide6.QtWidgets import QApplication
 from engine.events import LatentMap
 from gui.main_window import MainWindow
 from gui.widgets.latent_map import projection_running
-
-
-@pytest.fixture(scope="module")
-def loaded(tiny_mnist_dir: Path):
-    from engine.data.mnist import read_folder
-    from gui.panels.data_panel import summarise
-
-    return summarise(read_folder(tiny_mnist_dir))
 
 
 @pytest.fixture
@@ -39,20 +29,6 @@ def window(qtbot, monkeypatch):
     win.state.runner.shutdown()
     projector = win.pretrain_panel.latent_map.projector
     qtbot.waitUntil(lambda: not projector.is_busy(), timeout=60_000)
-
-
-@pytest.fixture
-def draw_threads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Idents of the threads that drew any figure during the test."""
-    seen: list[int] = []
-    original = FigureCanvasAgg.draw
-
-    def recording_draw(self: FigureCanvasAgg) -> None:
-        seen.append(threading.get_ident())
-        original(self)
-
-    monkeypatch.setattr(FigureCanvasAgg, "draw", recording_draw)
-    return seen
 
 
 def shown_maps(panel) -> list[LatentMap]:

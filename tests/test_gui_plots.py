@@ -6,26 +6,10 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-import pytest
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 
 from gui.widgets.plots import ConfusionPlot, ImageGrid, LossPlot
-
-
-@pytest.fixture
-def draw_threads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Idents of the threads that drew any figure during the test."""
-    seen: list[int] = []
-    original = FigureCanvasAgg.draw
-
-    def recording_draw(self: FigureCanvasAgg) -> None:
-        seen.append(threading.get_ident())
-        original(self)
-
-    monkeypatch.setattr(FigureCanvasAgg, "draw", recording_draw)
-    return seen
 
 
 def test_training_updates_are_drawn_off_the_gui_thread(qtbot, draw_threads) -> None:

@@ -19,22 +19,6 @@ from gui.main_window import MainWindow
 TIMEOUT_MS = 60_000
 
 
-@pytest.fixture(scope="module")
-def loaded(tiny_mnist_dir: Path):
-    from engine.data.mnist import read_folder
-    from gui.panels.data_panel import summarise
-
-    return summarise(read_folder(tiny_mnist_dir))
-
-
-@pytest.fixture
-def window(qtbot, shown_errors, answer_quit):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    yield win
-    win.state.runner.shutdown()
-
-
 def status(win: MainWindow) -> str:
     return win.statusBar().currentMessage()
 

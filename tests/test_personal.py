@@ -4,17 +4,16 @@
 from __future__ import annotations
 
 import json
-import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers_data import make_digits, single_torch_thread, small_mnist
+from helpers_cli import cli
+from helpers_data import make_digits, small_mnist
 from PIL import Image
 
 import engine.data.personal
-from engine.cli.commands import main
 from engine.config import ArchConfig, ConfigError, TrainConfig
 from engine.data.mnist import label_budget, parity, split_train_val
 from engine.data.personal import (
@@ -33,9 +32,7 @@ from engine.store.checkpoint import save_checkpoint
 ARCH = ArchConfig(arch="mlp", latent=8, width=4, dropout=0.0, head_hidden=8)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    yield from single_torch_thread()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -249,16 +246,6 @@ def test_finetune_refuses_bad_extra(extra, words) -> None:
 
 
 # ----------------------------------------------------------------------------- the CLI
-
-
-def cli(args: list) -> int:
-    handler = signal.getsignal(signal.SIGINT)
-    try:
-        return main([str(a) for a in args])
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    finally:
-        signal.signal(signal.SIGINT, handler)
 
 
 @pytest.fixture(scope="module")

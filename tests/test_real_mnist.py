@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers_data import single_torch_thread
 
 from engine.config import ArchConfig, TrainConfig
 from engine.data.mnist import Split, label_budget, read_folder, split_train_val
@@ -22,16 +21,12 @@ pytestmark = [
         not MNIST_DIR.is_dir(),
         reason=f"real MNIST not found at {MNIST_DIR} (the four IDX files as published)",
     ),
+    pytest.mark.usefixtures("one_torch_thread"),
 ]
 
 # As published (LeCun et al.): images per digit 0-9.
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    yield from single_torch_thread()
 
 
 @pytest.fixture(scope="module")

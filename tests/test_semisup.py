@@ -7,11 +7,11 @@ import dataclasses
 
 import pytest
 import torch
-from helpers_data import single_torch_thread, small_mnist
+from helpers_weights import same_weights, weights
 
 from engine.config import ArchConfig, ConfigError, SemiSupConfig, TrainConfig
 from engine.data.augment import strong_augment
-from engine.data.mnist import label_budget, split_train_val
+from engine.data.mnist import label_budget
 from engine.events import PseudoLabels
 from engine.learning.training import finetune
 
@@ -23,32 +23,12 @@ SEMI = SemiSupConfig(unlabelled_batch=24, threshold=0.5)  # every image is "conf
 ROUND = 4
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    yield from single_torch_thread()
-
-
-@pytest.fixture(scope="module")
-def data():
-    return small_mnist(200, 40)
-
-
-@pytest.fixture(scope="module")
-def split(data):
-    return split_train_val(len(data.train_images))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def labelled(data, split):
     return label_budget(data.train_labels, split.train, 20, seed=0)
-
-
-def _weights(result) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in result.model.state_dict().items()}
-
-
-def _same(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def _semi(data, split, labelled, **kwargs):
@@ -68,7 +48,7 @@ def test_labels_outside_the_budget_never_reach_training(data, split, labelled):
         dataclasses.replace(data, train_labels=relabelled), ARCH, CFG, labelled,
         round_steps=ROUND, unlabelled=split.train, semisup=SEMI, split=split,
     )  # fmt: skip
-    assert _same(_weights(before), _weights(after))
+    assert same_weights(weights(before.model), weights(after.model))
 
 
 def test_the_unlabelled_pixels_are_learned_from(data, split, labelled):
@@ -78,7 +58,7 @@ def test_the_unlabelled_pixels_are_learned_from(data, split, labelled):
     events = []
     semi = _semi(data, split, labelled, on_event=events.append)
     supervised = finetune(data, ARCH, CFG, labelled, round_steps=ROUND, split=split)
-    assert not _same(_weights(semi), _weights(supervised))
+    assert not same_weights(weights(semi.model), weights(supervised.model))
     assert semi.unlabelled == len(split.train) and supervised.unlabelled == 0
     rounds = [e for e in events if isinstance(e, PseudoLabels)]
     assert [e.epoch for e in rounds] == [1, 2, 3]
@@ -86,7 +66,7 @@ def test_the_unlabelled_pixels_are_learned_from(data, split, labelled):
     assert semi.pseudo_labels == rounds
     others = split.train.flip(0)[: len(split.train) // 2]
     changed = _semi(data, split, labelled, unlabelled=others)
-    assert not _same(_weights(semi), _weights(changed))
+    assert not same_weights(weights(semi.model), weights(changed.model))
 
 
 def test_a_threshold_no_prediction_reaches_learns_nothing_from_the_unlabelled(
@@ -103,9 +83,9 @@ def test_a_threshold_no_prediction_reaches_learns_nothing_from_the_unlabelled(
 
 def test_same_seed_same_weights_other_seed_other_weights(data, split, labelled):
     a, b = _semi(data, split, labelled), _semi(data, split, labelled)
-    assert _same(_weights(a), _weights(b))
+    assert same_weights(weights(a.model), weights(b.model))
     c = _semi(data, split, labelled, cfg=dataclasses.replace(CFG, seed=1))
-    assert not _same(_weights(a), _weights(c))
+    assert not same_weights(weights(a.model), weights(c.model))
 
 
 def test_stop_is_honoured_within_a_batch(data, split, labelled):

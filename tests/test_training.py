@@ -9,13 +9,13 @@ import threading
 import numpy as np
 import pytest
 import torch
-from helpers_data import single_torch_thread, small_mnist
+from helpers_weights import same_weights, weights
 from torch import nn
 from torch.nn import functional as F
 
 import engine.learning.device
 from engine.config import ArchConfig, ConfigError, TrainConfig
-from engine.data.mnist import label_budget, split_train_val
+from engine.data.mnist import label_budget
 from engine.events import EpochEnd, Finished, Progress, Reconstructions
 from engine.learning.device import training_precision
 from engine.learning.models import Autoencoder
@@ -32,32 +32,12 @@ ARCH = ArchConfig(arch="conv", latent=8, width=4, dropout=0.1, head_hidden=8)
 FAST = TrainConfig(epochs=1, batch_size=32, lr=3e-3, max_steps=3)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    yield from single_torch_thread()
-
-
-@pytest.fixture(scope="module")
-def data():
-    return small_mnist(200, 40)
-
-
-@pytest.fixture(scope="module")
-def split(data):
-    return split_train_val(len(data.train_images))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def labelled(data, split):
     return label_budget(data.train_labels, split.train, 60, seed=0)
-
-
-def _state(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 class Toy:
@@ -82,7 +62,7 @@ class Toy:
         return F.mse_loss(output, target)
 
     def snapshot(self, model: nn.Module, epoch: int) -> None:
-        self.snapshots[epoch] = _state(model)
+        self.snapshots[epoch] = weights(model)
 
     def fit(self, validate, **kwargs):
         options = {"after_epoch": self.snapshot, **kwargs}
@@ -109,8 +89,8 @@ def test_early_stopping_restores_best_weights():
     assert finished.best_epoch == 2 and finished.epochs_run == 4
     assert finished.best_val_loss == 0.5
     assert set(toy.snapshots) == {1, 2, 3, 4}
-    assert not _same(toy.snapshots[2], toy.snapshots[4]), "weights should have moved on"
-    assert _same(_state(toy.model), toy.snapshots[2])
+    assert not same_weights(toy.snapshots[2], toy.snapshots[4]), "weights should have moved on"
+    assert same_weights(weights(toy.model), toy.snapshots[2])
     assert [e.best_epoch for e in result.history] == [1, 2, 2, 2]
     assert events[-1] is finished and not toy.model.training
     assert result.ok
@@ -122,7 +102,7 @@ def test_improvements_below_min_delta_do_not_count():
     result = toy.fit(scripted([1.0, 0.995, 0.991, 0.5]), cfg=cfg)
     assert result.finished.status == "early_stopped"
     assert result.finished.best_epoch == 1 and result.finished.epochs_run == 3
-    assert _same(_state(toy.model), toy.snapshots[1])
+    assert same_weights(weights(toy.model), toy.snapshots[1])
 
 
 def test_completed_run_keeps_best_not_last():
@@ -130,7 +110,7 @@ def test_completed_run_keeps_best_not_last():
     cfg = TrainConfig(epochs=3, batch_size=10, lr=0.1, patience=5, schedule="constant")
     result = toy.fit(scripted([0.8, 0.3, 0.6]), cfg=cfg)
     assert result.finished.status == "completed" and result.finished.best_epoch == 2
-    assert _same(_state(toy.model), toy.snapshots[2])
+    assert same_weights(weights(toy.model), toy.snapshots[2])
 
 
 def test_completed_run_can_keep_its_last_weights_instead():
@@ -140,7 +120,7 @@ def test_completed_run_can_keep_its_last_weights_instead():
     )
     result = toy.fit(scripted([0.8, 0.3, 0.6]), cfg=cfg)
     assert result.finished.status == "completed" and result.finished.best_epoch == 2
-    assert _same(_state(toy.model), toy.snapshots[3])
+    assert same_weights(weights(toy.model), toy.snapshots[3])
     assert "last weights" in result.finished.reason
 
 
@@ -154,15 +134,15 @@ def test_a_stopped_run_keeping_the_last_weights_keeps_them_not_the_best():
         nonlocal calls, at_stop
         calls += 1
         if calls > 10:  # in epoch 3, after two validated epochs
-            at_stop = at_stop or _state(toy.model)
+            at_stop = at_stop or weights(toy.model)
             return True
         return False
 
     cfg = TrainConfig(epochs=5, batch_size=10, lr=0.1, patience=5, keep_best=False)
     result = toy.fit(scripted([0.3, 0.6, 0.9]), cfg=cfg, should_stop=should_stop)
     assert result.finished.status == "stopped"
-    assert not _same(_state(toy.model), toy.snapshots[1])  # the best epoch by validation
-    assert _same(_state(toy.model), at_stop)
+    assert not same_weights(weights(toy.model), toy.snapshots[1])  # the best epoch by validation
+    assert same_weights(weights(toy.model), at_stop)
     assert "last weights" in result.finished.reason
 
 
@@ -171,7 +151,7 @@ def test_a_diverged_run_keeping_the_last_weights_goes_back_to_its_last_finished_
     cfg = TrainConfig(epochs=5, batch_size=10, lr=0.1, patience=5, keep_best=False)
     result = toy.fit(scripted([0.3, 0.6, math.nan]), cfg=cfg)
     assert result.finished.status == "diverged"
-    assert _same(_state(toy.model), toy.snapshots[2])
+    assert same_weights(weights(toy.model), toy.snapshots[2])
 
 
 # -------------------------------------------------------------------------------- stopping
@@ -192,7 +172,7 @@ def test_stop_flag_stops_within_one_batch():
     assert finished.status == "stopped" and finished.steps == 6
     assert finished.epochs_run == 1  # the partial epoch is not validated
     assert "kept the best weights (epoch 1)" in finished.reason
-    assert _same(_state(toy.model), toy.snapshots[1])
+    assert same_weights(weights(toy.model), toy.snapshots[1])
     assert result.ok
 
 
@@ -240,17 +220,17 @@ def test_nan_loss_stops_as_diverged_and_keeps_best():
     assert finished.status == "diverged" and not result.ok
     assert "nan" in finished.reason and "learning rate" in finished.reason
     assert finished.steps == 5  # the NaN batch was not applied
-    assert _same(_state(toy.model), toy.snapshots[1])
+    assert same_weights(weights(toy.model), toy.snapshots[1])
     assert all(torch.isfinite(p).all() for p in toy.model.parameters())
 
 
 def test_inf_loss_in_first_epoch():
     toy = Toy()
     toy.loss_fn = lambda output, inputs, target: F.mse_loss(output, target) + math.inf
-    before = _state(toy.model)
+    before = weights(toy.model)
     result = toy.fit(scripted([1.0]))
     assert result.finished.status == "diverged" and "inf" in result.finished.reason
-    assert _same(_state(toy.model), before)
+    assert same_weights(weights(toy.model), before)
 
 
 def test_nan_validation_loss_is_diverged():
@@ -258,7 +238,7 @@ def test_nan_validation_loss_is_diverged():
     result = toy.fit(scripted([1.0, float("nan")]))
     assert result.finished.status == "diverged"
     assert "validation" in result.finished.reason
-    assert _same(_state(toy.model), toy.snapshots[1])
+    assert same_weights(weights(toy.model), toy.snapshots[1])
 
 
 @pytest.mark.parametrize(("lr", "status"), [(10.0, "diverged"), (1e-3, "completed")])
@@ -391,18 +371,18 @@ def test_max_steps_in_fit_counts_batches():
 
 def test_finetune_never_changes_the_given_encoder(data, split, labelled):
     encoder = Autoencoder(ARCH).encoder
-    before = _state(encoder)
+    before = weights(encoder)
     cfg = TrainConfig(epochs=1, batch_size=16, lr=1e-2, max_steps=3)
     result = finetune(data, ARCH, cfg, labelled, encoder, freeze=False, split=split)
-    assert _same(_state(encoder), before)
-    assert not _same(_state(result.model.encoder), before)  # the copy was trained
+    assert same_weights(weights(encoder), before)
+    assert not same_weights(weights(result.model.encoder), before)  # the copy was trained
 
 
 def test_frozen_encoder_is_not_trained(data, split, labelled):
     encoder = Autoencoder(ARCH).encoder
     cfg = TrainConfig(epochs=1, batch_size=16, lr=1e-2, max_steps=3)
     result = finetune(data, ARCH, cfg, labelled, encoder, freeze=True, split=split)
-    assert _same(_state(result.model.encoder), _state(encoder))
+    assert same_weights(weights(result.model.encoder), weights(encoder))
     assert result.fit.finished.steps == 3
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers_data import single_torch_thread
 
 from engine.config import ArchConfig, TrainConfig
 from engine.data.mnist import (
@@ -31,9 +30,7 @@ TINY = ArchConfig(arch="mlp", latent=8, width=4)
 ONE_EPOCH = TrainConfig(epochs=1, batch_size=64)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    yield from single_torch_thread()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

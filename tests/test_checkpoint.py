@@ -282,28 +282,21 @@ def test_truncated_checkpoint(tmp_path, encoder_file):
     _refused(path, "not a valid checkpoint")
 
 
-def test_checkpoint_for_another_architecture(tmp_path, encoder_file):
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"width": 8}, "architecture"),  # weights made for another width
+        ({"arch": "mlp"}, "architecture"),  # claims the other family
+        ({"latent": 0}, "latent"),  # an architecture that cannot exist
+    ],
+    ids=["other-width", "other-family", "impossible"],
+)
+def test_checkpoint_whose_arch_does_not_fit_its_weights(tmp_path, encoder_file, change, message):
     payload = _raw(encoder_file)
-    payload["arch"] = {**payload["arch"], "width": 8}
-    path = tmp_path / "wide.pt"
+    payload["arch"] = {**payload["arch"], **change}
+    path = tmp_path / "changed.pt"
     torch.save(payload, path)
-    _refused(path, "architecture")
-
-
-def test_checkpoint_claiming_other_family(tmp_path, encoder_file):
-    payload = _raw(encoder_file)
-    payload["arch"] = {**payload["arch"], "arch": "mlp"}
-    path = tmp_path / "mlp.pt"
-    torch.save(payload, path)
-    _refused(path, "architecture")
-
-
-def test_checkpoint_with_impossible_arch(tmp_path, encoder_file):
-    payload = _raw(encoder_file)
-    payload["arch"] = {**payload["arch"], "latent": 0}
-    path = tmp_path / "bad.pt"
-    torch.save(payload, path)
-    _refused(path, "latent")
+    _refused(path, message)
 
 
 def test_checkpoint_with_missing_weight(tmp_path, encoder_file):

@@ -7,9 +7,11 @@ labels, then 100 labels with the unlabelled images for 1500 steps), evaluates, t
 pretrains again (1 epoch) while a simulated pen draws rings on the Draw tab's canvas (~60
 mouse events a second) and times the live predictions. A 10 ms QTimer heartbeat measures
 the stalls; a watchdog thread samples every thread's stack whenever the heartbeat is more
-than 0.1 s late. Afterwards it takes the screenshots of docs/screenshots into a new
-temporary folder, which it prints, for copying over (the Compare tab's when given a saved
-study folder). Run on a screen, e.g.
+than 0.1 s late, and prints each stall with the GUI thread's stack and where its time went
+(on a CPU, waiting for one, or blocked), which tells the app's own work from a busy
+machine. Afterwards it takes the screenshots of docs/screenshots into a new temporary
+folder, which it prints, for copying over (the Compare tab's when given a saved study
+folder). Run on a screen, e.g.
     xvfb-run -a -s "-screen 0 1400x900x24" python bench/gui_heartbeat.py [MNIST_DIR [STUDY]]
 Settings go to a temporary file, never the user's.
 """
@@ -64,19 +66,62 @@ def main() -> None:
     beat.timer.timeout.connect(recording_tick)
     stalls: collections.Counter[str] = collections.Counter()
     main_id = threading.main_thread().ident
+    main_tid = threading.main_thread().native_id
+
+    def schedstat() -> tuple[float, float]:
+        """The GUI thread's seconds on a CPU and seconds runnable but waiting for one."""
+        try:
+            with open(f"/proc/self/task/{main_tid}/schedstat") as handle:
+                on_cpu, waiting, _ = handle.read().split()
+            return int(on_cpu) / 1e9, int(waiting) / 1e9
+        except (OSError, ValueError):
+            return math.nan, math.nan
 
     def watchdog() -> None:
+        """Samples stacks during stalls and, per stall, where the GUI thread's time went:
+        on a CPU (work in the GUI thread), runnable but waiting for a CPU (the machine is
+        busy: starvation, not the app's doing) or neither (blocked: the GIL or a lock)."""
+        episode: dict | None = None
+        before = schedstat()
         while True:
             time.sleep(0.02)
-            if time.perf_counter() - beat._last > 0.1:
-                names = {t.ident: t.name for t in threading.enumerate()}
-                report = [state["phase"]]
-                for ident, frame in sys._current_frames().items():
-                    if ident != threading.get_ident():
-                        depth = 8 if ident == main_id else 4
-                        where = "".join(traceback.format_stack(frame)[-depth:])
-                        report.append(f"[{names.get(ident, ident)}]\n{where}")
-                stalls["\n".join(report)] += 1
+            now = time.perf_counter()
+            stalled = now - beat._last > 0.1
+            if not stalled:
+                if episode is not None:
+                    on_cpu, waiting = (
+                        b - a for a, b in zip(episode["sched"], schedstat(), strict=True)
+                    )
+                    total = now - episode["from"]
+                    top = episode["gui"].most_common(1)[0][0] if episode["gui"] else "?"
+                    print(
+                        f"stall in {episode['phase']} at {episode['t']:.1f} s, ~{total * 1000:.0f}"
+                        f" ms: GUI thread on a CPU {on_cpu * 1000:.0f} ms, waiting for a CPU "
+                        f"{waiting * 1000:.0f} ms, blocked {(total - on_cpu - waiting) * 1000:.0f}"
+                        f" ms; its stack:\n{top}",
+                        flush=True,
+                    )
+                    episode = None
+                before = schedstat()
+                continue
+            if episode is None:
+                episode = {
+                    "phase": state["phase"],
+                    "t": beat._last - state["t"],
+                    "from": beat._last,
+                    "sched": before,  # read at most 20 ms before the last on-time beat
+                    "gui": collections.Counter(),
+                }
+            names = {t.ident: t.name for t in threading.enumerate()}
+            report = [state["phase"]]
+            for ident, frame in sys._current_frames().items():
+                if ident != threading.get_ident():
+                    depth = 8 if ident == main_id else 4
+                    where = "".join(traceback.format_stack(frame)[-depth:])
+                    report.append(f"[{names.get(ident, ident)}]\n{where}")
+                    if ident == main_id:
+                        episode["gui"]["".join(traceback.format_stack(frame)[-5:])] += 1
+            stalls["\n".join(report)] += 1
 
     threading.Thread(target=watchdog, daemon=True).start()
     results: dict[str, tuple[float, int, float]] = {}

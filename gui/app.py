@@ -134,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     beat = Heartbeat() if heartbeat_on else None
     code = app.exec()
     # Destroy the widgets here, in the GUI thread: left to the garbage collector, a
-    # reference cycle could be collected in a background thread (e.g. the latent map's
-    # t-SNE, which cannot be interrupted), and Qt aborts when a widget dies there.
+    # reference cycle could be collected in a background thread (e.g. the figure
+    # renderer's), and Qt aborts when a widget dies there.
     shiboken6.delete(window)
     if beat is not None:
         print(
@@ -143,14 +143,6 @@ def main(argv: list[str] | None = None) -> int:
             f"over {beat.ticks} ticks",
             flush=True,
         )
-    from gui.widgets.latent_map import projection_running
-
-    if projection_running():
-        # A t-SNE cannot be interrupted, and finalising the interpreter under its thread
-        # can abort in C++ destructors ("terminate called ..."). All is saved by now.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
     return code
 
 

@@ -19,6 +19,7 @@ Settings go to a temporary file, never the user's.
 from __future__ import annotations
 
 import collections
+import gc
 import math
 import os
 import sys
@@ -133,6 +134,30 @@ def main() -> None:
                 canvas.flush()  # what the render thread would show a moment later
         window.grab().save(str(OUT / f"{name}.png"))
 
+    # Garbage collections over 20 ms: one holds the GIL, so it stalls the GUI thread
+    # whichever thread it runs in.
+    collections_seen: list[tuple[float, int, str, float]] = []
+    gc_started: dict[int, float] = {}
+
+    def on_gc(phase: str, info: dict) -> None:
+        ident = threading.get_ident()
+        if phase == "start":
+            gc_started[ident] = time.perf_counter()
+        elif ident in gc_started:
+            took = time.perf_counter() - gc_started.pop(ident)
+            if took > 0.02:
+                at = time.perf_counter() - state["t"]
+                name = threading.current_thread().name
+                collections_seen.append((at, info["generation"], name, took))
+                if took > 0.1:
+                    print(
+                        f"garbage collection in {state['phase']} at {at:.1f} s: generation "
+                        f"{info['generation']}, {took * 1000:.0f} ms, in thread {name}",
+                        flush=True,
+                    )
+
+    gc.callbacks.append(on_gc)
+
     def measure(name: str) -> None:
         results[name] = (beat.worst, beat.ticks, time.perf_counter() - state["t"])
         print(
@@ -140,11 +165,18 @@ def main() -> None:
             "stalls > 100 ms (s into phase, ms):",
             [(round(t, 1), round(1000 * d)) for t, d in late],
         )
+        if collections_seen:
+            print(
+                f"{name}: garbage collections over 20 ms (s into phase, generation, thread, ms):",
+                [(round(t, 1), g, n, round(1000 * d)) for t, g, n, d in collections_seen],
+            )
         late.clear()
+        collections_seen.clear()
 
     def begin(tab: int, start) -> None:
         window.tabs.setCurrentIndex(tab)
         late.clear()  # e.g. the screenshot just taken: the bench's own stall, not the app's
+        collections_seen.clear()
         beat.reset()
         state["t"] = time.perf_counter()
         start()

@@ -22,6 +22,8 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
+from engine.errors import UserError
+
 TSNE_SEED = 0  # every t-SNE of the same codes gives the same picture
 TSNE_INPUT_DIMS = 50  # larger codes are cut to this many principal components first
 TSNE_ITERATIONS = 500  # scikit-learn's minimum is 250; 500 settles MNIST-like codes
@@ -75,8 +77,9 @@ def tsne(codes: np.ndarray, seed: int = TSNE_SEED) -> np.ndarray:
     return embedding.astype(np.float32)
 
 
-class ProjectionError(RuntimeError):
-    """The t-SNE child failed or died without a result; the message says which."""
+class ProjectionError(UserError):
+    """The t-SNE child failed or died without a result; the message says which, in a
+    line the latent map panel shows as it is."""
 
 
 def _tsne_child(codes: np.ndarray, seed: int, send: Connection) -> None:

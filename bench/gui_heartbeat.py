@@ -7,9 +7,11 @@ labels, then 100 labels with the unlabelled images for 1500 steps), evaluates, t
 pretrains again (1 epoch) while a simulated pen draws rings on the Draw tab's canvas (~60
 mouse events a second) and times the live predictions. A 10 ms QTimer heartbeat measures
 the stalls; a watchdog thread samples every thread's stack whenever the heartbeat is more
-than 0.1 s late. Afterwards it takes the screenshots of docs/screenshots into a new
-temporary folder, which it prints, for copying over (the Compare tab's when given a saved
-study folder). Run on a screen, e.g.
+than 0.1 s late, and prints each stall with the GUI thread's stack and where its time went
+(on a CPU, waiting for one, or blocked), which tells the app's own work from a busy
+machine. Afterwards it takes the screenshots of docs/screenshots into a new temporary
+folder, which it prints, for copying over (the Compare tab's when given a saved study
+folder). Run on a screen, e.g.
     xvfb-run -a -s "-screen 0 1400x900x24" python bench/gui_heartbeat.py [MNIST_DIR [STUDY]]
 Settings go to a temporary file, never the user's.
 """
@@ -17,6 +19,7 @@ Settings go to a temporary file, never the user's.
 from __future__ import annotations
 
 import collections
+import gc
 import math
 import os
 import sys
@@ -64,19 +67,62 @@ def main() -> None:
     beat.timer.timeout.connect(recording_tick)
     stalls: collections.Counter[str] = collections.Counter()
     main_id = threading.main_thread().ident
+    main_tid = threading.main_thread().native_id
+
+    def schedstat() -> tuple[float, float]:
+        """The GUI thread's seconds on a CPU and seconds runnable but waiting for one."""
+        try:
+            with open(f"/proc/self/task/{main_tid}/schedstat") as handle:
+                on_cpu, waiting, _ = handle.read().split()
+            return int(on_cpu) / 1e9, int(waiting) / 1e9
+        except (OSError, ValueError):
+            return math.nan, math.nan
 
     def watchdog() -> None:
+        """Samples stacks during stalls and, per stall, where the GUI thread's time went:
+        on a CPU (work in the GUI thread), runnable but waiting for a CPU (the machine is
+        busy: starvation, not the app's doing) or neither (blocked: the GIL or a lock)."""
+        episode: dict | None = None
+        before = schedstat()
         while True:
             time.sleep(0.02)
-            if time.perf_counter() - beat._last > 0.1:
-                names = {t.ident: t.name for t in threading.enumerate()}
-                report = [state["phase"]]
-                for ident, frame in sys._current_frames().items():
-                    if ident != threading.get_ident():
-                        depth = 8 if ident == main_id else 4
-                        where = "".join(traceback.format_stack(frame)[-depth:])
-                        report.append(f"[{names.get(ident, ident)}]\n{where}")
-                stalls["\n".join(report)] += 1
+            now = time.perf_counter()
+            stalled = now - beat._last > 0.1
+            if not stalled:
+                if episode is not None:
+                    on_cpu, waiting = (
+                        b - a for a, b in zip(episode["sched"], schedstat(), strict=True)
+                    )
+                    total = now - episode["from"]
+                    top = episode["gui"].most_common(1)[0][0] if episode["gui"] else "?"
+                    print(
+                        f"stall in {episode['phase']} at {episode['t']:.1f} s, ~{total * 1000:.0f}"
+                        f" ms: GUI thread on a CPU {on_cpu * 1000:.0f} ms, waiting for a CPU "
+                        f"{waiting * 1000:.0f} ms, blocked {(total - on_cpu - waiting) * 1000:.0f}"
+                        f" ms; its stack:\n{top}",
+                        flush=True,
+                    )
+                    episode = None
+                before = schedstat()
+                continue
+            if episode is None:
+                episode = {
+                    "phase": state["phase"],
+                    "t": beat._last - state["t"],
+                    "from": beat._last,
+                    "sched": before,  # read at most 20 ms before the last on-time beat
+                    "gui": collections.Counter(),
+                }
+            names = {t.ident: t.name for t in threading.enumerate()}
+            report = [state["phase"]]
+            for ident, frame in sys._current_frames().items():
+                if ident != threading.get_ident():
+                    depth = 8 if ident == main_id else 4
+                    where = "".join(traceback.format_stack(frame)[-depth:])
+                    report.append(f"[{names.get(ident, ident)}]\n{where}")
+                    if ident == main_id:
+                        episode["gui"]["".join(traceback.format_stack(frame)[-5:])] += 1
+            stalls["\n".join(report)] += 1
 
     threading.Thread(target=watchdog, daemon=True).start()
     results: dict[str, tuple[float, int, float]] = {}
@@ -88,6 +134,30 @@ def main() -> None:
                 canvas.flush()  # what the render thread would show a moment later
         window.grab().save(str(OUT / f"{name}.png"))
 
+    # Garbage collections over 20 ms: one holds the GIL, so it stalls the GUI thread
+    # whichever thread it runs in.
+    collections_seen: list[tuple[float, int, str, float]] = []
+    gc_started: dict[int, float] = {}
+
+    def on_gc(phase: str, info: dict) -> None:
+        ident = threading.get_ident()
+        if phase == "start":
+            gc_started[ident] = time.perf_counter()
+        elif ident in gc_started:
+            took = time.perf_counter() - gc_started.pop(ident)
+            if took > 0.02:
+                at = time.perf_counter() - state["t"]
+                name = threading.current_thread().name
+                collections_seen.append((at, info["generation"], name, took))
+                if took > 0.1:
+                    print(
+                        f"garbage collection in {state['phase']} at {at:.1f} s: generation "
+                        f"{info['generation']}, {took * 1000:.0f} ms, in thread {name}",
+                        flush=True,
+                    )
+
+    gc.callbacks.append(on_gc)
+
     def measure(name: str) -> None:
         results[name] = (beat.worst, beat.ticks, time.perf_counter() - state["t"])
         print(
@@ -95,11 +165,18 @@ def main() -> None:
             "stalls > 100 ms (s into phase, ms):",
             [(round(t, 1), round(1000 * d)) for t, d in late],
         )
+        if collections_seen:
+            print(
+                f"{name}: garbage collections over 20 ms (s into phase, generation, thread, ms):",
+                [(round(t, 1), g, n, round(1000 * d)) for t, g, n, d in collections_seen],
+            )
         late.clear()
+        collections_seen.clear()
 
     def begin(tab: int, start) -> None:
         window.tabs.setCurrentIndex(tab)
         late.clear()  # e.g. the screenshot just taken: the bench's own stall, not the app's
+        collections_seen.clear()
         beat.reset()
         state["t"] = time.perf_counter()
         start()
@@ -206,9 +283,15 @@ def main() -> None:
             print(f"screenshots in {OUT}")
             state["phase"] = "quit"
         elif phase == "quit":
-            if window.pretrain_panel.latent_map.projector.is_busy():
-                return  # the last map's t-SNE: let it end before the process does
             print("threads at the end:", sorted(t.name for t in threading.enumerate()))
+            tracked, frozen = len(gc.get_objects()), gc.get_freeze_count()
+            started = time.perf_counter()
+            gc.collect()
+            print(
+                f"a full garbage collection now: {(time.perf_counter() - started) * 1000:.0f} ms "
+                f"({tracked} objects tracked, {frozen} frozen)"
+            )
+            window.close()  # as a user would: kills a t-SNE still running
             app.quit()
 
     # The pen: strokes on the Draw tab's canvas (a ring, then clear), timing predictions.

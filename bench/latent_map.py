@@ -3,8 +3,9 @@
 Times, for an encoder (default: the shipped model's), the two kinds of refresh the app
 makes: the PCA map sent at each pretraining epoch's end (`engine.reports.latent.epoch_hook`:
 encoding the 3000 validation images, PCA, kNN score; the first call also scores raw
-pixels) and the t-SNE map computed in the background once the encoder is final. Prints
-the kNN digit accuracy on codes and on raw pixels beside them.
+pixels) and the t-SNE map computed in the background once the encoder is final, here and
+as the app computes it, in a child process (with the time a stale one takes to die when
+killed). Prints the kNN digit accuracy on codes and on raw pixels beside them.
 
     python bench/latent_map.py [--encoder FILE] [--data-dir ../shared/mnist] [--repeats 3]
 """
@@ -16,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +26,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere, like the other b
 
 from engine.data.mnist import read_folder, split_train_val  # noqa: E402
 from engine.reports import latent  # noqa: E402
+from engine.reports.projection import TsneProcess  # noqa: E402
 from engine.store.checkpoint import load_checkpoint  # noqa: E402
 from engine.store.resources import default_model_path  # noqa: E402
 
@@ -65,8 +68,26 @@ def main() -> None:
     codes = latent.encode(encoder, images)
     for i in range(args.repeats):
         started = time.perf_counter()
-        latent.make_map(codes, shown.numpy(), digits.numpy(), "t-SNE")
+        here = latent.make_map(codes, shown.numpy(), digits.numpy(), "t-SNE")
         print(f"t-SNE {i + 1}: {time.perf_counter() - started:.2f} s")
+    # What the app does: the t-SNE in a child process, and a stale one killed.
+    for i in range(args.repeats):
+        started = time.perf_counter()
+        child = TsneProcess(codes)
+        while (points := child.result(timeout=0.01)) is None:
+            pass
+        same = "same points" if np.array_equal(points, here.points) else "OTHER POINTS"
+        print(f"t-SNE in a child process {i + 1}: {time.perf_counter() - started:.2f} s ({same})")
+    started = time.perf_counter()
+    child = TsneProcess(codes)
+    while child.result(timeout=0.01) is None and time.perf_counter() - started < 3:
+        pass  # started: starting the child, importing scikit-learn, computing
+    killed = time.perf_counter()
+    child.cancel()
+    print(
+        f"cancelled after {killed - started:.1f} s: "
+        f"the child was gone {time.perf_counter() - killed:.3f} s later"
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ Diagnostics (also used for the README's numbers):
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -61,21 +62,47 @@ class Heartbeat:
         self.worst, self.ticks, self._last = 0.0, 0, time.perf_counter()
 
 
+def freeze_long_lived_objects() -> None:
+    """Leave the objects that live as long as the app (modules, classes, the window) out
+    of every later garbage collection, and turn the collector back on.
+
+    Why: a full collection walks every tracked object, holding the GIL, and once torch,
+    matplotlib and Qt are loaded there are ~460,000: 216-245 ms per collection, on
+    whichever thread triggers it, so the window froze that long, at moments nobody chose
+    (bench/gui_heartbeat.py: each start-up stall over 100 ms came with a generation-2
+    collection of the same length in the loading or warm-up thread). Frozen, a full
+    collection walks only what the app made since.
+    """
+    gc.freeze()
+    gc.enable()
+
+
 def start_up(window: Any) -> None:
     """What the app does once its window has painted: build the heavier tabs, load the
-    shipped model and the remembered data folder, then warm up training's imports."""
+    shipped model and the remembered data folder, then warm up training's imports.
+
+    The garbage collector is off until the warm-up's imports are done (imports make few
+    cycles, but trigger full collections, see `freeze_long_lived_objects`), then what
+    start-up made is frozen."""
 
     def warm_up_in_background() -> None:
         def run() -> None:
             from engine.learning.warm import warm_up
 
-            warm_up()
+            try:
+                warm_up()
+            finally:
+                freeze_long_lived_objects()
 
         threading.Thread(target=run, name="warm-up", daemon=True).start()
 
     def after_model() -> None:
-        window.load_remembered_data()
-        warm_up_in_background()
+        try:
+            window.load_remembered_data()
+        finally:
+            warm_up_in_background()
+
+    gc.disable()
 
     window.finish_startup()
     window.load_default_model(then=after_model)
@@ -134,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     beat = Heartbeat() if heartbeat_on else None
     code = app.exec()
     # Destroy the widgets here, in the GUI thread: left to the garbage collector, a
-    # reference cycle could be collected in a background thread (e.g. the latent map's
-    # t-SNE, which cannot be interrupted), and Qt aborts when a widget dies there.
+    # reference cycle could be collected in a background thread (e.g. the figure
+    # renderer's), and Qt aborts when a widget dies there.
     shiboken6.delete(window)
     if beat is not None:
         print(
@@ -143,14 +170,6 @@ def main(argv: list[str] | None = None) -> int:
             f"over {beat.ticks} ticks",
             flush=True,
         )
-    from gui.widgets.latent_map import projection_running
-
-    if projection_running():
-        # A t-SNE cannot be interrupted, and finalising the interpreter under its thread
-        # can abort in C++ destructors ("terminate called ..."). All is saved by now.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
     return code
 
 

@@ -438,4 +438,5 @@ class MainWindow(QMainWindow):
         self.save_settings()
         if self.draw_panel:
             self.draw_panel.close()
+        self.pretrain_panel.latent_map.shutdown()  # kills a running t-SNE child process
         event.accept()

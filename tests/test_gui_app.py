@@ -512,3 +512,75 @@ def test_training_tabs_start_from_the_engine_defaults(window) -> None:
     arch = window.pretrain_panel.arch_values()
     assert (arch["arch"], arch["latent"]) == (DEFAULT_ARCH.arch, DEFAULT_ARCH.latent)
     assert arch["dropout"] == pytest.approx(DEFAULT_ARCH.dropout)
+
+
+APP_EXIT_WHILE_TSNE = textwrap.dedent("""
+    import gc, multiprocessing, sys
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    import gui.app
+    from gui.main_window import MainWindow
+
+    app = QApplication(["evenodd-studio"])
+    seen = {}
+
+    def drive():
+        windows = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow)]
+        if not windows:
+            return
+        window = windows[0]
+        if not gc.isenabled():
+            seen["gc_off"] = True  # start-up: the collector is off during the imports
+        if "gc_off" not in seen or not gc.isenabled():
+            return  # start-up has not ended: the warm-up turns the collector back on
+        seen.setdefault("frozen", gc.get_freeze_count())
+        seen.setdefault("gc_on", True)
+        if window.state.data is None:
+            if "loading" not in seen:
+                seen["loading"] = window.data_panel.load_folder(sys.argv[1])
+            return
+        latent = window.pretrain_panel.latent_map
+        if "mapping" not in seen:
+            from engine.config import ArchConfig
+            from engine.learning.models import build_encoder
+
+            seen["mapping"] = latent.map_encoder(build_encoder(ArchConfig(latent=8)), "x")
+        child = latent.projector.child()
+        if child is not None:
+            seen["child"] = child
+            window.close()
+
+    timer = QTimer()
+    timer.timeout.connect(drive)
+    timer.start(20)
+    QTimer.singleShot(120_000, app.quit)  # never hang the test
+    code = gui.app.main([])
+    child = seen.get("child")
+    print("start-up gc off:", seen.get("gc_off"), "frozen:", seen.get("frozen"),
+          "on:", seen.get("gc_on"))
+    print("child alive:", None if child is None else child.is_alive(),
+          "children:", len(multiprocessing.active_children()), "exit code:", code)
+""")
+
+
+def test_closing_the_app_while_its_t_sne_runs_exits_normally(tiny_mnist_dir) -> None:
+    """The t-SNE child is killed at close and the interpreter ends normally (no os._exit,
+    no "terminate called"); start-up ran with the garbage collector off, then froze."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", APP_EXIT_WHILE_TSNE, str(tiny_mnist_dir)],
+        env=env,
+        cwd=ROOT,
+        timeout=180,
+        capture_output=True,
+        text=True,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "child alive: False children: 0 exit code: 0" in result.stdout, output
+    assert "start-up gc off: True" in result.stdout and "on: True" in result.stdout, output
+    frozen = int(result.stdout.split("frozen: ")[1].split()[0])
+    assert frozen > 100_000, output  # torch, matplotlib, Qt: left out of collections
+    assert "terminate called" not in output and "Traceback" not in output, output
+    assert time.monotonic() - started < 170

@@ -4,6 +4,7 @@ hovering shows the digit, and the colouring switch recolours and is remembered."
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 
 import numpy as np
@@ -14,7 +15,6 @@ from PySide6.QtWidgets import QApplication
 
 from engine.events import LatentMap
 from gui.main_window import MainWindow
-from gui.widgets.latent_map import projection_running
 
 
 @pytest.fixture
@@ -122,13 +122,55 @@ def test_a_map_made_stale_by_a_new_pretraining_is_dropped(window, qtbot, loaded)
     maps = shown_maps(latent)
     latent.map_encoder(build_encoder(ArchConfig(arch="mlp", latent=8)), "an old encoder")
     latent.training_started()  # before the thread could deliver anything
-    assert projection_running()  # the app's exit looks at this (gui/app.py)
     qtbot.waitUntil(lambda: not latent.projector.is_busy(), timeout=60_000)
-    qtbot.waitUntil(lambda: not projection_running(), timeout=5_000)
     qtbot.wait(50)  # let any queued (stale) signal arrive
     assert maps == []
     assert latent.scatter.map is None
     assert "first epoch" in latent.scatter.waiting.get_text()
+    assert multiprocessing.active_children() == []  # no t-SNE started for it, or killed
+
+
+def running_tsne(latent, qtbot):
+    """Wait until the projector's t-SNE child process runs; returns it."""
+    qtbot.waitUntil(lambda: latent.projector.child() is not None, timeout=60_000)
+    child = latent.projector.child()
+    assert child is not None and child.is_alive()
+    return child
+
+
+def test_a_new_encoder_kills_the_t_sne_of_the_old_one(window, qtbot, loaded) -> None:
+    from engine.config import ArchConfig
+    from engine.learning.models import build_encoder
+
+    window.state.set_data(loaded)
+    latent = window.pretrain_panel.latent_map
+    maps = shown_maps(latent)
+    latent.map_encoder(build_encoder(ArchConfig(arch="mlp", latent=8)), "an old encoder")
+    old = running_tsne(latent, qtbot)
+    latent.map_encoder(build_encoder(ArchConfig(arch="mlp", latent=4)), "a new encoder")
+    qtbot.waitUntil(lambda: not old.is_alive(), timeout=1_000)  # killed, not waited for
+    qtbot.waitUntil(lambda: bool(maps) and maps[-1].projection == "t-SNE", timeout=60_000)
+    # the old encoder's PCA map (if it came before the new request), then the new one's
+    assert [m.projection for m in maps][-2:] == ["PCA", "t-SNE"]
+    assert [m.projection for m in maps].count("t-SNE") == 1
+    assert "a new encoder" in latent.info.text()
+
+
+def test_closing_the_window_kills_a_running_t_sne(window, qtbot, loaded) -> None:
+    from engine.config import ArchConfig
+    from engine.learning.models import build_encoder
+
+    window.state.set_data(loaded)
+    latent = window.pretrain_panel.latent_map
+    latent.map_encoder(build_encoder(ArchConfig(arch="mlp", latent=8)), "an encoder")
+    child = running_tsne(latent, qtbot)
+    window.close()
+    assert not child.is_alive()
+    assert multiprocessing.active_children() == []
+    assert not latent.projector.is_busy()
+    assert not [t for t in threading.enumerate() if t.name == "latent-map"]
+    latent.map_encoder(build_encoder(ArchConfig(arch="mlp", latent=8)), "too late")
+    assert not latent.projector.is_busy()  # closed: no new thread, no new child
 
 
 def test_hovering_a_point_shows_its_digit(window, qtbot, loaded) -> None:
@@ -165,7 +207,7 @@ def test_hovering_a_point_shows_its_digit(window, qtbot, loaded) -> None:
 
 
 def test_colouring_switch_recolours_and_is_remembered(window, qtbot, loaded) -> None:
-    from engine.reports.latent import digit_colours, parity_colours
+    from engine.reports.figures import digit_colours, parity_colours
 
     window.state.set_data(loaded)
     latent = window.pretrain_panel.latent_map
@@ -182,3 +224,30 @@ def test_colouring_switch_recolours_and_is_remembered(window, qtbot, loaded) -> 
     qtbot.addWidget(other)
     assert other.pretrain_panel.latent_map.colour_combo.currentText() == "even/odd"
     assert other.pretrain_panel.latent_map.scatter.colouring == "even/odd"
+
+
+def test_the_tab_and_the_report_draw_the_same_map(window, loaded) -> None:
+    """One builder (engine.reports.figures.latent_axes): the same points, colours, limits
+    and digit names on the tab as in the report's latent_map.png."""
+    from engine.reports.latent import map_figure
+
+    latent_map = a_map(loaded)
+    report = map_figure([latent_map]).axes[0]
+    scatter = window.pretrain_panel.latent_map.scatter
+    scatter.set_map(latent_map)
+    scatter.sync()
+    tab = scatter.ax
+    np.testing.assert_allclose(
+        tab.collections[0].get_offsets(), report.collections[0].get_offsets()
+    )
+    np.testing.assert_allclose(
+        tab.collections[0].get_facecolors(), report.collections[0].get_facecolors()
+    )
+    assert tab.get_xlim() == report.get_xlim() and tab.get_ylim() == report.get_ylim()
+    assert tab.get_xlim() == scatter.limits[:2]  # hovering maps points with these limits
+
+    def names(axes) -> list[tuple[str, tuple[float, float]]]:
+        return [(t.get_text(), t.get_position()) for t in axes.texts[:10] if t.get_visible()]
+
+    assert names(tab) == names(report)
+    assert len(names(tab)) == len(set(latent_map.digits.tolist()))

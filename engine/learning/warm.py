@@ -1,9 +1,11 @@
 """One-time imports done ahead of need, so that they never happen in the middle of a run.
 
 An import holds the GIL in stretches of 100-400 ms (loading compiled modules and their
-bytecode), so when a GUI's worker thread does one, the window freezes that long
-(bench/gui_heartbeat.py found these as the only stalls over 100 ms in training). The app
-calls `warm_up` in a background thread at start-up, before anyone presses Start.
+bytecode, and the full garbage collections its many new objects set off: see
+gui.app.freeze_long_lived_objects), so when a GUI's worker thread does one, the window
+freezes that long (bench/gui_heartbeat.py found these as the only stalls over 100 ms in
+training). The app calls `warm_up` in a background thread at start-up, before anyone
+presses Start.
 """
 
 from __future__ import annotations

@@ -34,7 +34,9 @@ from matplotlib.text import Text
 from engine.files import atomic_write_bytes
 
 if TYPE_CHECKING:
-    from engine.events import EpochEnd
+    from matplotlib.collections import PathCollection
+
+    from engine.events import EpochEnd, LatentMap
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,12 @@ class Look:
     note: float | None = None  # annotations inside the axes ("best epoch 3")
     cell: float | None = None  # the counts in a confusion matrix
     marker: float | None = None
+    dot: float | None = None  # a scatter point's area (points squared), the latent map's
+    name: float | None = None  # the digit names on the latent map
 
 
-REPORT = Look(legend=8, note=8)
-PANEL = Look(title=9, label=8, tick=7, legend=7, note=7, cell=11, marker=3)
+REPORT = Look(legend=8, note=8, dot=4, name=13)
+PANEL = Look(title=9, label=8, tick=7, legend=7, note=7, cell=11, marker=3, dot=5, name=11)
 
 
 def figure_png(figure: Figure) -> bytes:
@@ -428,3 +432,89 @@ def digits_figure(
     figure = Figure(figsize=grid_size(rows, columns))
     digit_grid(figure, rows, columns, REPORT, title=title).show(images, captions, colors)
     return figure
+
+
+# ------------------------------------------------------------------------- latent map
+
+PARITY_COLOURS = ("tab:blue", "tab:orange")  # even, odd
+COLOURINGS = ("digit", "even/odd")
+MAP_MARGIN = 0.05  # room around the points, as a fraction of their spread
+
+
+def digit_colours(digits: np.ndarray) -> np.ndarray:
+    """RGBA per point: matplotlib's ten-colour cycle, one colour per digit."""
+    from matplotlib import colormaps
+
+    return colormaps["tab10"](np.asarray(digits) % 10)
+
+
+def parity_colours(digits: np.ndarray) -> np.ndarray:
+    """RGBA per point: blue for even digits, orange for odd."""
+    from matplotlib.colors import to_rgba_array
+
+    return to_rgba_array(PARITY_COLOURS)[np.asarray(digits) % 2]
+
+
+def map_limits(points: np.ndarray) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) around the points with MAP_MARGIN on each side: what `LatentArtists.
+    show` sets, so a live tab can find the point under the pointer without reading the
+    figure (which its render thread may be drawing)."""
+    points = np.asarray(points, dtype=np.float64)
+    if not len(points):
+        return (0.0, 1.0, 0.0, 1.0)
+    low, high = points.min(0), points.max(0)
+    pad = np.maximum(high - low, 1e-6) * MAP_MARGIN
+    (x0, y0), (x1, y1) = low - pad, high + pad
+    return (float(x0), float(x1), float(y0), float(y1))
+
+
+@dataclass
+class LatentArtists:
+    """The artists of one latent map (see `latent_axes`)."""
+
+    axes: Axes
+    points: PathCollection
+    names: list[Text]  # "0" ... "9", each at its digit's median point
+    waiting: Text  # centred message while there is no map
+
+    def clear(self, waiting: str = "") -> None:
+        self.points.set_offsets(np.zeros((0, 2)))
+        for text in self.names:
+            text.set_visible(False)
+        self.waiting.set_text(waiting)
+
+    def show(self, latent_map: LatentMap, colouring: str = "digit") -> None:
+        """The map's points coloured by digit or "even/odd", each digit's name where most
+        of its points are, and the limits of `map_limits`."""
+        colour = digit_colours if colouring == "digit" else parity_colours
+        points, digits = latent_map.points, latent_map.digits
+        self.points.set_offsets(points)
+        self.points.set_facecolors(colour(digits))
+        x0, x1, y0, y1 = map_limits(points)
+        self.axes.set_xlim(x0, x1)
+        self.axes.set_ylim(y0, y1)
+        self.waiting.set_text("")
+        for digit, text in enumerate(self.names):
+            at = points[digits == digit]
+            text.set_visible(len(at) > 0)
+            if len(at):
+                text.set_position(tuple(np.median(at, axis=0)))
+                text.set_color(colour(np.array([digit]))[0])
+
+
+def latent_axes(axes: Axes, look: Look) -> LatentArtists:
+    """An empty latent map on `axes`: a scatter without ticks, ten digit names, a message."""
+    axes.set_xticks([])
+    axes.set_yticks([])
+    points = axes.scatter(np.zeros(0), np.zeros(0), s=look.dot, linewidths=0)
+    names = [
+        axes.text(0, 0, str(digit), ha="center", va="center", weight="bold", visible=False,
+                  bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "alpha": 0.7, "lw": 0},
+                  **_size(look.name))
+        for digit in range(10)
+    ]  # fmt: skip
+    waiting = axes.text(
+        0.5, 0.5, "", transform=axes.transAxes, ha="center", va="center",
+        color="0.45", wrap=True, **_size(look.title),
+    )  # fmt: skip
+    return LatentArtists(axes, points, names, waiting)

@@ -27,14 +27,12 @@ from torch import nn
 
 from engine.events import EventSink, LatentMap
 from engine.learning.training import EVAL_CHUNK, to_float_images
+from engine.reports.projection import pca, tsne
 
 MAP_IMAGES = 3000  # validation images on the map: enough for structure, t-SNE in seconds
 MAP_SEED = 0  # which ones (fixed: every map of every encoder shows the same digits)
 KNN_K = 5
 KNN_REFERENCE = 2 / 3  # fraction of the subset used as neighbours; the rest is scored
-TSNE_INPUT_DIMS = 50  # larger codes are cut to this many principal components first
-TSNE_ITERATIONS = 500  # scikit-learn's minimum is 250; 500 settles MNIST-like codes
-PARITY_COLOURS = ("tab:blue", "tab:orange")  # even, odd
 
 
 def map_indices(
@@ -63,53 +61,6 @@ def encode(encoder: nn.Module, images: torch.Tensor) -> np.ndarray:
     finally:
         encoder.train(was_training)
     return torch.cat(codes).numpy()
-
-
-def pca(codes: np.ndarray, dims: int = 2) -> np.ndarray:
-    """The codes' coordinates on their first `dims` principal axes (exact SVD, float64).
-
-    Each axis's sign is fixed so that its largest loading is positive, so the same codes
-    always give the same picture (an SVD may flip any axis).
-    """
-    x = torch.as_tensor(np.asarray(codes), dtype=torch.float64)
-    x = x - x.mean(0)
-    _, _, vh = torch.linalg.svd(x, full_matrices=False)
-    axes = vh[:dims]
-    biggest = axes.abs().argmax(1)
-    signs = torch.sign(axes[torch.arange(len(axes)), biggest])
-    signs[signs == 0] = 1
-    points = x @ (axes * signs[:, None]).T
-    if points.shape[1] < dims:  # fewer code dimensions than asked for: pad with zeros
-        points = torch.cat([points, points.new_zeros(len(points), dims - points.shape[1])], 1)
-    return points.float().numpy()
-
-
-def tsne(codes: np.ndarray, seed: int = MAP_SEED) -> np.ndarray:
-    """A 2-D t-SNE embedding of the codes (scikit-learn, Barnes-Hut, PCA start), seeded.
-
-    On one OpenMP thread: with the cores busy (training, other work) scikit-learn's
-    threads wait on each other, and 300 codes took 7-20 s on two threads against
-    0.6-2.5 s on one (timed once, under load).
-    """
-    from sklearn.manifold import TSNE
-    from threadpoolctl import threadpool_limits
-
-    x = np.asarray(codes, dtype=np.float32)
-    n = len(x)
-    if n < 3 or float(np.ptp(x)) == 0.0:  # nothing to spread out: t-SNE would fail
-        return np.zeros((n, 2), dtype=np.float32)
-    if x.shape[1] > TSNE_INPUT_DIMS:
-        x = pca(x, TSNE_INPUT_DIMS)
-    method = TSNE(
-        n_components=2,
-        perplexity=min(30.0, (n - 1) / 3),  # must stay below n
-        init="pca",
-        max_iter=TSNE_ITERATIONS,
-        random_state=seed,
-    )
-    with threadpool_limits(limits=1, user_api="openmp"):
-        embedding = method.fit_transform(x)
-    return embedding.astype(np.float32)
 
 
 PROJECTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"PCA": pca, "t-SNE": tsne}
@@ -159,10 +110,12 @@ def make_map(
     epoch: int = 0,
     pixels_knn: float | None = None,
     started: float | None = None,
+    points: np.ndarray | None = None,
 ) -> LatentMap:
-    """Project `codes` with `projection` ("PCA" or "t-SNE") and score them."""
+    """Project `codes` with `projection` ("PCA" or "t-SNE") and score them; `points`, when
+    given, is that projection computed elsewhere (e.g. by a `TsneProcess`)."""
     started = time.perf_counter() if started is None else started
-    points = PROJECTIONS[projection](codes)
+    points = PROJECTIONS[projection](codes) if points is None else points
     return LatentMap(
         projection=projection,
         points=points,
@@ -180,17 +133,23 @@ def encoder_maps(
     images: torch.Tensor,
     indices: torch.Tensor,
     digits: torch.Tensor,
-    projections: Sequence[str] = ("PCA", "t-SNE"),
+    tsne_with: Callable[[np.ndarray], np.ndarray | None] = tsne,
 ) -> Iterator[LatentMap]:
-    """Encode the subset once, then one map per projection, the quick one first (the GUI
-    shows each as soon as it comes; `run` keeps them all)."""
+    """Encode the subset once, then its PCA map and its t-SNE map, the quick one first (the
+    GUI shows each as soon as it comes; `run` keeps both).
+
+    `tsne_with(codes)` computes the t-SNE: here by default; the app passes one that runs
+    it in a `TsneProcess` and returns None when it was cancelled (then no t-SNE map comes).
+    """
     started = time.perf_counter()
-    labels = digits.numpy()
+    labels, at = digits.numpy(), indices.numpy()
     pixels = pixel_knn_accuracy(images, labels)
     codes = encode(encoder, images)
-    for projection in projections:
-        yield make_map(codes, indices.numpy(), labels, projection, 0, pixels, started)
-        started = time.perf_counter()
+    yield make_map(codes, at, labels, "PCA", 0, pixels, started)
+    started = time.perf_counter()
+    points = tsne_with(codes)
+    if points is not None:
+        yield make_map(codes, at, labels, "t-SNE", 0, pixels, started, points=points)
 
 
 def epoch_hook(
@@ -240,20 +199,6 @@ def write_latent_map(
     }
 
 
-def digit_colours(digits: np.ndarray) -> np.ndarray:
-    """RGBA per point: matplotlib's ten-colour cycle, one colour per digit."""
-    from matplotlib import colormaps
-
-    return colormaps["tab10"](np.asarray(digits) % 10)
-
-
-def parity_colours(digits: np.ndarray) -> np.ndarray:
-    """RGBA per point: blue for even digits, orange for odd."""
-    from matplotlib.colors import to_rgba_array
-
-    return to_rgba_array(PARITY_COLOURS)[np.asarray(digits) % 2]
-
-
 def score_text(latent_map: LatentMap) -> str:
     """The kNN score in words, with the raw-pixel score beside it when known."""
     if not np.isfinite(latent_map.knn_accuracy):
@@ -265,23 +210,15 @@ def score_text(latent_map: LatentMap) -> str:
 
 
 def map_figure(maps: Sequence[LatentMap]) -> Figure:
-    """Side-by-side scatter plots of the maps (e.g. PCA and t-SNE), coloured by digit."""
+    """Side-by-side latent maps (e.g. PCA and t-SNE), coloured by digit, as the report
+    shows them; each panel is engine.reports.figures' `latent_axes`, as on the tab."""
+    from engine.reports.figures import REPORT, latent_axes
+
     figure = Figure(figsize=(5.2 * max(1, len(maps)), 5.0))
     for i, latent_map in enumerate(maps, start=1):
         axes = figure.add_subplot(1, len(maps), i)
-        colours = digit_colours(latent_map.digits)
-        axes.scatter(*latent_map.points.T, c=colours, s=4, linewidths=0)
-        for digit in range(10):
-            at = latent_map.points[latent_map.digits == digit]
-            if len(at):  # the digit at its points' median, where its cluster is
-                x, y = np.median(at, axis=0)
-                axes.text(x, y, str(digit), fontsize=13, weight="bold", ha="center",
-                          va="center", color=digit_colours(np.array([digit]))[0],
-                          bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "alpha": 0.7,
-                                "lw": 0})  # fmt: skip
+        latent_axes(axes, REPORT).show(latent_map, "digit")
         axes.set_title(f"{latent_map.projection} of {len(latent_map.points)} validation codes")
-        axes.set_xticks([])
-        axes.set_yticks([])
     if maps:
         figure.suptitle(
             score_text(maps[0]) + " · labels used only for colour and this score", fontsize=10

@@ -4,10 +4,13 @@ What it shows comes from `engine.reports.latent` as `LatentMap` values. During p
 training thread sends a PCA map at each epoch's end (`engine.reports.latent.epoch_hook`); this
 module only draws it. When an encoder is final (just trained, or opened from a file) a
 `MapProjector` thread encodes the subset again, sends a PCA map at once and a t-SNE map
-seconds later, which then replaces it. Nothing here computes on the GUI thread: the
-scatter is drawn by gui.widgets.plots' render thread like every live figure, and hovering finds
-the nearest point from the axis limits this module set itself, without touching the
-figure (which the render thread may be drawing).
+seconds later, which then replaces it. The t-SNE runs in a child process
+(engine.reports.projection.TsneProcess) that is killed when its codes go stale (a newer
+encoder, a new pretraining) or the window closes. Nothing here computes on the GUI
+thread: the scatter (engine.reports.figures.latent_axes, the run report's builder) is
+drawn by gui.widgets.plots' render thread like every live figure, and hovering finds the
+nearest point from the axis limits (`figures.map_limits`) without touching the figure
+(which the render thread may be drawing).
 
 Labels colour the points (by digit, or even/odd) and score the codes; they never steer
 anything.
@@ -32,6 +35,8 @@ from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from engine.reports import figures
+from engine.reports.figures import COLOURINGS
 from gui.state.settings import open_settings
 from gui.widgets.plots import LiveCanvas, changes_figure
 
@@ -41,10 +46,8 @@ if TYPE_CHECKING:
     from engine.events import LatentMap
 
 AXES = (0.02, 0.02, 0.96, 0.96)  # where the scatter's axes sit in the figure (fractions)
-MARGIN = 0.04  # room around the points, as a fraction of their spread
 HOVER_PIXELS = 10  # a point this close to the pointer is under it
 PREVIEW_SCALE = 3  # the hovered digit, 28x28 shown as 84x84
-COLOURINGS = ("digit", "even/odd")
 SETTINGS_KEY = "pretrain/latent_colour"
 
 
@@ -59,19 +62,8 @@ class LatentScatter(LiveCanvas):
         super().__init__(parent, size=(4.4, 4.4))
         self.setMouseTracking(True)
         self.ax = self.figure.add_axes(AXES)
-        self.ax.set_xticks([])
-        self.ax.set_yticks([])
-        self.points = self.ax.scatter(np.zeros(0), np.zeros(0), s=5, linewidths=0)
-        self.labels = [
-            self.ax.text(0, 0, "", ha="center", va="center", fontsize=11, weight="bold",
-                         bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "alpha": 0.75,
-                               "lw": 0})
-            for _ in range(10)
-        ]  # fmt: skip
-        self.waiting = self.ax.text(
-            0.5, 0.5, "", transform=self.ax.transAxes, ha="center", va="center",
-            fontsize=9, color="0.45", wrap=True,
-        )  # fmt: skip
+        self.artists = figures.latent_axes(self.ax, figures.PANEL)  # as in the run report
+        self.points, self.waiting = self.artists.points, self.artists.waiting
         self.map: LatentMap | None = None
         self.colouring = COLOURINGS[0]
         self.limits = (0.0, 1.0, 0.0, 1.0)
@@ -86,48 +78,23 @@ class LatentScatter(LiveCanvas):
 
     @changes_figure
     def _clear(self, waiting: str) -> None:
-        self.points.set_offsets(np.zeros((0, 2)))
-        for text in self.labels:
-            text.set_visible(False)
-        self.waiting.set_text(waiting)
+        self.artists.clear(waiting)
 
     def set_map(self, latent_map: LatentMap) -> None:
-        points = latent_map.points
-        if len(points):
-            low, high = points.min(0), points.max(0)
-            pad = np.maximum(high - low, 1e-6) * MARGIN
-            x0, y0 = low - pad
-            x1, y1 = high + pad
-            self.limits = (float(x0), float(x1), float(y0), float(y1))
+        self.limits = figures.map_limits(latent_map.points)  # what `_show` will set
         self.map = latent_map
         self.selected = -1
-        self._show(latent_map, self.limits, self.colouring)
+        self._show(latent_map, self.colouring)
         self.update()
 
     def set_colouring(self, colouring: str) -> None:
         self.colouring = colouring
         if self.map is not None:
-            self._show(self.map, self.limits, colouring)
+            self._show(self.map, colouring)
 
     @changes_figure
-    def _show(self, latent_map: LatentMap, limits: tuple[float, ...], colouring: str) -> None:
-        from engine.reports.latent import digit_colours, parity_colours
-
-        digits = latent_map.digits
-        by_digit = colouring == "digit"
-        self.points.set_offsets(latent_map.points)
-        self.points.set_facecolors(digit_colours(digits) if by_digit else parity_colours(digits))
-        self.ax.set_xlim(limits[0], limits[1])
-        self.ax.set_ylim(limits[2], limits[3])
-        self.waiting.set_text("")
-        for digit, text in enumerate(self.labels):
-            at = latent_map.points[digits == digit]
-            text.set_visible(len(at) > 0)
-            if len(at):  # the digit's name where most of its points are
-                text.set_position(tuple(np.median(at, axis=0)))
-                text.set_text(str(digit))
-                colour = digit_colours if by_digit else parity_colours
-                text.set_color(colour(np.array([digit]))[0])
+    def _show(self, latent_map: LatentMap, colouring: str) -> None:
+        self.artists.show(latent_map, colouring)
 
     def widget_positions(self) -> np.ndarray:
         """Where the points are in widget pixels (x right, y down), as last set."""
@@ -177,12 +144,7 @@ class LatentScatter(LiveCanvas):
             painter.end()
 
 
-_running: set[threading.Thread] = set()  # projector threads alive, for `projection_running`
-
-
-def projection_running() -> bool:
-    """True while any map projector's thread still works (e.g. an uninterruptible t-SNE)."""
-    return any(thread.is_alive() for thread in list(_running))
+POLL_SECONDS = 0.05  # how often the projector looks for a stale request or a close
 
 
 @dataclass
@@ -195,12 +157,13 @@ class _Request:
 
 
 class MapProjector(QObject):
-    """Makes the maps of a final encoder in a background thread: PCA first, then t-SNE.
+    """Makes the maps of a final encoder in a background thread: PCA first, then t-SNE in
+    a child process (engine.reports.projection.TsneProcess).
 
     One thread at a time, started on demand and ended when there is nothing left to do.
-    A new request makes every older one stale: its results are dropped, and a t-SNE not
-    yet started for it is skipped (one already running cannot be interrupted; it ends in
-    seconds and its result is dropped).
+    A new request makes every older one stale: its results are dropped, and its t-SNE is
+    killed (the thread looks every POLL_SECONDS). `shutdown` (the window closes) kills the
+    t-SNE and waits for the thread, so neither outlives the window.
     """
 
     ready = Signal(object, int)  # (LatentMap, generation), delivered in the GUI thread
@@ -212,6 +175,8 @@ class MapProjector(QObject):
         self._lock = threading.Lock()
         self._pending: _Request | None = None
         self._thread: threading.Thread | None = None
+        self._child: Any = None  # the running TsneProcess, if any (tests, diagnostics)
+        self._closing = threading.Event()
 
     def request(
         self,
@@ -223,27 +188,46 @@ class MapProjector(QObject):
         """Map `encoder` (copied here) on the subset; returns the request's generation."""
         with self._lock:
             self.generation += 1
+            if self._closing.is_set():
+                return self.generation
             self._pending = _Request(
                 self.generation, copy.deepcopy(encoder), images, indices, digits
             )
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="latent-map", daemon=True)
-                _running.add(self._thread)
                 self._thread.start()
             return self.generation
 
     def cancel(self) -> None:
-        """Make every request so far stale (e.g. a new pretraining starts)."""
+        """Make every request so far stale (e.g. a new pretraining starts); a running
+        t-SNE is killed within POLL_SECONDS."""
         with self._lock:
             self.generation += 1
             self._pending = None
+
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Kill any t-SNE and wait for the thread (the window closes); True when it ended.
+        Later requests are ignored."""
+        self._closing.set()
+        self.cancel()
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
 
     def is_busy(self) -> bool:
         with self._lock:
             return self._thread is not None
 
+    def child(self) -> Any:
+        """The TsneProcess computing now, or None."""
+        with self._lock:
+            return self._child
+
     def current(self, generation: int) -> bool:
-        return generation == self.generation
+        return generation == self.generation and not self._closing.is_set()
 
     def _take(self) -> _Request | None:
         with self._lock:
@@ -258,25 +242,50 @@ class MapProjector(QObject):
         _lower_this_threads_priority()
         try:
             while (request := self._take()) is not None:
+                generation = request.generation
                 try:
                     maps = encoder_maps(
-                        request.encoder, request.images, request.indices, request.digits
+                        request.encoder,
+                        request.images,
+                        request.indices,
+                        request.digits,
+                        tsne_with=lambda codes, g=generation: self._tsne(codes, g),
                     )
-                    for latent_map in maps:
-                        if not self.current(request.generation):
-                            break  # stale: do not start the next projection
-                        if not self._emit("ready", latent_map, request.generation):
+                    for latent_map in maps:  # the t-SNE starts when the PCA map is out
+                        if not self.current(generation):
+                            break  # stale: drop it, and do not start the t-SNE
+                        if not self._emit("ready", latent_map, generation):
                             return
                 except Exception as exc:  # shown in the panel; the thread carries on
                     traceback.print_exc()
                     message = f"The latent map failed: {exc}"
-                    if not self._emit("failed", message, request.generation):
+                    if not self._emit("failed", message, generation):
                         return
         finally:
             with self._lock:  # also when the panel is gone; never a newer thread's mark
                 if self._thread is threading.current_thread():
                     self._thread = None
-            _running.discard(threading.current_thread())
+
+    def _tsne(self, codes: np.ndarray, generation: int) -> np.ndarray | None:
+        """The t-SNE of `codes` from a child process; None (the child killed) as soon as
+        the request is stale or the window closes."""
+        from engine.reports.projection import TsneProcess
+
+        if not self.current(generation):
+            return None
+        process = TsneProcess(codes)
+        with self._lock:
+            self._child = process
+        try:
+            while self.current(generation):
+                points = process.result(timeout=POLL_SECONDS)
+                if points is not None:
+                    return points
+            return None
+        finally:
+            process.cancel()
+            with self._lock:
+                self._child = None
 
     def _emit(self, signal: str, *args: Any) -> bool:
         """Emit `signal` unless the panel (and this QObject) is gone; False when it is."""
@@ -384,6 +393,11 @@ class LatentMapPanel(QWidget):
         self.scatter.clear("the map appears after the first epoch")
         self.info.setText("Pretraining: a PCA map follows each epoch.")
         self._clear_preview()
+
+    def shutdown(self) -> None:
+        """The window closes: kill a running t-SNE and end the projector's thread."""
+        if not self.projector.shutdown():
+            print("the latent map's thread did not end within 10 s", file=sys.stderr)
 
     def show_map(self, latent_map: LatentMap) -> None:
         """Show a map now (the epoch maps come this way, from the training thread)."""

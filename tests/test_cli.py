@@ -464,6 +464,10 @@ def test_run_writes_everything_at_the_top_level(small_mnist_dir, tmp_path, capsy
     assert metrics["finetune"]["mode"] == "semi-supervised"  # below all labels, by default
     assert metrics["finetune"]["unlabelled"] == 540 - 100  # the other training images
     assert metrics["finetune"]["steps"] == 20
+    settings = metrics["settings"]  # what was asked, from the run's two jobs
+    assert settings["labels"] == 100 and settings["unlabelled"] is True
+    assert settings["pretrain"]["batch_size"] == 64 and settings["finetune"]["batch_size"] == 32
+    assert settings["arch"] == classifier.arch.to_dict()
     assert sum(map(sum, metrics["test"]["confusion_matrix"])) == 200
 
     page = (out / "report.html").read_text()

@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.config import PRECISIONS
 from engine.options import (
@@ -25,6 +26,10 @@ from engine.options import (
     int_at_least,
     number_between,  # noqa: F401  (tests and older callers)
 )
+
+if TYPE_CHECKING:  # the CLI loads torch only for commands that train
+    from engine.config import ArchConfig, TrainConfig
+    from engine.jobs.workflows import EncoderSource, FinetuneJob
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
 
@@ -257,19 +262,16 @@ def _status_code(status: str) -> int:
     return {"diverged": EXIT_FAILURE, "stopped": EXIT_STOPPED}.get(status, EXIT_OK)
 
 
-def cmd_finetune(args: argparse.Namespace, report, stop) -> int:
+def _finetune_job(
+    args: argparse.Namespace, train: TrainConfig, encoder: EncoderSource, arch: ArchConfig
+) -> FinetuneJob:
+    """The fine-tuning job the options describe, for `finetune` and `run` alike."""
     from engine.data.mnist import parse_budget
-    from engine.jobs.workflows import EncoderSource, FinetuneJob, RunOptions, finetune_and_save
-    from engine.store.checkpoint import load_checkpoint
+    from engine.jobs.workflows import FinetuneJob
 
-    cfg = _train_config(args, augment=not args.no_augment)
-    if args.encoder is not None:
-        encoder, arch = EncoderSource.from_checkpoint(load_checkpoint(args.encoder)), None
-    else:
-        encoder, arch = EncoderSource(), _arch(args)
-    job = FinetuneJob(
-        arch=arch or encoder.arch,
-        train=cfg,
+    return FinetuneJob(
+        arch=arch,
+        train=train,
         labels=parse_budget(args.labels),
         encoder=encoder,
         freeze=args.freeze_encoder,
@@ -277,6 +279,18 @@ def cmd_finetune(args: argparse.Namespace, report, stop) -> int:
         semisup=_semisup(args),
         steps=args.steps,
     )
+
+
+def cmd_finetune(args: argparse.Namespace, report, stop) -> int:
+    from engine.jobs.workflows import EncoderSource, RunOptions, finetune_and_save
+    from engine.store.checkpoint import load_checkpoint
+
+    cfg = _train_config(args, augment=not args.no_augment)
+    if args.encoder is not None:
+        encoder, arch = EncoderSource.from_checkpoint(load_checkpoint(args.encoder)), None
+    else:
+        encoder, arch = EncoderSource(), _arch(args)
+    job = _finetune_job(args, cfg, encoder, arch or encoder.arch)
     run = RunOptions(args.out, report, stop.is_set)
     trained = finetune_and_save(_data(args, report), job, run)
     extra = trained.checkpoint.extra
@@ -356,18 +370,14 @@ def cmd_predict(args: argparse.Namespace, report, stop) -> int:
 
 
 def cmd_run(args: argparse.Namespace, report, stop) -> int:
-    from engine.data.mnist import parse_budget
     from engine.jobs.pipeline import RunSettings, run_pipeline
+    from engine.jobs.workflows import EncoderSource, PretrainJob
 
+    arch = _arch(args)
+    finetune = _train_config(args, "finetune_", augment=not args.no_augment)
     settings = RunSettings(
-        arch=_arch(args),
-        pretrain=_train_config(args, "pretrain_"),
-        finetune=_train_config(args, "finetune_", augment=not args.no_augment),
-        labels=parse_budget(args.labels),
-        freeze_encoder=args.freeze_encoder,
-        unlabelled=args.unlabelled,
-        semisup=_semisup(args),
-        steps=args.steps,
+        pretrain=PretrainJob(arch, _train_config(args, "pretrain_")),
+        finetune=_finetune_job(args, finetune, EncoderSource(), arch),
     )
     data = _data(args, report)
     outcome = run_pipeline(data, args.out, settings, report, stop.is_set)

@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 import engine
-from engine import config  # RunSettings' types and defaults: the jobs' own (workflows)
 from engine.data.mnist import Mnist
 from engine.events import EventSink, Message, StopCheck, ignore_event, never_stop
 from engine.files import atomic_write_bytes
@@ -38,25 +37,27 @@ from engine.reports.report import embed_png, html_page, settings_table
 
 @dataclass(frozen=True)
 class RunSettings:
-    arch: config.ArchConfig = config.DEFAULT_ARCH
-    pretrain: config.TrainConfig = config.DEFAULT_PRETRAIN
-    finetune: config.TrainConfig = config.DEFAULT_FINETUNE
-    labels: int | None = None  # label budget for fine-tuning; None = all
-    freeze_encoder: bool = False
-    unlabelled: bool = True  # below all labels: also learn from the unlabelled images
-    semisup: config.SemiSupConfig = field(default_factory=config.SemiSupConfig)
-    steps: int | None = None  # below all labels: steps of the fixed schedule (None: default)
+    """What decides a whole run: the pretraining job and the fine-tuning job that follows it.
+
+    The fine-tuning starts from the encoder the run pretrains, with the pretraining's
+    architecture, so its own `encoder` and `arch` are not used; every other setting of
+    the run is a field of the two jobs, not a copy of them.
+    """
+
+    pretrain: PretrainJob = field(default_factory=PretrainJob)
+    finetune: FinetuneJob = field(default_factory=FinetuneJob)
 
     def to_dict(self) -> dict:
+        fine = self.finetune
         return {
-            "arch": self.arch.to_dict(),
-            "pretrain": self.pretrain.to_dict(),
-            "finetune": self.finetune.to_dict(),
-            "labels": "all" if self.labels is None else self.labels,
-            "freeze_encoder": self.freeze_encoder,
-            "unlabelled": self.unlabelled,
-            "semisup": self.semisup.to_dict(),
-            "steps": self.steps,
+            "arch": self.pretrain.arch.to_dict(),
+            "pretrain": self.pretrain.train.to_dict(),
+            "finetune": fine.train.to_dict(),
+            "labels": "all" if fine.labels is None else fine.labels,
+            "freeze_encoder": fine.freeze,
+            "unlabelled": fine.unlabelled,
+            "semisup": fine.semisup.to_dict(),
+            "steps": fine.steps,
         }
 
 
@@ -86,8 +87,7 @@ def run_pipeline(
     started = time.perf_counter()
     outcome = RunOutcome("completed")
 
-    job = PretrainJob(settings.arch, settings.pretrain)
-    pre = pretrain_and_save(data, job, RunOptions(out, on_event, should_stop))
+    pre = pretrain_and_save(data, settings.pretrain, RunOptions(out, on_event, should_stop))
     outcome.files.update(pre.files)
     if pre.finished.status in ("stopped", "diverged"):
         outcome.status = pre.finished.status
@@ -106,15 +106,10 @@ def run_pipeline(
     )
 
     encoder_sha = pre.sha256["encoder"]
-    fine_job = FinetuneJob(
-        arch=settings.arch,
-        train=settings.finetune,
-        labels=settings.labels,
+    fine_job = replace(
+        settings.finetune,
+        arch=settings.pretrain.arch,
         encoder=EncoderSource.just_trained(pre.checkpoint, encoder_sha),
-        freeze=settings.freeze_encoder,
-        unlabelled=settings.unlabelled,
-        semisup=settings.semisup,
-        steps=settings.steps,
     )
     fine = finetune_and_save(data, fine_job, RunOptions(None, on_event, should_stop))
     evaluation = evaluate_model(fine.model, data)

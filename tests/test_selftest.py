@@ -41,6 +41,7 @@ def test_self_test_passes_from_source() -> None:
     assert len(lines) == 1
     n = len(list(resource_path("samples").glob("*.png")))
     assert lines[0].startswith(f"self-test passed: {n}/{n} sample drawings, model sha256 ")
+    assert "t-SNE child" in lines[0]  # the latent map's child process started and answered
 
 
 def test_self_test_with_broken_model_exits_1_with_reason(tmp_path: Path) -> None:
@@ -96,3 +97,20 @@ def test_bad_sample_names_are_refused(tmp_path: Path, name: str, message: str) -
 def test_empty_samples_folder_fails(tmp_path: Path) -> None:
     with pytest.raises(SelfTestError, match="no sample drawings"):
         find_samples(tmp_path)
+
+
+def test_a_failing_tsne_child_fails_the_self_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundle's spawned children must work: a t-SNE child that fails (here on codes
+    that are all NaN, which scikit-learn refuses) fails the self-test with its reason."""
+    import numpy as np
+
+    import engine.reports.projection as projection
+
+    start = projection.TsneProcess.__init__
+
+    def poisoned(self: projection.TsneProcess, codes: np.ndarray, seed: int = 0) -> None:
+        start(self, np.full_like(codes, np.nan), seed)
+
+    monkeypatch.setattr(projection.TsneProcess, "__init__", poisoned)
+    with pytest.raises(SelfTestError, match="t-SNE process failed: t-SNE failed: "):
+        run_self_test(default_model_path().parent, resource_path("samples"))

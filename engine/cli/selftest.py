@@ -21,16 +21,21 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.errors import SelfTestError
 from engine.store.resources import DEFAULT_MODEL_DIR, resource_path
 
+if TYPE_CHECKING:
+    import torch
+
 SAMPLES_DIR = "samples"
 SAMPLE_NAME = re.compile(r"^(\d)_(even|odd)(?:_[\w-]+)?\.png$")
 MODEL_KINDS = ("classifier", "encoder", "autoencoder")  # what the app loads at start-up
 PROVENANCE = "provenance.json"
+TSNE_CHECK_TIMEOUT = 60.0  # seconds; a few on this machine, mostly starting the child
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
@@ -122,13 +127,44 @@ def run_self_test(model_dir: Path, samples_dir: Path) -> str:
         raise SelfTestError(
             f"{len(wrong)} of {len(samples)} sample drawings answered wrong: " + "; ".join(wrong)
         )
+    tsne_seconds = _check_tsne_child(classifier.model, np.concatenate(batch))
     if "torchvision" in sys.modules:  # the bundle leaves it out: nothing here may need it
         raise SelfTestError("torchvision was imported, but the app must work without it")
     seconds = time.perf_counter() - started
     return (
         f"self-test passed: {len(samples)}/{len(samples)} sample drawings, "
-        f"model sha256 {classifier.sha256[:16]}, torch {torch.__version__}, {seconds:.1f} s"
+        f"model sha256 {classifier.sha256[:16]}, torch {torch.__version__}, "
+        f"t-SNE child {tsne_seconds:.1f} s, {seconds:.1f} s"
     )
+
+
+def _check_tsne_child(model: torch.nn.Module, images: np.ndarray) -> float:
+    """Project the sample drawings' codes with t-SNE in a child process, as the latent map
+    does, and return the seconds it took.
+
+    A frozen app starts such a child by running its own executable again, which only works
+    when `main.py` hands the child to `multiprocessing.freeze_support()` before anything
+    else; this is the check that the bundle does (the study's workers rely on it too).
+    """
+    import torch
+
+    from engine.reports.projection import ProjectionError, TsneProcess
+
+    started = time.perf_counter()
+    with torch.no_grad():
+        codes = model.encoder(torch.from_numpy(images)).numpy()
+    child = TsneProcess(codes)
+    try:
+        points = child.result(timeout=TSNE_CHECK_TIMEOUT)
+    except ProjectionError as exc:
+        raise SelfTestError(f"the latent map's t-SNE process failed: {exc}") from None
+    finally:
+        child.cancel()
+    if points is None:
+        raise SelfTestError(f"the t-SNE process gave no result in {TSNE_CHECK_TIMEOUT:.0f} s")
+    if points.shape != (len(codes), 2) or not np.isfinite(points).all():
+        raise SelfTestError(f"the latent map's t-SNE process gave {points.shape} points")
+    return time.perf_counter() - started
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,6 +38,19 @@ def quick_pretrain(win: MainWindow, epochs: int = 2) -> None:
     p.latent.setValue(16)
 
 
+def run_app_script(code: str, *args: str, timeout: int) -> subprocess.CompletedProcess:
+    """`python -c code args` offscreen from the repository, as a fresh app process."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+        capture_output=True,
+        text=True,
+    )
+
+
 def test_panels_construct_in_order_with_object_names(window) -> None:
     tabs = window.findChild(QTabWidget, "mainTabs")
     titles = [tabs.tabText(i) for i in range(tabs.count())]
@@ -83,10 +96,7 @@ def test_window_appears_without_importing_torch() -> None:
         app.processEvents()
         sys.exit(3 if "torch" in sys.modules else 0)
     """)
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=ROOT, timeout=120, capture_output=True, text=True
-    )
+    result = run_app_script(code, timeout=120)
     assert result.returncode == 0, result.stderr
 
 
@@ -224,15 +234,7 @@ CLOSE_LOOP = textwrap.dedent("""
 
 
 def test_close_while_training_twenty_times_in_a_row(tiny_mnist_dir) -> None:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", CLOSE_LOOP, str(tiny_mnist_dir)],
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-        capture_output=True,
-        text=True,
-    )
+    result = run_app_script(CLOSE_LOOP, str(tiny_mnist_dir), timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "closed 20 times" in result.stdout
@@ -566,16 +568,8 @@ APP_EXIT_WHILE_TSNE = textwrap.dedent("""
 def test_closing_the_app_while_its_t_sne_runs_exits_normally(tiny_mnist_dir) -> None:
     """The t-SNE child is killed at close and the interpreter ends normally (no os._exit,
     no "terminate called"); start-up ran with the garbage collector off, then froze."""
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-c", APP_EXIT_WHILE_TSNE, str(tiny_mnist_dir)],
-        env=env,
-        cwd=ROOT,
-        timeout=180,
-        capture_output=True,
-        text=True,
-    )
+    result = run_app_script(APP_EXIT_WHILE_TSNE, str(tiny_mnist_dir), timeout=180)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "child alive: False children: 0 exit code: 0" in result.stdout, output

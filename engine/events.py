@@ -35,7 +35,11 @@ class Progress:
 
 @dataclass(frozen=True)
 class EpochEnd:
-    """One finished epoch: losses on train and validation, and the best epoch so far."""
+    """One finished epoch: losses on train and validation, and the best epoch so far.
+
+    `keeps_best` False: the run keeps its last weights (a small label budget), so
+    `best_epoch` (lowest validation loss) is only shown, never chosen, and says so where shown.
+    """
 
     phase: str
     epoch: int
@@ -46,6 +50,7 @@ class EpochEnd:
     best_val_loss: float
     val_accuracy: float | None = None  # classifier phases only
     steps: int = 0  # optimiser steps taken so far
+    keeps_best: bool = True  # the run restores its best epoch (False: keeps the last)
 
 
 @dataclass(frozen=True)

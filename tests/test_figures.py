@@ -3,6 +3,8 @@ reports and the live tabs draw with the same builders."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from matplotlib.colors import to_hex
@@ -64,6 +66,25 @@ def test_live_loss_curves_add_the_running_loss_and_mark_an_early_stop() -> None:
     artists.clear("waiting")
     assert len(artists.train.get_xdata()) == 0 and not artists.best.get_visible()
     assert artists.waiting.get_text() == "waiting"
+
+
+def test_a_run_keeping_its_last_weights_has_no_best_epoch_on_its_curves() -> None:
+    """Below all labels nothing is chosen by validation: the lowest validation loss is
+    marked as what it is, in the live curves and the report alike."""
+    axes = Figure().add_subplot()
+    artists = figures.loss_axes(axes, "loss", figures.PANEL, running=True)
+    artists.show_epochs([1, 2], [0.3, 0.2], [0.25, 0.26], best_epoch=1, keeps_best=False)
+    assert artists.note.get_text() == "lowest val. loss: epoch 1"
+    artists.show_end("stopped", epochs_run=2, best_epoch=1, keeps_best=False)
+    assert artists.note.get_text() == "lowest val. loss: epoch 1 · stopped after epoch 2"
+    history = [
+        dataclasses.replace(event, keeps_best=False)
+        for event in _history([(0.3, 0.2), (0.1, 0.25)], best=1)
+    ]
+    report = figures.loss_figure({"fine-tuning (BCE)": history})
+    assert [t.get_text() for t in report.axes[0].texts if t.get_text()] == [
+        "lowest val. loss: epoch 1"
+    ]
 
 
 def test_confusion_figure_shows_each_count_in_its_cell() -> None:

@@ -69,3 +69,26 @@ def test_a_finished_render_skips_canvases_whose_widget_is_gone(qtbot) -> None:
     grid._surface.image = QImage(4, 4, QImage.Format.Format_RGBA8888)  # a render just ended
     shiboken6.delete(grid)  # the Qt widget is destroyed, the Python object lives on
     _the_renderer()._repaint_views()  # would raise "C++ object already deleted"
+
+
+def test_the_fine_tune_tab_names_a_kept_last_run_s_lowest_loss_as_only_shown(qtbot) -> None:
+    """Below all labels the run keeps its last weights: the curve's marker and the tab's
+    line must not call the epoch of lowest validation loss "best" (issue 11.2)."""
+    from engine.events import EpochEnd
+    from gui.panels.training_panel import best_so_far
+
+    plot = LossPlot(accuracy=True)
+    qtbot.addWidget(plot)
+    plot.reset(epochs=3)
+    plot.add_epoch(1, 0.5, 0.4, 1, 0.9, keeps_best=False)
+    plot.add_epoch(2, 0.4, 0.45, 1, 0.91, keeps_best=False)
+    plot.finish("completed", 2, 1)
+    assert plot.artists.note.get_text() == "lowest val. loss: epoch 1"
+    event = EpochEnd("finetune", 2, 3, 0.4, 0.45, 1, 0.4, 0.91, 200, keeps_best=False)
+    assert best_so_far(event) == "lowest validation loss so far: epoch 1 (shown only)"
+    kept_best = EpochEnd("finetune", 2, 3, 0.4, 0.45, 1, 0.4, 0.91, 200)
+    assert best_so_far(kept_best) == "best so far epoch 1"
+    plot.reset(epochs=3)  # a new run that keeps its best epoch says so again
+    plot.add_epoch(1, 0.5, 0.4, 1, 0.9)
+    plot.finish("completed", 1, 1)
+    assert plot.artists.note.get_text() == "best epoch 1"

@@ -122,6 +122,10 @@ def test_completed_run_can_keep_its_last_weights_instead():
     assert result.finished.status == "completed" and result.finished.best_epoch == 2
     assert same_weights(weights(toy.model), toy.snapshots[3])
     assert "last weights" in result.finished.reason
+    # Epoch 2's lowest validation loss chose nothing: shown as such, never as "best epoch".
+    assert "lowest validation loss: epoch 2, shown only" in result.finished.reason
+    assert "best epoch" not in result.finished.reason
+    assert [event.keeps_best for event in result.history] == [False] * 3
 
 
 def test_a_stopped_run_keeping_the_last_weights_keeps_them_not_the_best():

@@ -192,6 +192,7 @@ def fit(
             best_loss,
             val_accuracy,
             steps,
+            cfg.keep_best,
         )
         result.history.append(event)
         on_event(event)
@@ -211,8 +212,11 @@ def fit(
         model.load_state_dict(best_state)
     if status == "completed":
         reason = f"finished {len(result.history)} epochs; best epoch {best_epoch}"
-        if keep_last:
-            reason += "; kept the last weights"
+        if keep_last:  # the lowest validation loss chose nothing: shown, not called best
+            reason = (
+                f"finished {len(result.history)} epochs; kept the last weights "
+                f"(lowest validation loss: epoch {best_epoch}, shown only)"
+            )
     elif keep_last and status == "stopped":
         reason += "; kept the last weights"
     elif best_state is not None and status in ("stopped", "diverged"):

@@ -129,14 +129,16 @@ class LossArtists:
         train: Sequence[float],
         val: Sequence[float],
         best_epoch: int,
+        keeps_best: bool = True,
     ) -> None:
-        """Train and validation loss per epoch; the best epoch marked once there is one."""
+        """Train and validation loss per epoch; the best epoch marked once there is one
+        (worded as only the lowest validation loss when the run keeps its last weights)."""
         self.train.set_data(epochs, train)
         self.val.set_data(epochs, val)
         if best_epoch:
             self.best.set_xdata([best_epoch, best_epoch])
             self.best.set_visible(True)
-            self.note.set_text(f"best epoch {best_epoch}")
+            self.note.set_text(best_words(best_epoch, keeps_best))
 
     def show_history(self, history: Sequence[EpochEnd]) -> None:
         """A finished run's epochs (engine.events.EpochEnd), as a report shows them."""
@@ -145,17 +147,26 @@ class LossArtists:
             [e.train_loss for e in history],
             [e.val_loss for e in history],
             history[-1].best_epoch if history else 0,
+            history[-1].keeps_best if history else True,
         )
 
-    def show_end(self, status: str, epochs_run: int, best_epoch: int) -> None:
+    def show_end(
+        self, status: str, epochs_run: int, best_epoch: int, keeps_best: bool = True
+    ) -> None:
         """How the run ended: a line and a word where it stopped before its last epoch."""
         if status in STOP_WORDS and epochs_run:
             self.stop.set_xdata([epochs_run, epochs_run])
             self.stop.set_visible(True)
-        parts = [f"best epoch {best_epoch}"] if best_epoch else []
+        parts = [best_words(best_epoch, keeps_best)] if best_epoch else []
         if status in STOP_WORDS:
             parts.append(f"{STOP_WORDS[status]} after epoch {epochs_run}")
         self.note.set_text(" · ".join(parts))
+
+
+def best_words(best_epoch: int, keeps_best: bool) -> str:
+    """How a figure names the epoch of lowest validation loss: the "best epoch" only when
+    the run goes back to it; a run that keeps its last weights chose nothing by it."""
+    return f"best epoch {best_epoch}" if keeps_best else f"lowest val. loss: epoch {best_epoch}"
 
 
 def loss_axes(

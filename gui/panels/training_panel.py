@@ -32,6 +32,7 @@ from gui.widgets.forms import option_spin
 from gui.widgets.plots import LossPlot
 
 if TYPE_CHECKING:
+    from engine.events import EpochEnd
     from gui.state.signals import AppState
     from gui.state.worker import Job
 
@@ -39,6 +40,14 @@ if TYPE_CHECKING:
 # the widget's object-name suffix; the row's name is also the remembered QSettings key.
 TRAIN_SPINS = {"epochs": "Epochs", "batch_size": "Batch", "lr": "Lr", "patience": "Patience",
                "seed": "Seed"}  # fmt: skip
+
+
+def best_so_far(event: EpochEnd) -> str:
+    """The epoch of lowest validation loss, named as what it is: the weights the run goes
+    back to, or (a run that keeps its last weights) a figure that is only shown."""
+    if event.keeps_best:
+        return f"best so far epoch {event.best_epoch}"
+    return f"lowest validation loss so far: epoch {event.best_epoch} (shown only)"
 
 
 class TrainingMonitor(QWidget):
@@ -82,7 +91,12 @@ class TrainingMonitor(QWidget):
             self.plot.add_progress(event.epoch, event.batch, event.batches, event.loss)
         elif isinstance(event, EpochEnd):
             self.plot.add_epoch(
-                event.epoch, event.train_loss, event.val_loss, event.best_epoch, event.val_accuracy
+                event.epoch,
+                event.train_loss,
+                event.val_loss,
+                event.best_epoch,
+                event.val_accuracy,
+                event.keeps_best,
             )
             accuracy = (
                 f", validation accuracy {event.val_accuracy:.2%}"
@@ -91,7 +105,7 @@ class TrainingMonitor(QWidget):
             )
             self.result_label.setText(
                 f"Epoch {event.epoch}: train {event.train_loss:.4f}, validation "
-                f"{event.val_loss:.4f}{accuracy}; best so far epoch {event.best_epoch}."
+                f"{event.val_loss:.4f}{accuracy}; {best_so_far(event)}."
             )
         elif isinstance(event, PseudoLabels):
             self.plot.add_confident(event.epoch, event.confident)

@@ -293,6 +293,7 @@ class LossPlot(LiveCanvas):
         self._epochs: list[float] = []
         self._train: list[float] = []
         self._val: list[float] = []
+        self._keeps_best = True  # as the last epoch said
         self._acc: list[float] = []
         self._confident: tuple[list[float], list[float]] = ([], [])
         self.artists.clear(waiting)
@@ -315,12 +316,19 @@ class LossPlot(LiveCanvas):
 
     @changes_figure
     def add_epoch(
-        self, epoch: int, train: float, val: float, best_epoch: int, accuracy: float | None
+        self,
+        epoch: int,
+        train: float,
+        val: float,
+        best_epoch: int,
+        accuracy: float | None,
+        keeps_best: bool = True,
     ) -> None:
         self._epochs.append(epoch)
         self._train.append(train)
         self._val.append(val)
-        self.artists.show_epochs(self._epochs, self._train, self._val, best_epoch)
+        self._keeps_best = keeps_best
+        self.artists.show_epochs(self._epochs, self._train, self._val, best_epoch, keeps_best)
         if accuracy is not None and self.accuracy is not None:
             self._acc.append(accuracy)
             self.accuracy.line.set_data(self._epochs, self._acc)
@@ -339,7 +347,7 @@ class LossPlot(LiveCanvas):
 
     @changes_figure
     def finish(self, status: str, epochs_run: int, best_epoch: int) -> None:
-        self.artists.show_end(status, epochs_run, best_epoch)
+        self.artists.show_end(status, epochs_run, best_epoch, self._keeps_best)
         self.mark_dirty()
 
     def _rescale(self) -> None:

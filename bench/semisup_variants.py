@@ -100,7 +100,9 @@ def train_variant(args: argparse.Namespace, data: Mnist, seed: int) -> Classifie
     def raw(x: torch.Tensor) -> torch.Tensor:
         return model.head(model.encoder(x))
 
-    for _ in range(args.steps):
+    for step in range(args.steps):
+        if args.trace and step % args.trace == 0:
+            print(f"  step {step}: validation per digit {per_digit_text(model, data)}", flush=True)
         index = labelled_stream.take(LABELLED_BATCH)
         x = augment_batch(to_float_images(images[index]), light)
         clean = to_float_images(unlabelled[unlabelled_stream.take(args.unlabelled_batch)])
@@ -139,6 +141,23 @@ def train_variant(args: argparse.Namespace, data: Mnist, seed: int) -> Classifie
     return model
 
 
+def per_digit_text(model: Classifier, data: Mnist) -> str:
+    """Parity accuracy (%) of each digit on the validation images, and overall."""
+    split = validation_split(data)
+    digits = data.train_labels[split.val].long()
+    images = to_float_images(data.train_images[split.val])
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        chunks = [
+            model.head(model.encoder(images[k : k + 1000])) for k in range(0, len(images), 1000)
+        ]
+    model.train(was_training)
+    right = (parity_logit(torch.cat(chunks)) > 0).float() == parity(digits)
+    each = " ".join(f"{100 * float(right[digits == d].float().mean()):.0f}" for d in range(10))
+    return f"{each} (all {100 * float(right.float().mean()):.2f} %)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", type=Path)
@@ -156,28 +175,17 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=DEFAULT_ARCH.width)
     parser.add_argument("--contrastive", type=int, default=0, help="SimCLR steps first")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--trace", type=int, default=0, help="per-digit scores every N steps")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = read_folder(args.data_dir)
-    split = validation_split(data)
-    val_x = to_float_images(data.train_images[split.val])
-    val_digits = data.train_labels[split.val].long()
     settings = {k: v for k, v in vars(args).items() if k not in ("data_dir", "seeds", "labels")}
     for seed in (int(s) for s in args.seeds.split(",")):
         started = time.perf_counter()
         model = train_variant(args, data, seed)
-        with torch.no_grad():
-            logits = torch.cat(
-                [model.head(model.encoder(val_x[k : k + 1000])) for k in range(0, 5000, 1000)]
-            )
-        right = (parity_logit(logits) > 0).float() == parity(val_digits)
-        per_digit = " ".join(
-            f"{100 * float(right[val_digits == d].float().mean()):.0f}" for d in range(10)
-        )
         print(
-            f"labels {args.labels} seed {seed} {settings}: validation "
-            f"{100 * float(right.float().mean()):.2f} % in {time.perf_counter() - started:.0f} s; "
-            f"per digit {per_digit}",
+            f"labels {args.labels} seed {seed} {settings}: {time.perf_counter() - started:.0f} s; "
+            f"validation per digit {per_digit_text(model, data)}",
             flush=True,
         )
 

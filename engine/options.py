@@ -217,6 +217,34 @@ STEPS_OPTION = Option(
 )
 
 
+# The study's own numbers (engine.study.settings.StudySettings), for `evenodd compare` and
+# the Compare tab alike.
+STUDY_OPTIONS: dict[str, Option] = _table(
+    Option("seeds", int, "seeds", "seeds per cell (label subset and training seed)", 1, 100),
+    Option(
+        "min_steps", int, "steps", "optimiser steps per cell for small budgets", 1, 1_000_000,
+        step=100,
+    ),
+    Option(
+        "max_steps", int, "max steps", "optimiser steps for the largest budgets", 1, 1_000_000,
+        step=100,
+    ),
+    Option("val_every", int, "validation interval", "steps between validations", 1, 100_000,
+           step=10),
+    Option("val_size", int, "validation size", "validation images scored each round", 1),
+    Option(
+        "target", float, "target", "validation accuracy that counts as converged", 0, 1,
+        low_open=True, decimals=3, step=0.005,
+    ),
+    Option("pretrain_epochs", int, "pretraining epochs", "autoencoder epochs per family", 1,
+           10_000),
+    Option(
+        "semi_steps", int, "semi-supervised steps", "optimiser steps of a semi-supervised cell",
+        1, 1_000_000, step=100,
+    ),
+)  # fmt: skip
+
+
 def check(options: dict[str, Option], values: object) -> str | None:
     """The first problem among `options` in the dataclass `values`, or None."""
     for option in options.values():

@@ -106,3 +106,40 @@ def test_app_spin_boxes_and_remembered_keys_come_from_the_table(qtbot):
         assert window.pretrain_panel.lr.maximum() == TRAIN_OPTIONS["lr"].high == 1.0
     finally:
         window.state.runner.shutdown()
+
+
+STUDY_FLAGS = {  # StudySettings field -> `evenodd compare` flag and Compare tab spin box
+    "seeds": ("--seeds", "seeds_spin"),
+    "min_steps": ("--steps", "steps_spin"),
+    "max_steps": ("--max-steps", "max_steps_spin"),
+    "val_every": ("--val-every", "val_every_spin"),
+    "target": ("--target", "target_spin"),
+    "pretrain_epochs": ("--pretrain-epochs", "pretrain_spin"),
+    "semi_steps": ("--semi-steps", "semi_steps_spin"),
+}
+
+
+def test_the_study_s_numbers_are_bounded_alike_on_the_command_line_and_the_compare_tab(qtbot):
+    from engine.options import STUDY_OPTIONS
+    from engine.study.settings import StudySettings
+    from gui.panels.compare_panel import ComparePanel
+    from gui.state.signals import AppState
+
+    state = AppState()
+    panel = ComparePanel(state)
+    qtbot.addWidget(panel)
+    try:
+        for name, (flag, attribute) in STUDY_FLAGS.items():
+            option = STUDY_OPTIONS[name]
+            box = getattr(panel, attribute)
+            assert (box.minimum(), box.maximum()) == pytest.approx(option.widget_range()), name
+            assert box.value() == pytest.approx(getattr(StudySettings(), name)), name
+            too_big = option.kind(option.high * 2) if option.high < 1e9 else None
+            for bad in (option.low - 1, too_big):
+                if bad is None:
+                    continue
+                with pytest.raises(SystemExit):
+                    _parse(["compare", "--out", "x", flag, str(bad)])
+            assert option.problem(getattr(StudySettings(), name)) is None, name
+    finally:
+        state.runner.shutdown()

@@ -41,7 +41,9 @@ def _families(text: str) -> tuple[str, ...]:
 
 def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     """Register `evenodd compare` on the CLI's subparsers (called by engine.cli.commands)."""
-    from engine.options import TRAIN_OPTIONS, int_at_least, number_between
+    from engine.options import STUDY_OPTIONS, TRAIN_OPTIONS, int_at_least
+
+    o = STUDY_OPTIONS  # bounds and help, as the Compare tab has them
 
     d = StudySettings()
     p = commands.add_parser(
@@ -56,21 +58,23 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     p.add_argument("--out", type=Path, required=True, help="folder for the study's files")
     p.add_argument("--labels", default=",".join(budget_key(b) for b in d.budgets),
                    help="label budgets")  # fmt: skip
-    p.add_argument("--seeds", type=int_at_least(1), default=d.seeds, help="seeds per cell")
+    p.add_argument("--seeds", type=o["seeds"].parse, default=d.seeds, help=o["seeds"].help)
     p.add_argument("--arch", type=_families, default=d.families, help="e.g. mlp,conv")
-    p.add_argument("--steps", type=int_at_least(1), default=d.min_steps,
-                   help="optimiser steps per cell for small budgets")  # fmt: skip
-    p.add_argument("--max-steps", type=int_at_least(1), default=None,
-                   help=f"steps for the largest budgets (default {d.max_steps}, "
+    p.add_argument("--steps", type=o["min_steps"].parse, default=d.min_steps,
+                   help=o["min_steps"].help)  # fmt: skip
+    p.add_argument("--max-steps", type=o["max_steps"].parse, default=None,
+                   help=f"{o['max_steps'].help} (default {d.max_steps}, "
                    "at least --steps)")  # fmt: skip
-    p.add_argument("--val-every", type=int_at_least(1), default=d.val_every,
-                   help="steps between validations")  # fmt: skip
-    p.add_argument("--val-size", type=int_at_least(1), default=d.val_size)
-    p.add_argument("--target", type=number_between(0, 1, high_included=True), default=d.target,
-                   help="validation accuracy that counts as converged")  # fmt: skip
+    p.add_argument("--val-every", type=o["val_every"].parse, default=d.val_every,
+                   help=o["val_every"].help)  # fmt: skip
+    p.add_argument("--val-size", type=o["val_size"].parse, default=d.val_size,
+                   help=o["val_size"].help)  # fmt: skip
+    p.add_argument("--target", type=o["target"].parse, default=d.target,
+                   help=o["target"].help)  # fmt: skip
     p.add_argument("--lr", type=TRAIN_OPTIONS["lr"].parse, default=d.lr,
                    help="peak learning rate of every cell (all ways alike)")  # fmt: skip
-    p.add_argument("--pretrain-epochs", type=int_at_least(1), default=d.pretrain_epochs)
+    p.add_argument("--pretrain-epochs", type=o["pretrain_epochs"].parse,
+                   default=d.pretrain_epochs, help=o["pretrain_epochs"].help)  # fmt: skip
     p.add_argument(
         "--patience",
         type=int_at_least(0),
@@ -97,8 +101,8 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
         help="budgets the semi-supervised ways run at (default %(default)s); must be among "
         "--labels and below all; 'none' skips them",
     )
-    p.add_argument("--semi-steps", type=int_at_least(1), default=d.semi_steps,
-                   help="optimiser steps of a semi-supervised cell")  # fmt: skip
+    p.add_argument("--semi-steps", type=o["semi_steps"].parse, default=d.semi_steps,
+                   help=o["semi_steps"].help)  # fmt: skip
     p.add_argument(
         "--restart",
         action="store_true",

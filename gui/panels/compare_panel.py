@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import UserError
-from engine.options import TRAIN_OPTIONS
+from engine.options import STUDY_OPTIONS, TRAIN_OPTIONS
 from engine.reports.console import format_seconds
 from engine.reports.figures import PANEL
 from engine.study import figures as study_figures
@@ -58,7 +58,7 @@ from engine.study.settings import WAYS, StudySettings, budget_key, semi_budgets_
 from gui.state import errors
 from gui.state.model import LONG_JOBS, job_title
 from gui.state.signals import AppState
-from gui.widgets.forms import dspin, option_spin, settings_form, side_by_side, spin
+from gui.widgets.forms import option_spin, settings_form, side_by_side
 from gui.widgets.plots import LiveCanvas, changes_figure
 from gui.widgets.tables import TextTable
 
@@ -152,26 +152,14 @@ class ComparePanel(QWidget):
         d = StudySettings()  # the engine's defaults, as `evenodd compare` has them
         self.labels_edit = QLineEdit(",".join(budget_key(b) for b in d.budgets))
         self.labels_edit.setToolTip("label budgets, comma separated; 'all' = every label")
-        self.seeds_spin = spin(
-            1, 20, d.seeds, "seeds per cell (label subset and training seed)", "compareSeedsSpin"
-        )
-        self.steps_spin = spin(
-            1, 100_000, d.min_steps, "optimiser steps per cell, small budgets", "compareStepsSpin"
-        )
-        self.max_steps_spin = spin(
-            1, 100_000, d.max_steps, "optimiser steps for the largest budgets",
-            "compareMaxStepsSpin",
-        )  # fmt: skip
-        self.val_every_spin = spin(
-            1, 10_000, d.val_every, "steps between validations", "compareValEverySpin"
-        )
-        self.pretrain_spin = spin(
-            1, 100, d.pretrain_epochs, "autoencoder epochs per family", "comparePretrainSpin"
-        )
-        self.target_spin = dspin(
-            0.5, 1.0, d.target, 3, 0.005, "validation accuracy that counts as converged",
-            "compareTargetSpin",
-        )  # fmt: skip
+        o = STUDY_OPTIONS  # bounds and help, as `evenodd compare` has them
+        self.seeds_spin = option_spin(o["seeds"], d.seeds, "compareSeedsSpin")
+        self.steps_spin = option_spin(o["min_steps"], d.min_steps, "compareStepsSpin")
+        self.max_steps_spin = option_spin(o["max_steps"], d.max_steps, "compareMaxStepsSpin")
+        self.val_every_spin = option_spin(o["val_every"], d.val_every, "compareValEverySpin")
+        self.pretrain_spin = option_spin(o["pretrain_epochs"], d.pretrain_epochs,
+                                         "comparePretrainSpin")  # fmt: skip
+        self.target_spin = option_spin(o["target"], d.target, "compareTargetSpin")
         self.lr_spin = option_spin(
             TRAIN_OPTIONS["lr"], d.lr, "compareLrSpin",
             "peak learning rate of every cell, the same for all three ways",
@@ -193,10 +181,7 @@ class ComparePanel(QWidget):
             "label budgets for the semi-supervised ways, comma separated, among the label "
             "budgets above ('all' has nothing unlabelled); empty: none"
         )
-        self.semi_steps_spin = spin(
-            1, 100_000, d.semi_steps, "optimiser steps of a semi-supervised cell",
-            "compareSemiStepsSpin",
-        )  # fmt: skip
+        self.semi_steps_spin = option_spin(o["semi_steps"], d.semi_steps, "compareSemiStepsSpin")
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("automatic: a new folder under the app's data folder")
         browse = QPushButton("Browse…")

@@ -111,13 +111,13 @@ def run_self_test(model_dir: Path, samples_dir: Path) -> str:
                 f"(sha256 {loaded[kind].sha256[:12]}… instead of {expected[kind][:12]}…)"
             )
     classifier = loaded["classifier"]
-    batch = []
+    drawings = []  # uint8 28x28, what the model sees
     for sample in samples:
         try:
-            batch.append(to_model_input(preprocess_file(sample.path)))
+            drawings.append(preprocess_file(sample.path))
         except ImageError as exc:
             raise SelfTestError(f"sample drawing could not be read: {exc}") from None
-    p_odd = odd_probabilities(classifier.model, np.concatenate(batch))
+    p_odd = odd_probabilities(classifier.model, np.concatenate(list(map(to_model_input, drawings))))
     wrong = [
         f"{sample.path.name} read as {parity_word(p)} (P(odd) = {p:.2f})"
         for sample, p in zip(samples, p_odd.tolist(), strict=True)
@@ -127,7 +127,7 @@ def run_self_test(model_dir: Path, samples_dir: Path) -> str:
         raise SelfTestError(
             f"{len(wrong)} of {len(samples)} sample drawings answered wrong: " + "; ".join(wrong)
         )
-    tsne_seconds = _check_tsne_child(classifier.model, np.concatenate(batch))
+    tsne_seconds = _check_tsne_child(classifier.model, torch.from_numpy(np.stack(drawings)))
     if "torchvision" in sys.modules:  # the bundle leaves it out: nothing here may need it
         raise SelfTestError("torchvision was imported, but the app must work without it")
     seconds = time.perf_counter() - started
@@ -138,7 +138,7 @@ def run_self_test(model_dir: Path, samples_dir: Path) -> str:
     )
 
 
-def _check_tsne_child(model: torch.nn.Module, images: np.ndarray) -> float:
+def _check_tsne_child(model: torch.nn.Module, images: torch.Tensor) -> float:
     """Project the sample drawings' codes with t-SNE in a child process, as the latent map
     does, and return the seconds it took.
 
@@ -146,13 +146,11 @@ def _check_tsne_child(model: torch.nn.Module, images: np.ndarray) -> float:
     when `main.py` hands the child to `multiprocessing.freeze_support()` before anything
     else; this is the check that the bundle does (the study's workers rely on it too).
     """
-    import torch
-
+    from engine.reports.latent import encode
     from engine.reports.projection import ProjectionError, TsneProcess
 
     started = time.perf_counter()
-    with torch.no_grad():
-        codes = model.encoder(torch.from_numpy(images)).numpy()
+    codes = encode(model.encoder, images)  # as the latent map encodes its images
     child = TsneProcess(codes)
     try:
         points = child.result(timeout=TSNE_CHECK_TIMEOUT)

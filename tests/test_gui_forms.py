@@ -52,3 +52,12 @@ def test_settings_form_lays_rows_out_in_order(qtbot):
     assert [both.itemAt(i).widget() for i in range(2)] == [first, second]
     assert both.count() == 3  # the stretch keeps the boxes to the left
     assert seeds.parentWidget() is box
+
+
+def test_check_box_carries_its_name_tip_and_state(qtbot) -> None:
+    from gui.widgets.forms import check_box
+
+    box = check_box("Augment", "someCheck", "what it does", checked=True)
+    qtbot.addWidget(box)
+    assert (box.text(), box.objectName(), box.toolTip()) == ("Augment", "someCheck", "what it does")
+    assert box.isChecked() and not check_box("x", "y", "z").isChecked()

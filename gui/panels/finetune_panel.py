@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QWidget
 
 from engine.config import DEFAULT_FINETUNE, SEMI_BATCH, SemiSupConfig
 from engine.options import SCHEDULE_TEXT, STEPS_OPTION
 from gui.panels.training_panel import TrainingPanel
 from gui.widgets.budget import BudgetCombo
-from gui.widgets.forms import option_spin, settings_form
+from gui.widgets.forms import check_box, option_spin, settings_form
 
 if TYPE_CHECKING:
     from gui.state.signals import AppState
@@ -60,11 +60,11 @@ class FinetunePanel(TrainingPanel):
         self.encoder_label = QLabel("")
         self.encoder_label.setObjectName("finetuneEncoderLabel")
         self.encoder_label.setWordWrap(True)
-        self.freeze_check = QCheckBox("Freeze the encoder (train only the head)")
-        self.freeze_check.setObjectName("finetuneFreezeCheck")
-        self.freeze_check.setToolTip(
+        self.freeze_check = check_box(
+            "Freeze the encoder (train only the head)",
+            "finetuneFreezeCheck",
             "Frozen: the pretrained features stay as they are and only "
-            "the small classifier head learns"
+            "the small classifier head learns",
         )
         self.labels_combo = BudgetCombo(
             state,
@@ -72,13 +72,13 @@ class FinetunePanel(TrainingPanel):
             "Labelled training images to use: a number (balanced over "
             "digits, seeded) or 'all'; same as on the Data tab",
         )
-        self.unlabelled_check = QCheckBox("Also learn from the unlabelled images")
-        self.unlabelled_check.setObjectName("finetuneUnlabelledCheck")
-        self.unlabelled_check.setChecked(True)
-        self.unlabelled_check.setToolTip(
+        self.unlabelled_check = check_box(
+            "Also learn from the unlabelled images",
+            "finetuneUnlabelledCheck",
             "Semi-supervised: besides your labels, learn from every other training image "
             "(its pixels, never its label): confident predictions on clean images become "
-            "targets for distorted views of them. Below all labels only."
+            "targets for distorted views of them. Below all labels only.",
+            checked=True,
         )
         self.steps_spin = option_spin(STEPS_OPTION, 0, "finetuneStepsSpin")
         self.steps_spin.setMinimum(0)  # 0: the schedule's own number of steps
@@ -86,21 +86,21 @@ class FinetunePanel(TrainingPanel):
         self.labels_combo.currentTextChanged.connect(lambda _t: self.update_controls())
         self._own_tips = {w: w.toolTip() for w in (self.epochs, self.patience, self.batch)}
         self.unlabelled_check.toggled.connect(lambda _on: self.update_controls())
-        self.drawings_check = QCheckBox("Add my drawings to the labelled images")
-        self.drawings_check.setObjectName("finetuneDrawingsCheck")
-        self.drawings_check.setToolTip(
+        self.drawings_check = check_box(
+            "Add my drawings to the labelled images",
+            "finetuneDrawingsCheck",
             "Also train on the drawings you marked even or odd on the Draw tab (they count "
-            "as labels); the Evaluate tab can score the result on them"
+            "as labels); the Evaluate tab can score the result on them",
         )
         self.drawings_check.toggled.connect(lambda _on: self.show_label_count())
         self.labels_info = QLabel("")
         self.labels_info.setObjectName("finetuneLabelsInfo")
         self.labels_info.setWordWrap(True)
-        self.augment_check = QCheckBox("Augment (small shifts, rotations, stroke width)")
-        self.augment_check.setChecked(DEFAULT_FINETUNE.augment)
-        self.augment_check.setObjectName("finetuneAugmentCheck")
-        self.augment_check.setToolTip(
-            "Random distortions of each batch: helps with few labels and with hand-drawn digits"
+        self.augment_check = check_box(
+            "Augment (small shifts, rotations, stroke width)",
+            "finetuneAugmentCheck",
+            "Random distortions of each batch: helps with few labels and with hand-drawn digits",
+            checked=DEFAULT_FINETUNE.augment,
         )
 
         box = settings_form(

@@ -1,9 +1,9 @@
 """Settings forms: spin boxes made from the settings table, and the boxes that lay them out.
 
 The Pretrain, Fine-tune and Compare tabs each show a group of settings. Their spin boxes
-take bounds, step and help text from a row of `engine.options` (`option_spin`) or, for
-the study's own numbers, from the tab (`spin`, `dspin`); `settings_form` lays any of
-them out, so each tab only lists its rows. What a tab remembers between sessions is still
+take bounds, step and help text from a row of `engine.options` (`option_spin`, the
+study's numbers included: `STUDY_OPTIONS`), so the command line and the app cannot
+disagree; `settings_form` lays them out, so each tab only lists its rows. What a tab remembers between sessions is still
 its own `settings_widgets()`: a form only lays widgets out.
 """
 
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -43,6 +44,15 @@ def dspin(
     box = QDoubleSpinBox()
     box.setDecimals(decimals)  # first: the value is rounded to it
     return _set_up(box, low, high, value, step, tip, name)
+
+
+def check_box(text: str, name: str, tip: str, checked: bool = False) -> QCheckBox:
+    """A check box with its text, object name, tooltip and starting state."""
+    box = QCheckBox(text)
+    box.setObjectName(name)
+    box.setToolTip(tip)
+    box.setChecked(checked)
+    return box
 
 
 def option_spin(

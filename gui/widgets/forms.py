@@ -3,8 +3,9 @@
 The Pretrain, Fine-tune and Compare tabs each show a group of settings. Their spin boxes
 take bounds, step and help text from a row of `engine.options` (`option_spin`, the
 study's numbers included: `STUDY_OPTIONS`), so the command line and the app cannot
-disagree; `settings_form` lays them out, so each tab only lists its rows. What a tab remembers between sessions is still
-its own `settings_widgets()`: a form only lays widgets out.
+disagree; `settings_form` lays them out, so each tab only lists its rows. What a tab
+remembers between sessions is still its own `settings_widgets()`: a form only lays
+widgets out.
 """
 
 from __future__ import annotations

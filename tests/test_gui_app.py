@@ -578,3 +578,10 @@ def test_closing_the_app_while_its_t_sne_runs_exits_normally(tiny_mnist_dir) -> 
     assert frozen > 100_000, output  # torch, matplotlib, Qt: left out of collections
     assert "terminate called" not in output and "Traceback" not in output, output
     assert time.monotonic() - started < 170
+
+
+def test_a_fresh_fine_tune_tab_leaves_the_steps_to_the_schedule(window) -> None:
+    """Nothing remembered: Steps reads "automatic" (0: the schedule's own count), never a
+    number the table's range clamped it to (it said 1, and 100 labels trained 1 step)."""
+    box = window.finetune_panel.steps_spin
+    assert box.value() == 0 and box.text() == "automatic"

@@ -82,6 +82,7 @@ class FinetunePanel(TrainingPanel):
         )
         self.steps_spin = option_spin(STEPS_OPTION, 0, "finetuneStepsSpin")
         self.steps_spin.setMinimum(0)  # 0: the schedule's own number of steps
+        self.steps_spin.setValue(0)  # the table's range starts at 1, which clamped it there
         self.steps_spin.setSpecialValueText("automatic")
         self.labels_combo.currentTextChanged.connect(lambda _t: self.update_controls())
         self._own_tips = {w: w.toolTip() for w in (self.epochs, self.patience, self.batch)}

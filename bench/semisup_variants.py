@@ -36,6 +36,7 @@ from engine.data.augment import augment_batch, strong_augment
 from engine.data.batches import BatchStream, to_float_images
 from engine.data.mnist import Mnist, label_budget, parity, read_folder
 from engine.jobs.workflows import validation_split
+from engine.learning.graph import guess_parity
 from engine.learning.models import Classifier
 
 LABELLED_BATCH = 32
@@ -76,8 +77,21 @@ def train_variant(args: argparse.Namespace, data: Mnist, seed: int) -> Classifie
     split = validation_split(data)
     torch.manual_seed(seed)
     labelled = label_budget(data.train_labels, split.train, args.labels, seed)
-    unlabelled = data.train_images[split.train[~torch.isin(split.train, labelled)]]
-    model = Classifier(dataclasses.replace(DEFAULT_ARCH, width=args.width))
+    keep = ~torch.isin(split.train, labelled)
+    unlabelled = data.train_images[split.train[keep]]
+    graph_odd = None
+    if args.graph_steps:
+        started = time.perf_counter()
+        graph_odd = guess_parity(
+            data.train_images, labelled, data.train_labels[labelled], split.train[keep]
+        )
+        truth = data.train_labels[split.train[keep]].long()
+        print(
+            f"  graph: {time.perf_counter() - started:.0f} s, parity "
+            f"{100 * float(((graph_odd > 0.5).long() == truth % 2).float().mean()):.1f} %",
+            flush=True,
+        )
+    model = Classifier(dataclasses.replace(DEFAULT_ARCH, width=args.width, deskew=args.deskew))
     outputs = 10 if args.target == "digits" else 1
     model.head[-1] = nn.Linear(model.head[-1].in_features, outputs)
     if args.contrastive:
@@ -98,14 +112,15 @@ def train_variant(args: argparse.Namespace, data: Mnist, seed: int) -> Classifie
     running_mean = None
 
     def raw(x: torch.Tensor) -> torch.Tensor:
-        return model.head(model.encoder(x))
+        return model.head(model.encoder(model.prepare(x)))
 
     for step in range(args.steps):
         if args.trace and step % args.trace == 0:
             print(f"  step {step}: validation per digit {per_digit_text(model, data)}", flush=True)
         index = labelled_stream.take(LABELLED_BATCH)
         x = augment_batch(to_float_images(images[index]), light)
-        clean = to_float_images(unlabelled[unlabelled_stream.take(args.unlabelled_batch)])
+        taken = unlabelled_stream.take(args.unlabelled_batch)
+        clean = to_float_images(unlabelled[taken])
         teacher_view = augment_batch(clean, weak) if args.weak_view else clean
         model.eval()
         with torch.no_grad():
@@ -123,6 +138,16 @@ def train_variant(args: argparse.Namespace, data: Mnist, seed: int) -> Classifie
             p_odd = torch.sigmoid(guess[:, 0])
             confidence, pseudo = torch.maximum(p_odd, 1 - p_odd), (p_odd > 0.5).float()
         mask = (confidence >= args.threshold).float()
+        if graph_odd is not None and step < args.graph_steps:
+            share = 1.0 if args.graph_mode == "switch" else 1.0 - step / args.graph_steps
+            p_odd = share * graph_odd[taken] + (1 - share) * (
+                torch.sigmoid(guess[:, 0]) if outputs == 1 else probs[:, 1::2].sum(1)
+            )
+            if outputs == 1:
+                confidence, pseudo = torch.maximum(p_odd, 1 - p_odd), (p_odd > 0.5).float()
+                mask = (confidence >= args.graph_threshold).float()
+        elif graph_odd is not None and args.graph_agree and outputs == 1:
+            mask = mask * (pseudo == (graph_odd[taken] > 0.5).float()).float()
         out = raw(torch.cat([x, strong_augment(clean, strong)]))
         if outputs == 10:
             supervised = F.cross_entropy(out[: len(x)], targets[index])
@@ -150,7 +175,8 @@ def per_digit_text(model: Classifier, data: Mnist) -> str:
     model.eval()
     with torch.no_grad():
         chunks = [
-            model.head(model.encoder(images[k : k + 1000])) for k in range(0, len(images), 1000)
+            model.head(model.encoder(model.prepare(images[k : k + 1000])))
+            for k in range(0, len(images), 1000)
         ]
     model.train(was_training)
     right = (parity_logit(torch.cat(chunks)) > 0).float() == parity(digits)
@@ -175,6 +201,11 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=DEFAULT_ARCH.width)
     parser.add_argument("--contrastive", type=int, default=0, help="SimCLR steps first")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--graph-steps", type=int, default=0, help="graph guesses as targets first")
+    parser.add_argument("--graph-mode", choices=("switch", "fade"), default="switch")
+    parser.add_argument("--deskew", action="store_true", help="the classifier deskews its input")
+    parser.add_argument("--graph-agree", action="store_true", help="then only where graph agrees")
+    parser.add_argument("--graph-threshold", type=float, default=0.5)
     parser.add_argument("--trace", type=int, default=0, help="per-digit scores every N steps")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

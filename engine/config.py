@@ -60,6 +60,9 @@ class ArchConfig(_Settings):
     dropout: float = 0.1
     width: int = 16  # conv: channels of the first layer (second has 2x); mlp: ignored
     head_hidden: int = 64  # classifier head's hidden units
+    # The classifier shears each input upright first (engine.data.deskew); the autoencoder
+    # ignores it. Checkpoints written before it existed load with False (store.checkpoint).
+    deskew: bool = True
     _error: ClassVar[type[ValueError]] = ArchError
     _what: ClassVar[str] = "architecture settings"
 
@@ -67,6 +70,8 @@ class ArchConfig(_Settings):
         if self.arch not in ARCHS:
             raise ArchError(f"architecture must be one of {', '.join(ARCHS)}, not {self.arch!r}")
         self._check(ARCH_OPTIONS)  # latent, dropout, width, head: the one table
+        if not isinstance(self.deskew, bool):
+            raise ArchError(f"deskew must be true or false, not {self.deskew!r}")
         return self
 
 
@@ -112,11 +117,14 @@ class SemiSupConfig(_Settings):
     Each step adds `unlabelled_batch` unlabelled images: the classifier's prediction on
     the clean image becomes the target for a strongly distorted view of it when it is at
     least `threshold` sure; that loss counts `unlabelled_weight` times the labelled one.
+    For the first `guided` share of the steps the targets are the neighbour graph's guesses
+    instead (engine.learning.graph).
     """
 
     unlabelled_batch: int = 128
     threshold: float = 0.95
     unlabelled_weight: float = 1.0
+    guided: float = 0.3
 
     def validate(self) -> SemiSupConfig:
         self._check(SEMISUP_OPTIONS)  # the one settings table

@@ -97,13 +97,15 @@ class PseudoLabels:
 
     `confident` is the share of the round's unlabelled images whose prediction was sure
     enough to become a target; `odd` the share of those targets that said "odd". Neither
-    reads a label of an unlabelled image.
+    reads a label of an unlabelled image. `guided`: in this round the targets were (also)
+    the neighbour graph's guesses, not only the confident predictions.
     """
 
     epoch: int
     steps: int
     confident: float
     odd: float
+    guided: bool = False
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,18 @@ SEMISUP_OPTIONS: dict[str, Option] = _table(
         decimals=2,
         step=0.1,
     ),
+    Option(
+        "guided",
+        float,
+        "guided share",
+        "share of the semi-supervised steps (the first ones) whose unlabelled targets are the "
+        "labels spread over a graph of similar deskewed images, not the classifier's own "
+        "guesses; 0: never",
+        0,
+        1,
+        decimals=2,
+        step=0.05,
+    ),
 )
 
 

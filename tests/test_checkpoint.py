@@ -434,3 +434,27 @@ def test_loaded_state_is_a_plain_dict(encoder_file):
     raw = torch.load(io.BytesIO(encoder_file.read_bytes()), weights_only=True)
     assert isinstance(raw, dict)
     assert all(isinstance(v, torch.Tensor) for v in raw["state_dict"].values())
+
+
+def test_a_classifier_saved_before_deskewing_existed_loads_without_it(tmp_path, classifier):
+    """Files written before ArchConfig.deskew hold a classifier that saw raw pixels: it
+    must load as such, or its predictions would change."""
+    raw_arch = ArchConfig(arch="conv", latent=8, width=4, head_hidden=8, deskew=False)
+    torch.manual_seed(1)
+    old = Classifier(raw_arch).eval()
+    path = tmp_path / "old.pt"
+    save_checkpoint(path, old, raw_arch)
+    payload = _raw(path)
+    del payload["arch"]["deskew"]
+    torch.save(payload, path)
+    loaded = load_checkpoint(path, expect=("classifier",))
+    assert loaded.arch.deskew is False
+    torch.testing.assert_close(_outputs(loaded.model), _outputs(old), rtol=0, atol=0)
+
+
+def test_deskewing_is_kept_in_a_saved_classifier(tmp_path, classifier):
+    assert ARCH.deskew is True
+    path = tmp_path / "clf.pt"
+    save_checkpoint(path, classifier, ARCH)
+    assert _raw(path)["arch"]["deskew"] is True
+    assert load_checkpoint(path, expect=("classifier",)).arch.deskew is True

@@ -12,7 +12,8 @@ from helpers_weights import same_weights, weights
 from engine.config import ArchConfig, ConfigError, SemiSupConfig, TrainConfig
 from engine.data.augment import strong_augment
 from engine.data.mnist import label_budget
-from engine.events import PseudoLabels
+from engine.events import Message, PseudoLabels
+from engine.learning.semisup import Consistency
 from engine.learning.training import finetune
 
 ARCH = ArchConfig(arch="conv", latent=8, width=4, dropout=0.1, head_hidden=8)
@@ -141,3 +142,57 @@ def test_strong_augment_is_seeded_in_range_and_moves_pixels():
     assert torch.equal(a, b) and a.shape == x.shape
     assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
     assert float((a - x).abs().mean()) > 0.05
+
+
+class _SaysEven(torch.nn.Module):
+    """A stand-in classifier that is sure every image is even."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full((len(x),), -9.0)
+
+
+def test_guided_steps_take_the_graph_guesses_then_the_classifiers_own():
+    """The first `guided_steps` batches learn every image as the graph guessed it (odd
+    here), whatever the classifier says; afterwards its own confident guesses (even)."""
+    images = torch.randint(0, 256, (40, 28, 28), dtype=torch.uint8)
+    consistency = Consistency(
+        _SaysEven(), images, SEMI, seed=0, guesses=torch.ones(40), guided_steps=2
+    )
+    for _ in range(2):
+        assert consistency.guided
+        _, targets, weights = consistency.batch()
+        assert (targets == 1).all() and (weights == SEMI.unlabelled_weight).all()
+    assert not consistency.guided
+    _, targets, weights = consistency.batch()
+    assert (targets == 0).all()
+    with pytest.raises(ValueError, match="guesses"):
+        Consistency(_SaysEven(), images, SEMI, seed=0, guesses=torch.ones(3), guided_steps=1)
+
+
+def test_a_guided_run_differs_from_an_unguided_one_and_says_which_rounds_were(
+    data, split, labelled
+):
+    """Guided by default (CFG's 12 steps x 0.3 = 4: the first round); turning it off
+    changes the weights, so the guesses are not silently ignored."""
+    events = []
+    guided = _semi(data, split, labelled, on_event=events.append)
+    rounds = [e for e in events if isinstance(e, PseudoLabels)]
+    assert [e.guided for e in rounds] == [True, False, False]
+    assert any(isinstance(e, Message) and "graph" in e.text for e in events)
+    unguided = _semi(data, split, labelled, semisup=dataclasses.replace(SEMI, guided=0.0))
+    assert not same_weights(weights(guided.model), weights(unguided.model))
+
+
+def test_stop_while_the_graph_is_built_stops_before_the_first_step(
+    data, split, labelled, monkeypatch
+):
+    """The graph gives up between two chunks of its links (no 'first guesses' line), then
+    the run stops as every run does, before its first step."""
+    monkeypatch.setattr("engine.learning.graph._last_links", {})
+    events = []
+    result = _semi(data, split, labelled, should_stop=lambda: True, on_event=events.append)
+    assert result.fit.finished.status == "stopped"
+    assert result.fit.finished.steps == 0
+    lines = [e.text for e in events if isinstance(e, Message)]
+    assert any("graph" in line for line in lines)
+    assert not any("first guesses" in line for line in lines)

@@ -15,7 +15,7 @@ the functions, so importing this module is cheap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,8 +109,12 @@ class FinetuneJob:
 
     @property
     def model_arch(self) -> ArchConfig:
+        """The encoder's own architecture when there is one; whether the classifier
+        deskews its input is this job's choice either way."""
         has_encoder = self.encoder.module is not None and self.encoder.arch is not None
-        return self.encoder.arch if has_encoder else self.arch
+        if not has_encoder:
+            return self.arch
+        return replace(self.encoder.arch, deskew=self.arch.deskew)
 
 
 @dataclass
@@ -255,7 +259,6 @@ def budget_schedule(
     SEMI_BATCH labelled images.
     """
     import math
-    from dataclasses import replace
 
     if mode == SEMI_SUPERVISED:
         cfg = replace(cfg, batch_size=options.SEMI_BATCH)

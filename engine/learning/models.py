@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from engine.config import ArchConfig
+from engine.data.deskew import deskew
 
 MLP_HIDDEN = (512, 256)
 _LEVELS = 1 << 16  # dropout draws 16-bit random numbers: p is exact to 1/65536
@@ -111,12 +112,21 @@ class Autoencoder(nn.Module):
         return torch.sigmoid(self.decoder(self.encoder(x)))
 
 
+class Deskew(nn.Module):
+    """Shears each input image upright (engine.data.deskew); no weights, so a checkpoint's
+    state dict is the same with or without it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return deskew(x)
+
+
 class Classifier(nn.Module):
-    """Encoder + a small head that outputs one logit: P(odd) = sigmoid(logit)."""
+    """[Deskew +] encoder + a small head that outputs one logit: P(odd) = sigmoid(logit)."""
 
     def __init__(self, cfg: ArchConfig, encoder: nn.Module | None = None) -> None:
         super().__init__()
         self.cfg = cfg.validate()
+        self.prepare = Deskew() if cfg.deskew else nn.Identity()
         self.encoder = encoder if encoder is not None else build_encoder(cfg)
         self.head = nn.Sequential(
             nn.Linear(cfg.latent, cfg.head_hidden),
@@ -142,7 +152,7 @@ class Classifier(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(x)).squeeze(1)
+        return self.head(self.encoder(self.prepare(x))).squeeze(1)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -26,6 +26,7 @@ from engine.events import (
     EpochEnd,
     EventSink,
     Finished,
+    Message,
     Progress,
     PseudoLabels,
     Reconstructions,
@@ -35,6 +36,7 @@ from engine.events import (
     never_stop,
 )
 from engine.learning.device import autocast, flush_denormals, pick_device, training_precision
+from engine.learning.graph import guess_parity
 from engine.learning.models import Autoencoder, Classifier
 from engine.learning.semisup import Consistency
 
@@ -415,9 +417,16 @@ def finetune(
     if unlabelled is not None:
         if round_steps is None:
             raise ConfigError("semi-supervised fine-tuning trains in rounds of steps")
+        semisup = semisup or SemiSupConfig()
+        total_steps = cfg.max_steps or cfg.epochs * round_steps
+        guided_steps = round(semisup.guided * total_steps)
+        guesses = None
+        if guided_steps:
+            guesses = _graph_guesses(data, labelled, unlabelled, on_event, should_stop)
         consistency = Consistency(
-            model, data.train_images[unlabelled].to(device), semisup or SemiSupConfig(), cfg.seed
-        )
+            model, data.train_images[unlabelled].to(device), semisup, cfg.seed,
+            guesses=None if guesses is None else guesses.to(device), guided_steps=guided_steps,
+        )  # fmt: skip
 
         def make_batch(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             """Labelled then unlabelled images; targets (n, 2) = (target, weight)."""
@@ -454,6 +463,28 @@ def finetune(
         list(consistency.history),
         n_labelled=len(train_x),
     )
+
+
+def _graph_guesses(
+    data: Mnist,
+    labelled: torch.Tensor,
+    unlabelled: torch.Tensor,
+    on_event: EventSink,
+    should_stop: StopCheck,
+) -> torch.Tensor | None:
+    """The neighbour graph's P(odd) for the unlabelled images (engine.learning.graph), read
+    from the labelled images' digits alone; None if stopped meanwhile (then `fit` stops at
+    its first batch)."""
+    started = time.perf_counter()
+    on_event(Message(f"spreading the {len(labelled)} labels over a graph of similar images"))
+    guesses = guess_parity(
+        data.train_images, labelled, data.train_labels[labelled], unlabelled, should_stop
+    )
+    if guesses is not None:
+        seconds = time.perf_counter() - started
+        done = f"first guesses for {len(unlabelled):,} unlabelled images in {seconds:.0f} s"
+        on_event(Message(done))
+    return guesses
 
 
 def _append_extra(

@@ -168,7 +168,8 @@ def load_checkpoint(path: str | os.PathLike, expect: tuple[str, ...] = KINDS) ->
     if kind not in expect:
         raise CheckpointError(f"{name}: holds an {kind}, but a {' or '.join(expect)} is needed")
     try:
-        arch = ArchConfig.from_dict(payload.get("arch") or {})
+        # A file from before ArchConfig.deskew existed holds a classifier without it.
+        arch = ArchConfig.from_dict({"deskew": False, **(payload.get("arch") or {})})
     except ArchError as exc:
         raise CheckpointError(f"{name}: {exc}") from None
     model = _build(kind, arch)

@@ -1,0 +1,96 @@
+"""The neighbour graph's first guesses: right on learnable data, balanced, stoppable,
+cached by pool, and made from the labelled images' digits alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers_data import small_mnist
+
+import engine.learning.graph as graph
+from engine.learning.graph import balance, guess_parity, neighbours
+
+
+@pytest.fixture(scope="module")
+def digits_data():
+    return small_mnist(300, 10, seed=3)
+
+
+def _one_per_digit(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    labelled = torch.stack([torch.nonzero(labels == d)[0, 0] for d in range(10)])
+    rest = torch.ones(len(labels), dtype=torch.bool)
+    rest[labelled] = False
+    return labelled, torch.nonzero(rest)[:, 0]
+
+
+def test_one_label_per_digit_spreads_to_the_right_parity(digits_data):
+    labels = digits_data.train_labels.long()
+    labelled, unlabelled = _one_per_digit(labels)
+    p_odd = guess_parity(digits_data.train_images, labelled, labels[labelled], unlabelled)
+    assert p_odd.shape == (len(unlabelled),)
+    assert float(p_odd.min()) >= 0.0 and float(p_odd.max()) <= 1.0 + 1e-6
+    right = ((p_odd > 0.5).long() == labels[unlabelled] % 2).float().mean()
+    assert float(right) > 0.95
+
+
+def test_the_guesses_follow_the_labels_given_not_the_true_ones(digits_data):
+    """Tell the graph that every labelled image is its digit + 1 (the other parity): the
+    guesses flip with it, so they come from the labels handed in and nothing else."""
+    labels = digits_data.train_labels.long()
+    labelled, unlabelled = _one_per_digit(labels)
+    told = (labels[labelled] + 1) % 10
+    p_odd = guess_parity(digits_data.train_images, labelled, told, unlabelled)
+    right = ((p_odd > 0.5).long() == labels[unlabelled] % 2).float().mean()
+    assert float(right) < 0.05
+
+
+def test_balance_gives_each_digit_its_share():
+    """Every row leans to digit 0, but the shares say half are 1s: the half leaning least
+    to 0 go to 1, so one digit cannot absorb its neighbour."""
+    lean = torch.linspace(0.0, 0.4, 100)
+    scores = torch.zeros(100, 10)
+    scores[:, 0], scores[:, 1] = 1.0, 0.5 + lean
+    shares = torch.zeros(10)
+    shares[:2] = 0.5
+    q = balance(scores, shares)
+    assert torch.allclose(q.sum(1), torch.ones(100))
+    assert abs(float(q.sum(0)[1]) - 50) < 1.0
+    chosen = q.argmax(1)
+    assert (chosen[:45] == 0).all() and (chosen[55:] == 1).all()
+
+
+def test_neighbours_are_the_nearest_others_and_stop_between_chunks(monkeypatch):
+    points = torch.tensor([[1.0, 0.0], [0.99, 0.1], [0.0, 1.0], [0.1, 0.99], [-1.0, 0.0]])
+    monkeypatch.setattr(graph, "NEIGHBOURS", 1)
+    index, similarity = neighbours(points)
+    assert index[:, 0].tolist()[:4] == [1, 0, 3, 2]
+    assert float(similarity[0, 0]) > 0.9
+    monkeypatch.setattr(graph, "CHUNK", 2)
+    calls = 0
+
+    def stop_on_second_chunk() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls >= 2
+
+    assert neighbours(points, stop_on_second_chunk) is None
+    assert calls == 2
+
+
+def test_links_are_made_once_per_pool_and_a_stop_returns_none(digits_data, monkeypatch):
+    made = []
+    real = graph.neighbours
+    monkeypatch.setattr(graph, "_last_links", {})
+    monkeypatch.setattr(graph, "neighbours", lambda *a: made.append(1) or real(*a))
+    labels = digits_data.train_labels.long()
+    labelled, unlabelled = _one_per_digit(labels)
+    images = digits_data.train_images
+    assert guess_parity(images, labelled, labels[labelled], unlabelled, lambda: True) is None
+    guess_parity(images, labelled, labels[labelled], unlabelled)
+    # the same pool with other images labelled: the same links
+    guess_parity(
+        images, unlabelled[:10], labels[unlabelled[:10]], torch.cat([labelled, unlabelled[10:]])
+    )
+    assert len(made) == 2  # the stopped attempt and one real one
+    guess_parity(images, labelled, labels[labelled], unlabelled[:-5])  # another pool
+    assert len(made) == 3

@@ -406,6 +406,8 @@ def test_finetune_tab_learns_from_the_unlabelled_images_below_all_labels(
     assert extra["mode"] == "semi-supervised" and extra["unlabelled"] > 0
     series = panel.monitor.plot.series()
     assert len(series["confident"]) == 3 and all(0 <= c <= 1 for c in series["confident"])
+    assert series["guided"] == [1]  # 0.3 x 250 steps: the first round learnt the graph's
+    assert panel.monitor.plot.accuracy.guided is not None  # guesses, and is shaded
     assert "unlabelled images" in panel.model_label.text()
 
     panel.unlabelled_check.setChecked(False)
@@ -415,6 +417,9 @@ def test_finetune_tab_learns_from_the_unlabelled_images_below_all_labels(
     extra = window.state.classifier.extra
     assert extra["mode"] == "supervised" and extra["unlabelled"] == 0
     assert panel.monitor.plot.series()["confident"] == []
+    assert (
+        panel.monitor.plot.series()["guided"] == [] and panel.monitor.plot.accuracy.guided is None
+    )
 
 
 def _payload(path: Path) -> dict:

@@ -78,6 +78,13 @@ def _add_arch(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", choices=("conv", "mlp"), default=DEFAULT_ARCH.arch)
     for name in ("latent", "dropout", "width"):
         _add_option(parser, ARCH_OPTIONS[name], getattr(DEFAULT_ARCH, name))
+    parser.add_argument(
+        "--no-deskew",
+        dest="deskew",
+        action="store_false",
+        help="the classifier reads the raw pixels (default: it shears each digit upright "
+        "first, engine.data.deskew)",
+    )
 
 
 def _add_training(parser: argparse.ArgumentParser, prefix: str, defaults) -> None:
@@ -231,8 +238,9 @@ def _arch(args: argparse.Namespace):
     from engine.config import ArchConfig
 
     return ArchConfig(
-        arch=args.arch, latent=args.latent, dropout=args.dropout, width=args.width
-    ).validate()
+        arch=args.arch, latent=args.latent, dropout=args.dropout, width=args.width,
+        deskew=args.deskew,
+    ).validate()  # fmt: skip
 
 
 def _data(args: argparse.Namespace, report):

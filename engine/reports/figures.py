@@ -210,24 +210,40 @@ def loss_axes(
 @dataclass
 class AccuracyArtists:
     """Fine-tuning's second panel: validation accuracy per epoch and, in semi-supervised
-    rounds, the share of unlabelled images confident enough to learn from."""
+    rounds, the share of unlabelled images confident enough to learn from, with the
+    rounds that learnt the neighbour graph's guesses shaded."""
 
     axes: Axes
     look: Look
     line: Line2D
     confident: Line2D  # engine.events.PseudoLabels; stays empty otherwise
+    guided: Rectangle | None = None  # the shaded guided rounds, once there are any
 
     def clear(self) -> None:
         self.line.set_data([], [])
         self.confident.set_data([], [])
+        if self.guided is not None:
+            self.guided.remove()
+            self.guided = None
         self.axes.set_title("validation accuracy", **_size(self.look.title))
         legend = self.axes.get_legend()
         if legend is not None:
             legend.remove()
 
-    def show_confident(self, rounds: Sequence[float], shares: Sequence[float]) -> None:
-        """The confident share per round; the panel's title and legend then say so."""
-        if len(self.confident.get_xdata()) == 0:
+    def show_confident(
+        self, rounds: Sequence[float], shares: Sequence[float], guided_rounds: int = 0
+    ) -> None:
+        """The confident share per round; the panel's title and legend then say so.
+        Rounds 1..`guided_rounds` learnt (also) from the graph's guesses: shaded."""
+        new_legend = len(self.confident.get_xdata()) == 0
+        if guided_rounds and self.guided is None:
+            self.guided = self.axes.axvspan(
+                0, guided_rounds, color="0.88", zorder=0, label="learning the graph's guesses"
+            )
+            new_legend = True
+        if self.guided is not None:
+            self.guided.set_width(guided_rounds)
+        if new_legend:
             self.axes.set_title("accuracy and unlabelled images", **_size(self.look.title))
             self.axes.legend(fontsize=self.look.legend, loc="lower right", frameon=False)
         self.confident.set_data(rounds, shares)

@@ -76,7 +76,8 @@ class FinetunePanel(TrainingPanel):
             "Also learn from the unlabelled images",
             "finetuneUnlabelledCheck",
             "Semi-supervised: besides your labels, learn from every other training image "
-            "(its pixels, never its label): confident predictions on clean images become "
+            "(its pixels, never its label). First from your labels spread over a graph of "
+            "similar images, then from its own confident predictions on clean images as "
             "targets for distorted views of them. Below all labels only.",
             checked=True,
         )

@@ -108,9 +108,10 @@ class TrainingMonitor(QWidget):
                 f"{event.val_loss:.4f}{accuracy}; {best_so_far(event)}."
             )
         elif isinstance(event, PseudoLabels):
-            self.plot.add_confident(event.epoch, event.confident)
+            self.plot.add_confident(event.epoch, event.confident, event.guided)
+            source = "learning the graph's guesses; " if event.guided else ""
             self.result_label.setText(
-                f"{self.result_label.text()} Unlabelled images: {event.confident:.0%} "
+                f"{self.result_label.text()} Unlabelled images: {source}{event.confident:.0%} "
                 f"confident ({event.odd:.0%} of those odd)."
             )
         elif isinstance(event, Finished):

@@ -296,6 +296,7 @@ class LossPlot(LiveCanvas):
         self._keeps_best = True  # as the last epoch said
         self._acc: list[float] = []
         self._confident: tuple[list[float], list[float]] = ([], [])
+        self._guided_rounds = 0  # the last round that learnt the graph's guesses
         self.artists.clear(waiting)
         if self.accuracy is not None:
             self.accuracy.clear()
@@ -335,14 +336,17 @@ class LossPlot(LiveCanvas):
         self._rescale()
 
     @changes_figure
-    def add_confident(self, epoch: int, confident: float) -> None:
-        """Semi-supervised rounds: the share of unlabelled images the model learned from."""
+    def add_confident(self, epoch: int, confident: float, guided: bool = False) -> None:
+        """Semi-supervised rounds: the share of unlabelled images the model is confident
+        about; `guided` rounds learnt from the neighbour graph's guesses (shaded)."""
         if self.accuracy is None:
             return
         xs, ys = self._confident
         xs.append(epoch)
         ys.append(confident)
-        self.accuracy.show_confident(xs, ys)
+        if guided:
+            self._guided_rounds = epoch
+        self.accuracy.show_confident(xs, ys, self._guided_rounds)
         self._rescale()
 
     @changes_figure
@@ -367,6 +371,7 @@ class LossPlot(LiveCanvas):
             "accuracy": list(self._acc),
             "running": list(self._running[1]),
             "confident": list(self._confident[1]),
+            "guided": list(range(1, self._guided_rounds + 1)),  # rounds shaded as guided
         }
 
 

@@ -61,8 +61,9 @@ class ArchConfig(_Settings):
     width: int = 16  # conv: channels of the first layer (second has 2x); mlp: ignored
     head_hidden: int = 64  # classifier head's hidden units
     # The classifier shears each input upright first (engine.data.deskew); the autoencoder
-    # ignores it. Checkpoints written before it existed load with False (store.checkpoint).
-    deskew: bool = True
+    # ignores it. Fine-tuning decides it per budget (engine.jobs.workflows.deskews);
+    # checkpoints written before it existed load with False (engine.store.checkpoint).
+    deskew: bool = False
     _error: ClassVar[type[ValueError]] = ArchError
     _what: ClassVar[str] = "architecture settings"
 

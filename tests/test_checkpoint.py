@@ -452,9 +452,16 @@ def test_a_classifier_saved_before_deskewing_existed_loads_without_it(tmp_path, 
     torch.testing.assert_close(_outputs(loaded.model), _outputs(old), rtol=0, atol=0)
 
 
-def test_deskewing_is_kept_in_a_saved_classifier(tmp_path, classifier):
-    assert ARCH.deskew is True
+def test_deskewing_is_kept_in_a_saved_classifier(tmp_path):
+    deskewing = ArchConfig(arch="conv", latent=8, width=4, head_hidden=8, deskew=True)
+    torch.manual_seed(1)
+    model = Classifier(deskewing).eval()
     path = tmp_path / "clf.pt"
-    save_checkpoint(path, classifier, ARCH)
+    save_checkpoint(path, model, deskewing)
     assert _raw(path)["arch"]["deskew"] is True
-    assert load_checkpoint(path, expect=("classifier",)).arch.deskew is True
+    loaded = load_checkpoint(path, expect=("classifier",))
+    assert loaded.arch.deskew is True
+    torch.testing.assert_close(_outputs(loaded.model), _outputs(model), rtol=0, atol=0)
+    raw = Classifier(ArchConfig(arch="conv", latent=8, width=4, head_hidden=8)).eval()
+    raw.load_state_dict(model.state_dict())  # the same weights, raw pixels: other outputs
+    assert not torch.allclose(_outputs(raw), _outputs(model))

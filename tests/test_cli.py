@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -275,10 +276,22 @@ def test_pretrain_and_finetune_write_checkpoints(trained):
     classifier = load_checkpoint(trained["classifier"], expect=("classifier",))
     assert encoder.kind == "encoder" and load_checkpoint(trained["autoencoder"]).has_decoder
     assert encoder.arch.width == 4 and encoder.arch.latent == 16
-    assert classifier.arch == encoder.arch  # the architecture comes from the encoder file
+    # the architecture comes from the encoder file; with 100 labels the classifier deskews
+    assert classifier.arch == dataclasses.replace(encoder.arch, deskew=True)
     assert classifier.encoder_sha256 == file_sha256(trained["encoder"])
     assert classifier.extra["labels"] == 100
     assert classifier.train_config["epochs"] == 1
+
+
+@pytest.mark.parametrize(("word", "choice"), [("auto", None), ("on", True), ("off", False)])
+def test_deskew_option_reaches_the_job(word, choice):
+    from engine.cli.commands import _finetune_job, build_parser
+    from engine.config import DEFAULT_ARCH, DEFAULT_FINETUNE
+    from engine.jobs.workflows import EncoderSource
+
+    args = build_parser().parse_args(["finetune", "--scratch", "--out", "o", "--deskew", word])
+    job = _finetune_job(args, DEFAULT_FINETUNE, EncoderSource(), DEFAULT_ARCH)
+    assert job.deskew is choice
 
 
 def test_evaluate_json(small_mnist_dir, trained, capsys):
@@ -467,12 +480,15 @@ def test_run_writes_everything_at_the_top_level(small_mnist_dir, tmp_path, capsy
     settings = metrics["settings"]  # what was asked, from the run's two jobs
     assert settings["labels"] == 100 and settings["unlabelled"] is True
     assert settings["pretrain"]["batch_size"] == 64 and settings["finetune"]["batch_size"] == 32
-    assert settings["arch"] == classifier.arch.to_dict()
+    assert settings["arch"] == load_checkpoint(out / "encoder.pt").arch.to_dict()
+    assert settings["deskew"] is None  # asked: automatic; done: deskewed below all labels
+    assert metrics["finetune"]["deskewed"] is True and classifier.arch.deskew is True
     assert sum(map(sum, metrics["test"]["confusion_matrix"])) == 200
 
     page = (out / "report.html").read_text()
     assert "<img" in page and f"{metrics['test']['accuracy']:.4f}" in page
     assert "semi-supervised" in page and "unlabelled images learned from" in page
+    assert "deskewed" in page
     assert "test accuracy" in capsys.readouterr().out
 
     # The latent map's score is that of the saved encoder's codes of the validation subset.

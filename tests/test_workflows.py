@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -24,6 +26,7 @@ from engine.jobs.workflows import (
     pretrain_and_save,
     validation_split,
 )
+from engine.learning.models import Deskew
 from engine.store.checkpoint import file_sha256, load_checkpoint
 
 TINY = ArchConfig(arch="mlp", latent=8, width=4)
@@ -63,7 +66,8 @@ def test_pretrain_then_finetune_save_files_with_lineage(mnist, tmp_path):
     job = FinetuneJob(train=ONE_EPOCH, labels=50, encoder=encoder, freeze=True, steps=20)
     fine = finetune_and_save(mnist, job, RunOptions(tmp_path / "clf"))
     saved = load_checkpoint(tmp_path / "clf" / "classifier.pt")
-    assert saved.arch == TINY  # the encoder's architecture, not the job's default
+    # the encoder's architecture, not the job's default; below all labels it deskews
+    assert saved.arch == dataclasses.replace(TINY, deskew=True)
     assert saved.encoder_sha256 == pre.sha256["encoder"]
     n_train = len(validation_split(mnist).train)
     assert saved.extra == {
@@ -78,6 +82,25 @@ def test_pretrain_then_finetune_save_files_with_lineage(mnist, tmp_path):
     assert saved.train_config["max_steps"] == 20 and saved.train_config["keep_best"] is False
     assert saved.metrics["val_accuracy"] == fine.result.val_accuracy
     assert saved.metrics["status"] == fine.finished.status
+
+
+@pytest.mark.parametrize(
+    ("labels", "choice", "deskewed"),
+    [(50, None, True), (None, None, False), (50, False, False), (None, True, True)],
+    ids=["few-labels", "all-labels", "few-but-off", "all-but-on"],
+)
+def test_the_classifier_deskews_below_all_labels_unless_told(mnist, labels, choice, deskewed):
+    job = FinetuneJob(TINY, ONE_EPOCH, labels=labels, unlabelled=False, steps=2, deskew=choice)
+    trained = finetune_and_save(mnist, job)
+    assert trained.checkpoint.arch.deskew is deskewed
+    assert isinstance(trained.model.prepare, Deskew) is deskewed
+
+
+def test_the_study_deskews_as_the_app_does():
+    from engine.study.settings import StudySettings
+
+    assert StudySettings().arch("conv", 100).deskew is True
+    assert StudySettings().arch("conv", None).deskew is False
 
 
 def test_without_a_folder_nothing_is_written(mnist, tmp_path, monkeypatch):

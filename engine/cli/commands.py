@@ -78,13 +78,6 @@ def _add_arch(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", choices=("conv", "mlp"), default=DEFAULT_ARCH.arch)
     for name in ("latent", "dropout", "width"):
         _add_option(parser, ARCH_OPTIONS[name], getattr(DEFAULT_ARCH, name))
-    parser.add_argument(
-        "--no-deskew",
-        dest="deskew",
-        action="store_false",
-        help="the classifier reads the raw pixels (default: it shears each digit upright "
-        "first, engine.data.deskew)",
-    )
 
 
 def _add_training(parser: argparse.ArgumentParser, prefix: str, defaults) -> None:
@@ -116,8 +109,18 @@ def _add_budget(parser: argparse.ArgumentParser) -> None:
         "the unlabelled training images, semi-supervised)",
     )
     parser.add_argument("--steps", type=STEPS_OPTION.parse, default=None, help=STEPS_OPTION.help)
+    parser.add_argument(
+        "--deskew",
+        choices=tuple(DESKEW_CHOICES),
+        default="auto",
+        help="the classifier shears each digit upright before reading it; auto: below all "
+        "labels only, where it pays (default auto)",
+    )
     for option in SEMISUP_OPTIONS.values():
         _add_option(parser, option, getattr(SemiSupConfig(), option.name))
+
+
+DESKEW_CHOICES = {"auto": None, "on": True, "off": False}  # --deskew -> FinetuneJob.deskew
 
 
 def _semisup(args: argparse.Namespace):
@@ -238,9 +241,8 @@ def _arch(args: argparse.Namespace):
     from engine.config import ArchConfig
 
     return ArchConfig(
-        arch=args.arch, latent=args.latent, dropout=args.dropout, width=args.width,
-        deskew=args.deskew,
-    ).validate()  # fmt: skip
+        arch=args.arch, latent=args.latent, dropout=args.dropout, width=args.width
+    ).validate()
 
 
 def _data(args: argparse.Namespace, report):
@@ -286,6 +288,7 @@ def _finetune_job(
         unlabelled=args.unlabelled,
         semisup=_semisup(args),
         steps=args.steps,
+        deskew=DESKEW_CHOICES[args.deskew],
     )
 
 

@@ -58,6 +58,7 @@ class RunSettings:
             "unlabelled": fine.unlabelled,
             "semisup": fine.semisup.to_dict(),
             "steps": fine.steps,
+            "deskew": fine.deskew,  # None: below all labels only (workflows.deskews)
         }
 
 
@@ -138,6 +139,7 @@ def run_pipeline(
             "seconds": fine.finished.seconds,
             "labels": fine.checkpoint.extra["labels"],
             "mode": fine.checkpoint.extra["mode"],
+            "deskewed": fine.checkpoint.arch.deskew,
             "unlabelled": fine.checkpoint.extra["unlabelled"],
             "steps": fine.finished.steps,
             "confident": fine.checkpoint.extra["confident"],
@@ -195,6 +197,7 @@ def _write_report(out: Path, data: Mnist, pre, fine, evaluation: Evaluation, met
         "fine-tuning time (s)": f"{metrics['finetune']['seconds']:.1f}",
         "labels used": metrics["finetune"]["labels"],
         "fine-tuning mode": metrics["finetune"]["mode"],
+        "classifier input": "deskewed" if metrics["finetune"]["deskewed"] else "raw pixels",
         "unlabelled images learned from": metrics["finetune"]["unlabelled"],
         "latent kNN digit accuracy (codes / raw pixels)": (
             f"{metrics['latent_map']['knn_accuracy']:.4f} / "

@@ -104,17 +104,14 @@ class FinetuneJob:
     unlabelled: bool = True
     semisup: SemiSupConfig = field(default_factory=SemiSupConfig)
     steps: int | None = None  # below all labels: optimiser steps; None: the mode's default
+    deskew: bool | None = None  # the classifier deskews its input; None: `deskews`'s rule
     # labelled images from elsewhere (my drawings): uint8 (M, 28, 28), parity targets (M,)
     extra: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def model_arch(self) -> ArchConfig:
-        """The encoder's own architecture when there is one; whether the classifier
-        deskews its input is this job's choice either way."""
         has_encoder = self.encoder.module is not None and self.encoder.arch is not None
-        if not has_encoder:
-            return self.arch
-        return replace(self.encoder.arch, deskew=self.arch.deskew)
+        return self.encoder.arch if has_encoder else self.arch
 
 
 @dataclass
@@ -218,7 +215,7 @@ def finetune_and_save(data: Mnist, job: FinetuneJob, run: RunOptions = RunOption
         cfg, round_steps = budget_schedule(job.train, len(labelled), mode, job.steps)
     if mode == SEMI_SUPERVISED:
         unlabelled = _complement(split.train, labelled)
-    arch = job.model_arch
+    arch = replace(job.model_arch, deskew=deskews(below_all, job.deskew))
     result = finetune(
         data, arch, cfg, labelled, job.encoder.module, job.freeze, run.on_event,
         run.should_stop, split=split, round_steps=round_steps, unlabelled=unlabelled,
@@ -245,6 +242,19 @@ def finetune_and_save(data: Mnist, job: FinetuneJob, run: RunOptions = RunOption
     if run.out is not None:
         _save_into(trained, Path(run.out) / "classifier.pt", "classifier")
     return trained
+
+
+def deskews(below_all: bool, choice: bool | None = None) -> bool:
+    """Whether a classifier deskews its input (engine.data.deskew): `choice`, or by
+    default below all labels only.
+
+    With few labels it takes the slant out of what there is to learn: 100 labels,
+    semi-supervised, validation images, label seeds 10-13: 99.13 % deskewed against
+    98.47 % raw. With all 55,000 labels the network learns slant from the data and the
+    shear costs a little: 99.60 / 99.44 % deskewed against 99.72 / 99.56 % raw (seeds 10 /
+    11, `evenodd finetune --scratch --labels all [--deskew off]`; docs/semisup/README.md).
+    """
+    return below_all if choice is None else choice
 
 
 def budget_schedule(

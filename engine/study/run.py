@@ -282,7 +282,7 @@ def run_study(
         if way in UNLABELLED_WAYS:  # every other training image, without its label
             unlabelled = split.train[~torch.isin(split.train, labelled)]
         task = CellTask(
-            (family, budget, seed, way), settings.arch(family), cfg, labelled, encoder,
+            (family, budget, seed, way), settings.arch(family, budget), cfg, labelled, encoder,
             way == "frozen", unlabelled,
         )  # fmt: skip
         tasks.append(task)

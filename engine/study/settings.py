@@ -180,13 +180,18 @@ class StudySettings:
         wanted = math.ceil(self.passes * n_labels / self.batch_size)
         return int(min(self.max_steps, max(self.min_steps, wanted)))
 
-    def arch(self, family: str) -> ArchConfig:
+    def arch(self, family: str, budget: int | None = None) -> ArchConfig:
+        """A family's architecture; the classifier of a `budget` below all labels deskews
+        its input, as the app's does (engine.jobs.workflows.deskews)."""
+        from engine.jobs.workflows import deskews
+
         return ArchConfig(
             arch=family,
             latent=self.latent,
             dropout=self.dropout,
             width=self.width,
             head_hidden=self.head_hidden,
+            deskew=deskews(budget is not None),
         )
 
     def train_config(self, seed: int, steps: int) -> TrainConfig:

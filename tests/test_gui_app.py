@@ -409,6 +409,7 @@ def test_finetune_tab_learns_from_the_unlabelled_images_below_all_labels(
     assert series["guided"] == [1]  # 0.3 x 250 steps: the first round learnt the graph's
     assert panel.monitor.plot.accuracy.guided is not None  # guesses, and is shaded
     assert "unlabelled images" in panel.model_label.text()
+    assert "deskewed input" in panel.model_label.text()  # below all labels
 
     panel.unlabelled_check.setChecked(False)
     assert panel.batch.isEnabled()  # supervised: the batch size is the user's again

@@ -261,7 +261,9 @@ def semi_coverage(settings: StudySettings) -> str:
     text = (
         f"The two semi-supervised ways ran for {', '.join(families)} at "
         f"{', '.join(map(str, budgets))} labels ({settings.semi_steps} steps each, the app's "
-        "schedule). With all labels nothing is unlabelled, so those cells are skipped."
+        "schedule: the labels spread over a graph of similar images are the first targets). "
+        "With all labels nothing is unlabelled, so those cells are skipped. Below all labels "
+        "every way's classifier deskews its input, as the app's does."
     )
     if families != list(settings.families) or budgets != every:
         text += (

@@ -310,7 +310,8 @@ class FinetunePanel(TrainingPanel):
         self.model_label.setText(
             f"Classifier ready: {extra['labels']:,} labels{mine}{unlabelled}, "
             f"{extra['encoder_source']}"
-            f"{' (frozen)' if extra['freeze_encoder'] else ''}; validation accuracy "
+            f"{' (frozen)' if extra['freeze_encoder'] else ''}"
+            f"{', deskewed input' if checkpoint.arch.deskew else ''}; validation accuracy "
             f"{accuracy:.2%}. Not saved yet."
         )
         self.state.status(

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+GRAPH_PHASE = "graph"  # Progress's phase while the neighbour graph is made (engine.learning.graph)
+
 
 @dataclass(frozen=True)
 class Progress:

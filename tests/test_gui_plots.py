@@ -92,3 +92,20 @@ def test_the_fine_tune_tab_names_a_kept_last_run_s_lowest_loss_as_only_shown(qtb
     plot.add_epoch(1, 0.5, 0.4, 1, 0.9)
     plot.finish("completed", 1, 1)
     assert plot.artists.note.get_text() == "best epoch 1"
+
+
+def test_the_monitor_shows_the_graph_being_made_and_the_engine_s_messages(qtbot) -> None:
+    """The ~12 s before a semi-supervised run's first batch: a moving bar with an ETA and
+    the engine's line, not a frozen 'starting' (and the loss curve is left alone)."""
+    from engine.events import GRAPH_PHASE, Message, Progress
+    from gui.panels.training_panel import TrainingMonitor
+
+    monitor = TrainingMonitor("finetune", accuracy=True)
+    qtbot.addWidget(monitor)
+    monitor.reset("starting …", epochs=3)
+    monitor.handle(Message("spreading the 20 labels over a graph of similar images"))
+    assert monitor.result_label.text() == "Spreading the 20 labels over a graph of similar images."
+    monitor.handle(Progress(GRAPH_PHASE, 27, 54, 6.0, 6.0))
+    assert monitor.progress.value() == 500
+    assert monitor.progress.format().startswith("linking similar images 27/54 · ETA")
+    assert monitor.plot.series()["running"] == []

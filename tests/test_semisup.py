@@ -12,7 +12,7 @@ from helpers_weights import same_weights, weights
 from engine.config import ArchConfig, ConfigError, SemiSupConfig, TrainConfig
 from engine.data.augment import strong_augment
 from engine.data.mnist import label_budget
-from engine.events import Message, PseudoLabels
+from engine.events import GRAPH_PHASE, Message, Progress, PseudoLabels
 from engine.learning.semisup import Consistency
 from engine.learning.training import finetune
 
@@ -170,15 +170,18 @@ def test_guided_steps_take_the_graph_guesses_then_the_classifiers_own():
 
 
 def test_a_guided_run_differs_from_an_unguided_one_and_says_which_rounds_were(
-    data, split, labelled
+    data, split, labelled, monkeypatch
 ):
     """Guided by default (CFG's 12 steps x 0.3 = 4: the first round); turning it off
     changes the weights, so the guesses are not silently ignored."""
     events = []
+    monkeypatch.setattr("engine.learning.graph._last_links", {})  # links made afresh
     guided = _semi(data, split, labelled, on_event=events.append)
     rounds = [e for e in events if isinstance(e, PseudoLabels)]
     assert [e.guided for e in rounds] == [True, False, False]
     assert any(isinstance(e, Message) and "graph" in e.text for e in events)
+    making = [e for e in events if isinstance(e, Progress) and e.phase == GRAPH_PHASE]
+    assert making and making[-1].done == making[-1].total and making[-1].eta == 0
     unguided = _semi(data, split, labelled, semisup=dataclasses.replace(SEMI, guided=0.0))
     assert not same_weights(weights(guided.model), weights(unguided.model))
 

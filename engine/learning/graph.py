@@ -39,10 +39,13 @@ _last_links: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
 def neighbours(
-    features: torch.Tensor, should_stop: Callable[[], bool] = lambda: False
+    features: torch.Tensor,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_chunk: Callable[[int, int], None] = lambda done, total: None,
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Each row's `NEIGHBOURS` most similar other rows by cosine: (indices, similarities),
-    both (N, k); None when `should_stop` said so between two chunks.
+    both (N, k); None when `should_stop` said so between two chunks. `on_chunk(done,
+    total)` follows the chunks, for a progress bar.
 
     Products in bfloat16 where the hardware has it: 3.3x faster than float32 on this
     machine's AMX (55,000 x 784 against itself: 5.4 s against 17.8 s with 2 threads); the
@@ -63,6 +66,7 @@ def neighbours(
         values, found = block.topk(k, dim=1)
         index[start : start + len(block)] = found
         similarity[start : start + len(block)] = values
+        on_chunk(start // CHUNK + 1, -(-n // CHUNK))
     return index, similarity
 
 
@@ -116,14 +120,18 @@ def guess_parity(
     digits: torch.Tensor,
     unlabelled: torch.Tensor,
     should_stop: Callable[[], bool] = lambda: False,
+    on_chunk: Callable[[int, int], None] = lambda done, total: None,
 ) -> torch.Tensor | None:
     """P(odd) (len(unlabelled),) guessed for the `unlabelled` rows of `images` (N, 28, 28
-    uint8, on the CPU) from the `labelled` rows' `digits` alone; None if stopped."""
+    uint8, on the CPU) from the `labelled` rows' `digits` alone; None if stopped.
+    `on_chunk` follows the making of the links (see `neighbours`), when they are made."""
     pool, order = torch.cat([labelled, unlabelled]).cpu().sort()
     key = _pool_key(images, pool)
     links = _last_links.get(key)
     if links is None:
-        links = neighbours(deskew_uint8(images[pool]), should_stop)
+        # deskewed a chunk at a time: all 55,000 at once would hold ~1 GB of temporaries
+        upright = torch.cat([deskew_uint8(images[rows]) for rows in pool.split(4096)])
+        links = neighbours(upright, should_stop, on_chunk)
         if links is None:
             return None
         _last_links.clear()

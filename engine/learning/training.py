@@ -23,6 +23,7 @@ from engine.data.augment import augment_batch
 from engine.data.batches import BatchStream, to_float_images
 from engine.data.mnist import Mnist, Split, parity, split_train_val
 from engine.events import (
+    GRAPH_PHASE,
     EpochEnd,
     EventSink,
     Finished,
@@ -477,9 +478,15 @@ def _graph_guesses(
     its first batch)."""
     started = time.perf_counter()
     on_event(Message(f"spreading the {len(labelled)} labels over a graph of similar images"))
+
+    def chunk_done(done: int, total: int) -> None:
+        elapsed = time.perf_counter() - started
+        on_event(Progress(GRAPH_PHASE, done, total, elapsed, elapsed / done * (total - done)))
+
     guesses = guess_parity(
-        data.train_images, labelled, data.train_labels[labelled], unlabelled, should_stop
-    )
+        data.train_images, labelled, data.train_labels[labelled], unlabelled, should_stop,
+        chunk_done,
+    )  # fmt: skip
     if guesses is not None:
         seconds = time.perf_counter() - started
         done = f"first guesses for {len(unlabelled):,} unlabelled images in {seconds:.0f} s"

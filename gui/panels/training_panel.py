@@ -79,9 +79,17 @@ class TrainingMonitor(QWidget):
         self.result_label.setText("")
 
     def handle(self, event: object) -> None:
-        from engine.events import EpochEnd, Finished, Progress, PseudoLabels
+        from engine.events import GRAPH_PHASE, EpochEnd, Finished, Message, Progress, PseudoLabels
 
-        if isinstance(event, Progress):
+        if isinstance(event, Progress) and event.phase == GRAPH_PHASE:
+            self.progress.setValue(int(1000 * event.fraction))
+            self.progress.setFormat(
+                f"linking similar images {event.done}/{event.total} · "
+                f"ETA {format_seconds(event.eta)}"
+            )
+        elif isinstance(event, Message):
+            self.result_label.setText(event.text[:1].upper() + event.text[1:] + ".")
+        elif isinstance(event, Progress):
             self.progress.setValue(int(1000 * event.fraction))
             loss = f" · loss {event.loss:.4f}" if event.loss is not None else ""
             self.progress.setFormat(

@@ -11,10 +11,15 @@ Variants: `--target digits` (a 10-way head trained on the digits of the budget's
 images, parity read from it), `--align` (distribution alignment of the 10-way
 predictions to the labels' digit shares), `--weak-view` (pseudo-labels from a lightly
 distorted view instead of the clean image), `--adamw`, `--width`, `--unlabelled-batch`,
-`--steps`, and `--contrastive STEPS` (first pretrain the encoder with a SimCLR loss on
-two strong views of the unlabelled images, then fine-tune from it).
+`--steps`, `--contrastive STEPS` (first pretrain the encoder with a SimCLR loss on
+two strong views of the unlabelled images, then fine-tune from it), `--deskew` (the
+classifier shears its input upright, engine.data.deskew) and `--graph-steps N` (the first
+N steps learn the neighbour graph's guesses, engine.learning.graph; `--graph-mode fade`
+mixes them out over N steps, `--graph-agree` then keeps only the confident predictions
+that agree with them). Session 7's engine mode is `--deskew --graph-steps 900`.
 
     python bench/semisup_variants.py ../shared/mnist --labels 100 --seeds 10,11 --weak-view
+    python bench/semisup_variants.py ../shared/mnist --labels 20 --deskew --graph-steps 900
 """
 
 from __future__ import annotations

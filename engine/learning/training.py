@@ -476,20 +476,18 @@ def _graph_guesses(
     """The neighbour graph's P(odd) for the unlabelled images (engine.learning.graph), read
     from the labelled images' digits alone; None if stopped meanwhile (then `fit` stops at
     its first batch)."""
-    started = time.perf_counter()
+    clock = Stopwatch()
     on_event(Message(f"spreading the {len(labelled)} labels over a graph of similar images"))
 
     def chunk_done(done: int, total: int) -> None:
-        elapsed = time.perf_counter() - started
-        on_event(Progress(GRAPH_PHASE, done, total, elapsed, elapsed / done * (total - done)))
+        on_event(Progress(GRAPH_PHASE, done, total, clock.elapsed, clock.eta(done, total)))
 
     guesses = guess_parity(
         data.train_images, labelled, data.train_labels[labelled], unlabelled, should_stop,
         chunk_done,
     )  # fmt: skip
     if guesses is not None:
-        seconds = time.perf_counter() - started
-        done = f"first guesses for {len(unlabelled):,} unlabelled images in {seconds:.0f} s"
+        done = f"first guesses for {len(unlabelled):,} unlabelled images in {clock.elapsed:.0f} s"
         on_event(Message(done))
     return guesses
 

@@ -42,6 +42,11 @@ TRAIN_SPINS = {"epochs": "Epochs", "batch_size": "Batch", "lr": "Lr", "patience"
                "seed": "Seed"}  # fmt: skip
 
 
+def as_sentence(text: str) -> str:
+    """An engine line ("kept the last weights") as a sentence for the tab's status line."""
+    return text[:1].upper() + text[1:] + "."
+
+
 def best_so_far(event: EpochEnd) -> str:
     """The epoch of lowest validation loss, named as what it is: the weights the run goes
     back to, or (a run that keeps its last weights) a figure that is only shown."""
@@ -88,7 +93,7 @@ class TrainingMonitor(QWidget):
                 f"ETA {format_seconds(event.eta)}"
             )
         elif isinstance(event, Message):
-            self.result_label.setText(event.text[:1].upper() + event.text[1:] + ".")
+            self.result_label.setText(as_sentence(event.text))
         elif isinstance(event, Progress):
             self.progress.setValue(int(1000 * event.fraction))
             loss = f" · loss {event.loss:.4f}" if event.loss is not None else ""
@@ -129,7 +134,7 @@ class TrainingMonitor(QWidget):
             self.progress.setFormat(
                 f"{event.status.replace('_', ' ')} · {format_seconds(event.seconds)}"
             )
-            self.result_label.setText(event.reason[:1].upper() + event.reason[1:] + ".")
+            self.result_label.setText(as_sentence(event.reason))
 
 
 class TrainingPanel(QWidget):

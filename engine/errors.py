@@ -66,6 +66,11 @@ class PathError(UserError):
     a full disk); the message names the path and says why."""
 
 
+class StoppedError(UserError):
+    """The person stopped a job before it had anything to show (e.g. while choosing the
+    images to label); the message says where it stopped."""
+
+
 class SelfTestError(UserError):
     """A reason the self-test failed, in words a person who ran it can act on."""
 

@@ -164,3 +164,14 @@ class Stopwatch:
         if done <= 0 or total <= 0:
             return None
         return self.elapsed * (total - done) / done
+
+
+def chunk_progress(phase: str, on_event: EventSink) -> Callable[[int, int], None]:
+    """A `(done, total)` callback that reports Progress of `phase` with an ETA, for work
+    that counts its own chunks (the neighbour graph's links)."""
+    clock = Stopwatch()
+
+    def chunk_done(done: int, total: int) -> None:
+        on_event(Progress(phase, done, total, clock.elapsed, clock.eta(done, total)))
+
+    return chunk_done

@@ -8,7 +8,13 @@ import torch
 from helpers_data import small_mnist
 
 import engine.learning.graph as graph
-from engine.learning.graph import balance, guess_parity, neighbours
+from engine.data.labels import Labels
+from engine.learning.graph import balance, guess_parity, neighbours, territories
+
+
+def given(indices: torch.Tensor, digits: torch.Tensor) -> Labels:
+    """Digit labels for `indices` (any order)."""
+    return Labels.from_pairs(dict(zip(indices.tolist(), digits.tolist(), strict=True)))
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +32,7 @@ def _one_per_digit(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def test_one_label_per_digit_spreads_to_the_right_parity(digits_data):
     labels = digits_data.train_labels.long()
     labelled, unlabelled = _one_per_digit(labels)
-    p_odd = guess_parity(digits_data.train_images, labelled, labels[labelled], unlabelled)
+    p_odd = guess_parity(digits_data.train_images, given(labelled, labels[labelled]), unlabelled)
     assert p_odd.shape == (len(unlabelled),)
     assert float(p_odd.min()) >= 0.0 and float(p_odd.max()) <= 1.0 + 1e-6
     right = ((p_odd > 0.5).long() == labels[unlabelled] % 2).float().mean()
@@ -39,7 +45,7 @@ def test_the_guesses_follow_the_labels_given_not_the_true_ones(digits_data):
     labels = digits_data.train_labels.long()
     labelled, unlabelled = _one_per_digit(labels)
     told = (labels[labelled] + 1) % 10
-    p_odd = guess_parity(digits_data.train_images, labelled, told, unlabelled)
+    p_odd = guess_parity(digits_data.train_images, given(labelled, told), unlabelled)
     right = ((p_odd > 0.5).long() == labels[unlabelled] % 2).float().mean()
     assert float(right) < 0.05
 
@@ -85,12 +91,52 @@ def test_links_are_made_once_per_pool_and_a_stop_returns_none(digits_data, monke
     labels = digits_data.train_labels.long()
     labelled, unlabelled = _one_per_digit(labels)
     images = digits_data.train_images
-    assert guess_parity(images, labelled, labels[labelled], unlabelled, lambda: True) is None
-    guess_parity(images, labelled, labels[labelled], unlabelled)
+    assert guess_parity(images, given(labelled, labels[labelled]), unlabelled, lambda: True) is None
+    guess_parity(images, given(labelled, labels[labelled]), unlabelled)
     # the same pool with other images labelled: the same links
     guess_parity(
-        images, unlabelled[:10], labels[unlabelled[:10]], torch.cat([labelled, unlabelled[10:]])
+        images,
+        given(unlabelled[:10], labels[unlabelled[:10]]),
+        torch.cat([labelled, unlabelled[10:]]),
     )
     assert len(made) == 2  # the stopped attempt and one real one
-    guess_parity(images, labelled, labels[labelled], unlabelled[:-5])  # another pool
+    guess_parity(images, given(labelled, labels[labelled]), unlabelled[:-5])  # another pool
     assert len(made) == 3
+
+
+def _accuracy(p_odd: torch.Tensor, digits: torch.Tensor) -> float:
+    return float(((p_odd > 0.5).long() == digits % 2).float().mean())
+
+
+def test_parity_only_labels_spread_too(digits_data):
+    """Two labels per digit that say only even or odd still give the right parities."""
+    labels = digits_data.train_labels.long()
+    labelled = torch.cat([torch.nonzero(labels == d)[:2, 0] for d in range(10)])
+    unlabelled = torch.nonzero(~torch.isin(torch.arange(len(labels)), labelled))[:, 0]
+    parity_only = given(labelled, labels[labelled]).parity_only()
+    assert parity_only.kind == "parity"
+    p_odd = guess_parity(digits_data.train_images, parity_only, unlabelled)
+    assert _accuracy(p_odd, labels[unlabelled]) > 0.95
+
+
+def test_mixed_digit_and_parity_labels(digits_data):
+    labels = digits_data.train_labels.long()
+    labelled, unlabelled = _one_per_digit(labels)
+    pairs = given(labelled, labels[labelled]).as_pairs()
+    for position in list(pairs)[::2]:  # every other label gives its parity alone
+        pairs[position] = "odd" if int(labels[position]) % 2 else "even"
+    mixed = Labels.from_pairs(pairs)
+    assert mixed.kind == "mixed"
+    p_odd = guess_parity(digits_data.train_images, mixed, unlabelled)
+    assert _accuracy(p_odd, labels[unlabelled]) > 0.9
+
+
+def test_territories_ignore_how_many_labels_a_class_has():
+    """Class 0 seeded four times as strongly as class 1 over half the rows each: each still
+    takes about half of the rows."""
+    scores = torch.zeros(100, 10)
+    scores[:50, 0], scores[50:, 1] = 4.0, 1.0
+    scores[:50, 1], scores[50:, 0] = 0.1, 0.4  # class 0 leaks more into class 1's rows
+    shares = territories(scores)
+    assert abs(float(shares[0]) - 0.5) < 0.05 and abs(float(shares[1]) - 0.5) < 0.05
+    assert float(shares[2:].sum()) == 0.0

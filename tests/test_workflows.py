@@ -78,6 +78,9 @@ def test_pretrain_then_finetune_save_files_with_lineage(mnist, tmp_path):
         "unlabelled": n_train - 50,
         "semisup": job.semisup.to_dict(),
         "confident": fine.result.pseudo_labels[-1].confident,
+        "pick": "suggested",  # chosen from pixels alone, by default
+        "label_kind": "digit",
+        "labelled_indices": fine.checkpoint.extra["labelled_indices"],
     }
     assert saved.train_config["max_steps"] == 20 and saved.train_config["keep_best"] is False
     assert saved.metrics["val_accuracy"] == fine.result.val_accuracy

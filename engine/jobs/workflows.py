@@ -28,7 +28,16 @@ from engine.config import (
     SemiSupConfig,
     TrainConfig,
 )
-from engine.events import EventSink, Message, StopCheck, ignore_event, never_stop
+from engine.errors import ConfigError, StoppedError
+from engine.events import (
+    GRAPH_PHASE,
+    EventSink,
+    Message,
+    StopCheck,
+    chunk_progress,
+    ignore_event,
+    never_stop,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,6 +46,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from engine.data.labels import Labels
     from engine.data.mnist import Mnist, Split
     from engine.events import Finished
     from engine.learning.evaluate import Evaluation
@@ -91,13 +101,18 @@ class FinetuneJob:
     """Everything that decides a fine-tuning (the data aside).
 
     `arch` builds a fresh encoder when `encoder` has none; otherwise the encoder's own
-    architecture is used. `labels` is the label budget (None: every training label),
-    drawn with the training seed.
+    architecture is used. The labels learnt from are `given` (a person's, e.g. from the
+    label file) when set; otherwise `labels` images (None: every training image) are
+    chosen by `pick` with the training seed, and MNIST's own labels are revealed for
+    those images only, as `label_kind` (the simulated annotator of the benchmarks).
     """
 
     arch: ArchConfig = DEFAULT_ARCH
     train: TrainConfig = DEFAULT_FINETUNE
     labels: int | None = None
+    pick: str = "suggested"  # engine.learning.choose.PICKS
+    label_kind: str = "digit"  # engine.data.labels.LABEL_KINDS
+    given: Labels | None = None
     encoder: EncoderSource = field(default_factory=EncoderSource)
     freeze: bool = False
     # Below all labels: also learn from the unlabelled training images (engine.learning.semisup).
@@ -200,11 +215,14 @@ def finetune_and_save(data: Mnist, job: FinetuneJob, run: RunOptions = RunOption
     (`budget_schedule`) and keeps the last weights; validation accuracy is only reported.
     With `job.unlabelled` it also learns from every other training image's pixels.
     """
-    from engine.data.mnist import label_budget
     from engine.learning.training import finetune
 
     split = validation_split(data)
-    labelled = label_budget(data.train_labels, split.train, job.labels, job.train.seed)
+    given = job.given if job.given is not None else choose_labels(data, split, job, run)
+    if given is None:
+        raise StoppedError("stopped while choosing the images to label")
+    given = _in_pool(given, split.train, run.on_event)
+    labelled = given.indices
     below_all = len(labelled) < len(split.train)
     mode = SEMI_SUPERVISED if job.unlabelled and below_all else SUPERVISED
     if job.unlabelled and not below_all:
@@ -217,7 +235,7 @@ def finetune_and_save(data: Mnist, job: FinetuneJob, run: RunOptions = RunOption
         unlabelled = _complement(split.train, labelled)
     arch = replace(job.model_arch, deskew=deskews(below_all, job.deskew))
     result = finetune(
-        data, arch, cfg, labelled, job.encoder.module, job.freeze, run.on_event,
+        data, arch, cfg, given, job.encoder.module, job.freeze, run.on_event,
         run.should_stop, split=split, round_steps=round_steps, unlabelled=unlabelled,
         semisup=job.semisup, extra=job.extra,
     )  # fmt: skip
@@ -232,6 +250,7 @@ def finetune_and_save(data: Mnist, job: FinetuneJob, run: RunOptions = RunOption
         "semisup": job.semisup.to_dict() if mode == SEMI_SUPERVISED else None,
         "confident": result.pseudo_labels[-1].confident if result.pseudo_labels else None,
     }
+    extra.update(label_record(job, given))
     if job.extra is not None:
         extra["drawings"] = len(job.extra[0])
     checkpoint = _in_memory(
@@ -242,6 +261,66 @@ def finetune_and_save(data: Mnist, job: FinetuneJob, run: RunOptions = RunOption
     if run.out is not None:
         _save_into(trained, Path(run.out) / "classifier.pt", "classifier")
     return trained
+
+
+def choose_labels(data: Mnist, split: Split, job: FinetuneJob, run: RunOptions) -> Labels | None:
+    """The labels a fine-tuning learns from when no person gave them: `job.labels` images
+    chosen by `job.pick` (every training image with no budget), then MNIST's labels for
+    those images alone, as `job.label_kind`. None if stopped while choosing.
+
+    Only `balanced` reads labels to choose (every image's, to take the same number of
+    each digit): it is the literature's benchmark protocol and named as such.
+    """
+    from engine.data.labels import reveal
+    from engine.data.mnist import label_budget
+    from engine.learning import choose
+
+    n, seed = job.labels, job.train.seed
+    if job.pick not in choose.PICKS:
+        raise ConfigError(f"--pick must be one of {', '.join(choose.PICKS)}, not {job.pick!r}")
+    if n is None or n >= len(split.train):
+        chosen = label_budget(data.train_labels, split.train, n, seed)  # every image
+    elif job.pick == choose.BALANCED:
+        chosen = label_budget(data.train_labels, split.train, n, seed)
+    elif job.pick == choose.RANDOM:
+        chosen = choose.random_picks(split.train, n, seed)
+    else:
+        run.on_event(Message(f"choosing {n} images to label from their pixels alone"))
+        chosen = choose.suggest(
+            data.train_images, split.train, n, seed, None, run.should_stop,
+            chunk_progress(GRAPH_PHASE, run.on_event),
+        )  # fmt: skip
+        if chosen is None:
+            return None
+    return reveal(data.train_labels, chosen, job.label_kind)
+
+
+def _in_pool(given: Labels, pool: torch.Tensor, on_event: EventSink) -> Labels:
+    """The labels of training images only: a label on a validation image is left out
+    (said in a message), since validation must stay unseen by training."""
+    import torch
+
+    from engine.data.labels import Labels
+
+    inside = torch.isin(given.indices, pool)
+    if bool(inside.all()):
+        return given
+    outside = int((~inside).sum())
+    on_event(Message(f"{outside} labelled images are validation images and are not learnt from"))
+    return Labels(given.indices[inside], given.digits[inside], given.odd[inside])
+
+
+def label_record(job: FinetuneJob, given: Labels) -> dict[str, Any]:
+    """What a checkpoint and metrics.json say of the labels: how the images were chosen,
+    what kind of label was given, and which images (positions in the training file)."""
+    pick = "given" if job.given is not None else job.pick
+    if job.given is None and job.labels is None:
+        pick = "all"
+    return {
+        "pick": pick,
+        "label_kind": given.kind,
+        "labelled_indices": given.indices.tolist(),
+    }
 
 
 def deskews(below_all: bool, choice: bool | None = None) -> bool:

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from engine.config import ArchConfig, ConfigError, SemiSupConfig, TrainConfig
 from engine.data.augment import augment_batch
 from engine.data.batches import BatchStream, to_float_images
+from engine.data.labels import Labels, reveal
 from engine.data.mnist import Mnist, Split, parity, split_train_val
 from engine.events import (
     GRAPH_PHASE,
@@ -33,6 +34,7 @@ from engine.events import (
     Reconstructions,
     StopCheck,
     Stopwatch,
+    chunk_progress,
     ignore_event,
     never_stop,
 )
@@ -345,7 +347,7 @@ def finetune(
     data: Mnist,
     arch: ArchConfig,
     cfg: TrainConfig,
-    labelled: torch.Tensor,
+    labelled: Labels | torch.Tensor,
     encoder: nn.Module | None = None,
     freeze: bool = False,
     on_event: EventSink = ignore_event,
@@ -358,7 +360,9 @@ def finetune(
     semisup: SemiSupConfig | None = None,
     extra: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> FinetuneResult:
-    """Train the even/odd classifier on the `labelled` training indices.
+    """Train the even/odd classifier on the `labelled` training images: `Labels` (digits,
+    parities or both, as a person gave them), or training indices whose MNIST labels are
+    revealed as digits (the simulated annotator, `engine.data.labels.reveal`).
 
     `encoder` is copied, never changed; None trains from scratch with a fresh encoder of
     the same architecture. Validation (early stopping) uses the split's validation images,
@@ -380,7 +384,8 @@ def finetune(
     """
     cfg = cfg.validate()
     arch = arch.validate()
-    if len(labelled) == 0:
+    labels = labelled if isinstance(labelled, Labels) else reveal(data.train_labels, labelled)
+    if len(labels) == 0:
         raise ConfigError("fine-tuning needs at least one labelled image")
     if round_steps is not None and round_steps < 1:
         raise ConfigError(f"a round must have at least one step, not {round_steps}")
@@ -389,8 +394,8 @@ def finetune(
     device = pick_device(cfg.device)
     _seed_everything(cfg.seed)
     model = make_classifier(arch, encoder, freeze).to(device)
-    train_x = data.train_images[labelled]
-    train_y = parity(data.train_labels[labelled])
+    train_x = data.train_images[labels.indices]
+    train_y = labels.odd.clone()
     if extra is not None:
         train_x, train_y = _append_extra(train_x, train_y, extra)
     train_x, train_y = train_x.to(device), train_y.to(device)
@@ -423,7 +428,7 @@ def finetune(
         guided_steps = round(semisup.guided * total_steps)
         guesses = None
         if guided_steps:
-            guesses = _graph_guesses(data, labelled, unlabelled, on_event, should_stop)
+            guesses = _graph_guesses(data, labels, unlabelled, on_event, should_stop)
         consistency = Consistency(
             model, data.train_images[unlabelled].to(device), semisup, cfg.seed,
             guesses=None if guesses is None else guesses.to(device), guided_steps=guided_steps,
@@ -468,24 +473,19 @@ def finetune(
 
 def _graph_guesses(
     data: Mnist,
-    labelled: torch.Tensor,
+    labels: Labels,
     unlabelled: torch.Tensor,
     on_event: EventSink,
     should_stop: StopCheck,
 ) -> torch.Tensor | None:
     """The neighbour graph's P(odd) for the unlabelled images (engine.learning.graph), read
-    from the labelled images' digits alone; None if stopped meanwhile (then `fit` stops at
-    its first batch)."""
+    from the given labels alone; None if stopped meanwhile (then `fit` stops at its first
+    batch)."""
     clock = Stopwatch()
-    on_event(Message(f"spreading the {len(labelled)} labels over a graph of similar images"))
-
-    def chunk_done(done: int, total: int) -> None:
-        on_event(Progress(GRAPH_PHASE, done, total, clock.elapsed, clock.eta(done, total)))
-
+    on_event(Message(f"spreading the {len(labels)} labels over a graph of similar images"))
     guesses = guess_parity(
-        data.train_images, labelled, data.train_labels[labelled], unlabelled, should_stop,
-        chunk_done,
-    )  # fmt: skip
+        data.train_images, labels, unlabelled, should_stop, chunk_progress(GRAPH_PHASE, on_event)
+    )
     if guesses is not None:
         done = f"first guesses for {len(unlabelled):,} unlabelled images in {clock.elapsed:.0f} s"
         on_event(Message(done))

@@ -29,7 +29,7 @@ def images_to_ask(
     known: Labels,
     classifier: nn.Module | None = None,
     seed: int = 0,
-    run: RunOptions = RunOptions(),
+    run: RunOptions | None = None,
 ) -> torch.Tensor:
     """`n` positions in the MNIST training file (training split only, none in `known`),
     sorted: the most typical unlabelled images, or with a `classifier` those it is least
@@ -39,6 +39,7 @@ def images_to_ask(
     from engine.learning import choose
     from engine.learning.training import predict_proba
 
+    run = run or RunOptions()
     pool = validation_split(data).train
     if classifier is None:
         run.on_event(Message(f"choosing {n} images to label from their pixels alone"))

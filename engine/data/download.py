@@ -18,6 +18,7 @@ import hashlib
 import http.client
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +65,11 @@ def md5_of(path: Path) -> str:
         while block := source.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _host(url: str) -> str:
+    """Where a failure happened, short enough for a one-line message."""
+    return urllib.parse.urlsplit(url).netloc or url
 
 
 def _reason(exc: BaseException) -> str:
@@ -146,7 +152,7 @@ def _fetch_from(
             try:
                 response = open_url(url, TIMEOUT)
             except _NETWORK_ERRORS as exc:
-                raise _Failed(f"{url}: {_reason(exc)}") from None
+                raise _Failed(f"{_host(url)}: {_reason(exc)}") from None
             with response:
                 while True:
                     if should_stop():
@@ -154,7 +160,7 @@ def _fetch_from(
                     try:
                         chunk = response.read(CHUNK)
                     except _NETWORK_ERRORS as exc:
-                        raise _Failed(f"{url}: {_reason(exc)}") from None
+                        raise _Failed(f"{_host(url)}: {_reason(exc)}") from None
                     if not chunk:
                         break
                     digest.update(chunk)
@@ -164,8 +170,10 @@ def _fetch_from(
                         raise DataError(f"cannot write {part}: {os_error_text(exc)}") from None
                     got += len(chunk)
                     on_bytes(got)
+            out.flush()
+            os.fsync(out.fileno())  # on disk before the rename makes it count as complete
         if digest.hexdigest() != md5:
-            raise _Failed(f"{url}: the file does not match MNIST's published checksum")
+            raise _Failed(f"{_host(url)}: the file does not match MNIST's published checksum")
         os.replace(part, target)
     finally:
         part.unlink(missing_ok=True)  # gone after os.replace; else never leave half a file

@@ -177,6 +177,7 @@ def test_install_script_installs_and_uninstalls(bundle: Path, tmp_path: Path, xd
     assert (data / "metainfo" / f"{desktop.APP_ID}.metainfo.xml").is_file()
     icons = sorted((data / "icons" / "hicolor").glob(f"*/apps/{desktop.APP_ID}.png"))
     assert len(icons) == len(desktop.ICON_SIZES)
+    assert not (data / "icons" / "hicolor" / "icon-theme.cache").exists()  # none made
     leftovers = [p for p in data.rglob("*.tmp")]
     assert leftovers == []
     if shutil.which("desktop-file-validate"):

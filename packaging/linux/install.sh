@@ -21,8 +21,13 @@ refresh_caches() {  # optional tools: menus pick the change up without them, onl
   if command -v update-desktop-database >/dev/null 2>&1; then
     update-desktop-database -q "$DATA/applications" 2>/dev/null || true
   fi
-  if command -v gtk-update-icon-cache >/dev/null 2>&1 && [ -d "$DATA/icons/hicolor" ]; then
-    gtk-update-icon-cache -q -t -f "$DATA/icons/hicolor" 2>/dev/null || true
+  if [ -d "$DATA/icons/hicolor" ]; then
+    touch "$DATA/icons/hicolor"  # a newer folder tells icon themes to look again
+    # Refresh an icon cache only where one exists: creating one would hide icons that
+    # other programs add later without refreshing it.
+    if [ -f "$DATA/icons/hicolor/icon-theme.cache" ] && command -v gtk-update-icon-cache >/dev/null 2>&1; then
+      gtk-update-icon-cache -q -t "$DATA/icons/hicolor" 2>/dev/null || true
+    fi
   fi
 }
 

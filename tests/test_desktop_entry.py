@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "packaging"))
+sys.path.append(str(REPO / "packaging"))
 import desktop  # noqa: E402 - packaging/desktop.py
 
 DESKTOP = desktop.LINUX / f"{desktop.APP_ID}.desktop"

@@ -22,6 +22,8 @@ import time
 from typing import Any
 
 _T0 = time.perf_counter()
+# The .desktop entry's name (packaging/linux/), so the window groups with the menu entry's icon.
+DESKTOP_FILE_ID = "org.evenodd.studio"
 
 
 def _process_age() -> float:
@@ -124,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationDisplayName("Even/Odd Studio")
+    app.setDesktopFileName(DESKTOP_FILE_ID)
     from PySide6.QtGui import QIcon
 
     from engine.store.resources import resource_path

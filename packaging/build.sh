@@ -6,8 +6,10 @@
 #
 # Steps: a virtual environment of its own (packaging/venv) with a CPU-only torch and the
 # app's other run-time dependencies, without torchvision (a CUDA torch makes the bundle
-# ~5 GB); the project itself; PyInstaller with packaging/evenodd.spec; then the bundle's
-# own `--self-test`, offscreen and without network, timed as the cold start; bundle size.
+# ~5 GB); the project itself; PyInstaller with packaging/evenodd.spec; on Linux the desktop
+# entry (install.sh, .desktop, AppStream metainfo, icons; packaging/desktop.py) staged into
+# the bundle and validated; then the bundle's own `--self-test`, offscreen and without
+# network, timed as the cold start; bundle size.
 #
 # Environment: PYTHON (interpreter for the venv, default python3), TORCH_WHEEL (a CPU torch
 # wheel file; default the one on this machine's disk if present), TORCH_SPEC (what to ask
@@ -37,8 +39,8 @@ torch=("$TORCH_SPEC")
 [ -f "$TORCH_WHEEL" ] && torch=("$TORCH_WHEEL")
 [ -n "${TORCH_INDEX_URL:-}" ] && torch+=(--extra-index-url "$TORCH_INDEX_URL")
 "${PIP[@]}" "${torch[@]}"
-# The run-time dependencies of pyproject.toml minus torchvision (only the optional MNIST
-# download uses it, lazily), plus PyInstaller. Kept in step with pyproject.toml by hand.
+# The run-time dependencies of pyproject.toml minus torchvision (the app never imports it;
+# only a benchmark does), plus PyInstaller. Kept in step with pyproject.toml by hand.
 "${PIP[@]}" "numpy>=1.26" "scikit-learn>=1.4" "matplotlib>=3.8" "Pillow>=10.3" \
   "platformdirs>=4.0" "PySide6-Essentials>=6.7,!=6.12.0" "pyinstaller>=6.10"
 # --no-deps: pyproject.toml asks for torchvision, which would pull in another torch.
@@ -66,6 +68,21 @@ build_seconds=$(( $(date +%s) - build_started ))
 
 APP="$DIST/$NAME/$NAME"
 [ -x "$APP" ] || APP="$DIST/$NAME.app/Contents/MacOS/$NAME"
+cp "$ROOT/LICENSE" "$(dirname "$APP")/LICENSE"
+
+if [ "$(uname -s)" = Linux ]; then
+  step "desktop entry: install.sh, .desktop, AppStream metainfo, hicolor icons"
+  "$VENV/bin/python" "$HERE/desktop.py" stage "$DIST/$NAME" >/dev/null
+  # The freedesktop validators (Debian: desktop-file-utils, appstream); installed here when
+  # missing and apt-get can, because a bundle whose menu entry was never validated is not
+  # finished.
+  if ! command -v desktop-file-validate >/dev/null || ! command -v appstreamcli >/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && apt-get install -y -qq desktop-file-utils appstream >/dev/null
+    fi
+  fi
+  "$VENV/bin/python" "$HERE/desktop.py" validate "$DIST/$NAME"
+fi
 step "self-test of the fresh bundle: $APP"
 # Offscreen, outside the source tree, without PYTHONPATH, and without network where the
 # kernel lets us make an empty network namespace: the bundle must need none of them.

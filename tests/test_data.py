@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import os
 import stat
-import urllib.error
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import torchvision.datasets.utils as tv_utils
 from helpers_data import make_digits, write_small_mnist
 
-from engine.data.idx import write_idx
 from engine.data.mnist import (
     DataError,
     budgets_from_text,
     default_data_dir,
-    find_files,
     label_budget,
     load_mnist,
     parity,
@@ -26,7 +22,6 @@ from engine.data.mnist import (
     read_folder,
     split_train_val,
 )
-from engine.events import Message, Progress
 
 # ------------------------------------------------------------------------------- split
 
@@ -152,79 +147,11 @@ def test_budgets_from_text():
 # -------------------------------------------------------------------- default data folder
 
 
-def _fake_downloader(calls: list[str]):
-    """Stands in for torchvision's download_and_extract_archive: writes small .gz files."""
-    arrays = dict(
-        zip(
-            ("train-images", "train-labels"),
-            make_digits(40, seed=1),
-            strict=True,
-        )
-    )
-    arrays.update(zip(("t10k-images", "t10k-labels"), make_digits(20, seed=2), strict=True))
-
-    def fake(url, download_root, extract_root=None, filename=None, md5=None, **kwargs):
-        calls.append(url)
-        name = filename or url.rsplit("/", 1)[-1]
-        key = "-".join(name.split("-")[:2])
-        write_idx(Path(download_root) / name, arrays[key])
-
-    return fake
-
-
-def test_load_mnist_downloads_into_user_folder(tmp_path, monkeypatch):
-    home = tmp_path / "userdata"
-    monkeypatch.setenv("EVENODD_DATA_DIR", str(home))
-    calls: list[str] = []
-    monkeypatch.setattr(tv_utils, "download_and_extract_archive", _fake_downloader(calls))
-    events = []
-    data = load_mnist(None, events.append)
-    assert len(calls) == 4
-    assert data.train_images.shape == (40, 28, 28) and data.test_labels.shape == (20,)
-    assert find_files(home) is not None
-    progress = [e for e in events if isinstance(e, Progress)]
-    assert progress and all(e.phase == "download" for e in progress)
-    assert progress[-1].done == progress[-1].total == 4
-    assert [e.done for e in progress] == sorted(e.done for e in progress)
-    assert any(isinstance(e, Message) and "download" in e.text for e in events)
-
-    # second time: found, nothing downloaded
-    again = load_mnist(None, events.append)
-    assert len(calls) == 4
-    assert torch.equal(again.train_images, data.train_images)
-
-
 def test_default_data_dir_override(tmp_path, monkeypatch):
     monkeypatch.setenv("EVENODD_DATA_DIR", str(tmp_path / "x"))
     assert default_data_dir() == tmp_path / "x"
     monkeypatch.delenv("EVENODD_DATA_DIR")
     assert default_data_dir().name == "mnist"
-
-
-def test_offline_is_a_clear_data_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("EVENODD_DATA_DIR", str(tmp_path / "userdata"))
-    tried: list[str] = []
-
-    def offline(url, *args, **kwargs):
-        tried.append(url)
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
-
-    monkeypatch.setattr(tv_utils, "download_and_extract_archive", offline)
-    with pytest.raises(DataError) as info:
-        load_mnist(None)
-    first_line = str(info.value).splitlines()[0]
-    assert "offline" in first_line and "folder" in first_line
-    assert len(tried) >= 2, "every mirror should be tried before giving up"
-
-
-def test_given_folder_is_never_downloaded_into(tmp_path, monkeypatch):
-    def no_network(*args, **kwargs):
-        raise AssertionError("must not download when a folder was given")
-
-    monkeypatch.setattr(tv_utils, "download_and_extract_archive", no_network)
-    with pytest.raises(DataError, match="does not hold"):
-        load_mnist(tmp_path)
-    assert list(tmp_path.iterdir()) == []
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, float]]:

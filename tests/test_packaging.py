@@ -110,3 +110,14 @@ def test_bundle_is_lean(bundle: Path) -> None:
     qt_unused = ("QtWebEngine", "Qt6Quick", "Qt6Qml", "Qt6Multimedia", "Qt63D")
     found = sorted({u for p in files for u in qt_unused if u.lower() in p.name.lower()})
     assert not found, f"unused Qt modules in the bundle: {found}"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the desktop entry is Linux's")
+def test_bundle_carries_its_desktop_entry_and_license(bundle: Path) -> None:
+    """build.sh stages install.sh and what it installs (validated there) into the bundle."""
+    assert os.access(bundle / "install.sh", os.X_OK)
+    share = bundle / "share"
+    assert (share / "applications" / "org.evenodd.studio.desktop").is_file()
+    assert (share / "metainfo" / "org.evenodd.studio.metainfo.xml").is_file()
+    assert len(list((share / "icons" / "hicolor").glob("*/apps/org.evenodd.studio.png"))) >= 6
+    assert (bundle / "LICENSE").read_text().startswith("MIT License")

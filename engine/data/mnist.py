@@ -14,9 +14,10 @@ from pathlib import Path
 
 import torch
 
+from engine.data.download import download
 from engine.data.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxError, read_idx
 from engine.errors import DataError
-from engine.events import EventSink, Message, Progress, Stopwatch, ignore_event
+from engine.events import EventSink, Message, StopCheck, ignore_event, never_stop
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -136,47 +137,10 @@ def read_folder(folder: str | os.PathLike) -> Mnist:
     return Mnist(**tensors, source=str(folder))
 
 
-def download(folder: Path, on_event: EventSink = ignore_event) -> Path:
-    """Download MNIST with torchvision into `folder` (MNIST/raw layout); returns `folder`.
-
-    Progress is reported per file through `on_event`. Any network failure becomes a
-    DataError that tells the user to pick a folder instead.
-    """
-    try:
-        from torchvision.datasets import MNIST
-        from torchvision.datasets.utils import download_and_extract_archive
-    except ImportError:
-        raise DataError(
-            "downloading needs torchvision, which is not installed; "
-            "choose a folder that holds the MNIST files instead"
-        ) from None
-    raw = folder / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    clock = Stopwatch()
-    total = len(MNIST.resources)
-    for done, (filename, md5) in enumerate(MNIST.resources):
-        on_event(Progress("download", done, total, clock.elapsed, clock.eta(done, total)))
-        errors = []
-        for mirror in MNIST.mirrors:
-            try:
-                download_and_extract_archive(
-                    f"{mirror}{filename}", download_root=str(raw), filename=filename, md5=md5
-                )
-                break
-            except Exception as exc:  # any mirror failure: try the next one
-                errors.append(f"{mirror}: {exc}")
-        else:
-            raise DataError(
-                f"could not download MNIST ({filename}); are you offline? "
-                "Choose a folder that holds the four MNIST files instead."
-                + ("\n" + "\n".join(errors) if errors else "")
-            )
-    on_event(Progress("download", total, total, clock.elapsed, 0.0))
-    return folder
-
-
 def load_mnist(
-    folder: str | os.PathLike | None = None, on_event: EventSink = ignore_event
+    folder: str | os.PathLike | None = None,
+    on_event: EventSink = ignore_event,
+    should_stop: StopCheck = never_stop,
 ) -> Mnist:
     """MNIST from `folder`, or from the per-user folder, downloading it there if needed."""
     if folder is not None:
@@ -184,7 +148,7 @@ def load_mnist(
     home = default_data_dir()
     if find_files(home) is None:
         on_event(Message(f"MNIST not found in {home}; downloading it"))
-        download(home, on_event)
+        download(home, on_event, should_stop)
     return read_folder(home)
 
 

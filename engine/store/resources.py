@@ -1,8 +1,13 @@
-"""Finding files the app ships (default model, sample drawings, icons), frozen or not.
+"""Finding files the app ships (default model, sample drawings, icons), however it runs.
 
-From source the files live in the repository's `resources/` folder; in a PyInstaller
-bundle they are unpacked under `sys._MEIPASS/resources`. Everything that needs a shipped
-file asks this one helper, so the two cases cannot drift apart.
+The repository keeps them in its top-level `resources/` folder. Three ways of running put
+them in three places, and everything that needs a shipped file asks this one helper, so
+the cases cannot drift apart:
+
+- a PyInstaller bundle unpacks them under `sys._MEIPASS/resources`;
+- an installed wheel (or a non-editable `pip install .`) carries them inside this package
+  as `engine/shipped/` (pyproject.toml maps `resources/` to the package `engine.shipped`);
+- a source checkout or an editable install reads the repository's `resources/`.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_MODEL_DIR = "default_model"
+INSTALLED_DIR = "shipped"  # engine/shipped in an installed copy: see pyproject.toml
 
 
 def is_frozen() -> bool:
@@ -20,7 +26,11 @@ def is_frozen() -> bool:
 def resources_dir() -> Path:
     if is_frozen():
         return Path(sys._MEIPASS) / "resources"  # type: ignore[attr-defined]
-    return Path(__file__).resolve().parents[2] / "resources"
+    engine_dir = Path(__file__).resolve().parents[1]
+    installed = engine_dir / INSTALLED_DIR
+    if installed.is_dir():
+        return installed
+    return engine_dir.parent / "resources"
 
 
 def resource_path(*parts: str) -> Path:

@@ -76,7 +76,7 @@ def download_job():  # -> Job
     def job(on_event, should_stop) -> LoadedData:
         from engine.data.mnist import load_mnist
 
-        return summarise(load_mnist(None, on_event))
+        return summarise(load_mnist(None, on_event, should_stop))
 
     return job
 
@@ -255,8 +255,9 @@ class DataPanel(QWidget):
         if isinstance(event, Progress) and event.phase == "download":
             self.progress.setRange(0, max(event.total, 1))
             self.progress.setValue(event.done)
+            left = "" if event.eta is None else f", about {event.eta:.0f} s left"
             self.progress.setFormat(
-                f"downloading file {min(event.done + 1, event.total)} of {event.total}"
+                f"downloading MNIST: {event.done / 1e6:.1f} of {event.total / 1e6:.1f} MB{left}"
             )
         elif isinstance(event, Message):
             self.status_label.setText(event.text)

@@ -264,3 +264,17 @@ def check(options: dict[str, Option], values: object) -> str | None:
         if problem:
             return problem
     return None
+
+
+# Which images get labelled below all labels (engine.learning.choose), and what the person
+# labelling says of each (engine.data.labels). The first of each is the default.
+SUGGESTED, RANDOM, BALANCED = "suggested", "random", "balanced"
+PICKS = (SUGGESTED, RANDOM, BALANCED)
+PICK_HELP = {
+    SUGGESTED: "the most typical image of each cluster of similar images (reads no label)",
+    RANDOM: "images drawn at random, as a person labelling whatever comes would get",
+    BALANCED: "the same number of each digit: reads every image's label to choose "
+    "(the benchmark protocol of the literature, not something a person can do)",
+}
+DIGIT, PARITY = "digit", "parity"
+LABEL_KINDS = (DIGIT, PARITY)

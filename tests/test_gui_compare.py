@@ -62,6 +62,7 @@ def panel(qtbot, state, tmp_path, shown_errors):
     widget.val_every_spin.setValue(2)
     widget.pretrain_spin.setValue(1)
     widget.lr_spin.setValue(0.005)  # not the default: reopening must restore it
+    widget.kind_combo.setCurrentText("parity")  # nor this
     widget.show()
     yield widget
     assert state.runner.shutdown(30_000)
@@ -122,6 +123,8 @@ def test_reopens_a_saved_study(qtbot, panel, tmp_path, shown_errors):
     assert fresh.labels_edit.text() == "20,all" and not fresh.conv_check.isChecked()
     assert fresh.study_settings() == panel.study_settings()
     assert fresh.study_settings().lr == 0.005
+    assert fresh.study_settings().pick == "suggested"  # the default protocol
+    assert fresh.study_settings().label_kind == "parity"
     assert fresh.plot.series("mlp", "scratch") == panel.plot.series("mlp", "scratch")
     assert not fresh.open_study(tmp_path)  # no study.json there
     assert shown_errors and "no saved study" in shown_errors[-1][0]

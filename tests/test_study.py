@@ -132,11 +132,11 @@ def test_three_ways_see_exactly_the_same_labelled_indices(data, monkeypatch):
         unlabelled = rest[4] if len(rest) > 4 else kwargs.get("unlabelled")
         way = "scratch" if encoder is None else ("frozen" if freeze else "finetune")
         if unlabelled is not None:  # every other training image, none of the labelled
-            assert not bool(torch.isin(unlabelled, labelled).any())
+            assert not bool(torch.isin(unlabelled, labelled.indices).any())
             assert len(unlabelled) + len(labelled) == len(split.train)
             way += "_unlabelled"
         key = (arch.arch, cfg.seed, len(labelled))
-        seen.setdefault(key, {})[way] = (tuple(labelled.tolist()), cfg)
+        seen.setdefault(key, {})[way] = (tuple(labelled.indices.tolist()), cfg)
         return real(data_, arch, cfg, labelled, encoder, freeze, *rest, **kwargs)
 
     monkeypatch.setattr(study_run, "train_cell", spy)

@@ -97,9 +97,33 @@ def _add_training(parser: argparse.ArgumentParser, prefix: str, defaults) -> Non
 def _add_budget(parser: argparse.ArgumentParser) -> None:
     """The label budget and, below all labels, how the unlabelled images are used."""
     from engine.config import SemiSupConfig
+    from engine.options import LABEL_KINDS, PICK_HELP, PICKS
 
     parser.add_argument(
-        "--labels", type=_labels, default="all", help="label budget: N labelled images, or all"
+        "--labels", type=_labels, default=None, help="label budget: N labelled images, or all"
+    )
+    parser.add_argument(
+        "--pick",
+        choices=PICKS,
+        default=PICKS[0],
+        help="below all labels, which images get labelled: "
+        + "; ".join(f"{name}: {words}" for name, words in PICK_HELP.items())
+        + f" (default {PICKS[0]})",
+    )
+    parser.add_argument(
+        "--label-kind",
+        choices=LABEL_KINDS,
+        default=LABEL_KINDS[0],
+        help="what the chosen images are labelled with: their digit, or only even/odd "
+        f"(default {LABEL_KINDS[0]})",
+    )
+    parser.add_argument(
+        "--labels-file",
+        type=Path,
+        default=None,
+        help="learn from the labels in this CSV (index,label: the position in the MNIST "
+        "training file, and a digit 0-9, even or odd), as the app's Label tab writes them; "
+        "instead of --labels and --pick",
     )
     parser.add_argument(
         "--no-unlabelled",
@@ -276,13 +300,25 @@ def _finetune_job(
     args: argparse.Namespace, train: TrainConfig, encoder: EncoderSource, arch: ArchConfig
 ) -> FinetuneJob:
     """The fine-tuning job the options describe, for `finetune` and `run` alike."""
+    from engine.data.labels import read_labels_file
     from engine.data.mnist import parse_budget
+    from engine.errors import ConfigError
     from engine.jobs.workflows import FinetuneJob
 
+    given = None
+    if args.labels_file is not None:
+        if args.labels is not None:
+            raise ConfigError("give either --labels or --labels-file, not both")
+        given = read_labels_file(args.labels_file)
+        if len(given) == 0:
+            raise ConfigError(f"{args.labels_file} holds no labels yet")
     return FinetuneJob(
         arch=arch,
         train=train,
         labels=parse_budget(args.labels),
+        pick=args.pick,
+        label_kind=args.label_kind,
+        given=given,
         encoder=encoder,
         freeze=args.freeze_encoder,
         unlabelled=args.unlabelled,

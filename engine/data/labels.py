@@ -26,9 +26,8 @@ import torch
 
 from engine.errors import DataError
 from engine.files import atomic_write_bytes, os_error_text
+from engine.options import DIGIT, LABEL_KINDS, PARITY
 
-DIGIT, PARITY = "digit", "parity"  # what an annotator says of an image
-LABEL_KINDS = (DIGIT, PARITY)
 UNKNOWN_DIGIT = -1  # in `Labels.digits`: only the parity was given
 HEADER = ("index", "label")
 

@@ -19,6 +19,8 @@ from engine.data.mnist import Mnist
 from engine.events import EventSink, Message, StopCheck, ignore_event, never_stop
 from engine.files import atomic_write_bytes
 from engine.jobs.workflows import (
+    LABEL_RECORD,
+    PICK_WORDS,
     EncoderSource,
     FinetuneJob,
     PretrainJob,
@@ -54,6 +56,9 @@ class RunSettings:
             "pretrain": self.pretrain.train.to_dict(),
             "finetune": fine.train.to_dict(),
             "labels": "all" if fine.labels is None else fine.labels,
+            "pick": fine.pick,
+            "label_kind": fine.label_kind,
+            "labels_given": None if fine.given is None else len(fine.given),
             "freeze_encoder": fine.freeze,
             "unlabelled": fine.unlabelled,
             "semisup": fine.semisup.to_dict(),
@@ -143,6 +148,7 @@ def run_pipeline(
             "unlabelled": fine.checkpoint.extra["unlabelled"],
             "steps": fine.finished.steps,
             "confident": fine.checkpoint.extra["confident"],
+            **{key: fine.checkpoint.extra[key] for key in LABEL_RECORD},
         },
         "latent_map": latent,
         "seconds_total": time.perf_counter() - started,
@@ -196,6 +202,10 @@ def _write_report(out: Path, data: Mnist, pre, fine, evaluation: Evaluation, met
         "pretraining time (s)": f"{metrics['pretrain']['seconds']:.1f}",
         "fine-tuning time (s)": f"{metrics['finetune']['seconds']:.1f}",
         "labels used": metrics["finetune"]["labels"],
+        "labelled images chosen by": PICK_WORDS.get(
+            metrics["finetune"]["pick"], metrics["finetune"]["pick"]
+        ),
+        "labels given as": metrics["finetune"]["label_kind"],
         "fine-tuning mode": metrics["finetune"]["mode"],
         "classifier input": "deskewed" if metrics["finetune"]["deskewed"] else "raw pixels",
         "unlabelled images learned from": metrics["finetune"]["unlabelled"],

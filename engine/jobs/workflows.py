@@ -221,7 +221,7 @@ def finetune_and_save(data: Mnist, job: FinetuneJob, run: RunOptions = RunOption
     given = job.given if job.given is not None else choose_labels(data, split, job, run)
     if given is None:
         raise StoppedError("stopped while choosing the images to label")
-    given = _in_pool(given, split.train, run.on_event)
+    given = _in_pool(given, split.train, len(data.train_images), run.on_event)
     labelled = given.indices
     below_all = len(labelled) < len(split.train)
     mode = SEMI_SUPERVISED if job.unlabelled and below_all else SUPERVISED
@@ -265,8 +265,22 @@ def finetune_and_save(data: Mnist, job: FinetuneJob, run: RunOptions = RunOption
 
 def choose_labels(data: Mnist, split: Split, job: FinetuneJob, run: RunOptions) -> Labels | None:
     """The labels a fine-tuning learns from when no person gave them: `job.labels` images
-    chosen by `job.pick` (every training image with no budget), then MNIST's labels for
-    those images alone, as `job.label_kind`. None if stopped while choosing.
+    chosen by `job.pick` with the training seed (every training image with no budget)."""
+    return pick_labels(data, split.train, job.labels, job.pick, job.label_kind, job.train.seed, run)
+
+
+def pick_labels(
+    data: Mnist,
+    pool: torch.Tensor,
+    n: int | None,
+    pick: str,
+    kind: str,
+    seed: int,
+    run: RunOptions | None = None,
+) -> Labels | None:
+    """`n` images of `pool` chosen by `pick`, then MNIST's labels for those images alone,
+    as `kind` (the simulated annotator); None (every image) takes the whole pool. None
+    if stopped while choosing. The one rule for `finetune`, `run`, `compare` and the app.
 
     Only `balanced` reads labels to choose (every image's, to take the same number of
     each digit): it is the literature's benchmark protocol and named as such.
@@ -275,32 +289,38 @@ def choose_labels(data: Mnist, split: Split, job: FinetuneJob, run: RunOptions) 
     from engine.data.mnist import label_budget
     from engine.learning import choose
 
-    n, seed = job.labels, job.train.seed
-    if job.pick not in choose.PICKS:
-        raise ConfigError(f"--pick must be one of {', '.join(choose.PICKS)}, not {job.pick!r}")
-    if n is None or n >= len(split.train):
-        chosen = label_budget(data.train_labels, split.train, n, seed)  # every image
-    elif job.pick == choose.BALANCED:
-        chosen = label_budget(data.train_labels, split.train, n, seed)
-    elif job.pick == choose.RANDOM:
-        chosen = choose.random_picks(split.train, n, seed)
+    run = run or RunOptions()
+    if pick not in choose.PICKS:
+        raise ConfigError(f"--pick must be one of {', '.join(choose.PICKS)}, not {pick!r}")
+    if n is None or n >= len(pool) or pick == choose.BALANCED:
+        chosen = label_budget(data.train_labels, pool, n, seed)  # all, or balanced
+    elif pick == choose.RANDOM:
+        chosen = choose.random_picks(pool, n, seed)
     else:
         run.on_event(Message(f"choosing {n} images to label from their pixels alone"))
         chosen = choose.suggest(
-            data.train_images, split.train, n, seed, None, run.should_stop,
+            data.train_images, pool, n, seed, None, run.should_stop,
             chunk_progress(GRAPH_PHASE, run.on_event),
         )  # fmt: skip
         if chosen is None:
             return None
-    return reveal(data.train_labels, chosen, job.label_kind)
+    return reveal(data.train_labels, chosen, kind)
 
 
-def _in_pool(given: Labels, pool: torch.Tensor, on_event: EventSink) -> Labels:
+def _in_pool(given: Labels, pool: torch.Tensor, n_train: int, on_event: EventSink) -> Labels:
     """The labels of training images only: a label on a validation image is left out
-    (said in a message), since validation must stay unseen by training."""
+    (said in a message), since validation must stay unseen by training; a position past
+    the training file means the labels belong to other data."""
     import torch
 
     from engine.data.labels import Labels
+    from engine.errors import DataError
+
+    if len(given) and int(given.indices.max()) >= n_train:
+        raise DataError(
+            f"the labels name image {int(given.indices.max())}, but the training file has "
+            f"{n_train} images: they were given for another data folder"
+        )
 
     inside = torch.isin(given.indices, pool)
     if bool(inside.all()):
@@ -308,6 +328,16 @@ def _in_pool(given: Labels, pool: torch.Tensor, on_event: EventSink) -> Labels:
     outside = int((~inside).sum())
     on_event(Message(f"{outside} labelled images are validation images and are not learnt from"))
     return Labels(given.indices[inside], given.digits[inside], given.odd[inside])
+
+
+LABEL_RECORD = ("pick", "label_kind", "labelled_indices")  # what label_record says
+PICK_WORDS = {  # how reports name each way of choosing the labelled images
+    "suggested": "the app (most typical image of each cluster; no label read)",
+    "random": "chance (drawn at random)",
+    "balanced": "reading every label (the same number of each digit; benchmark protocol)",
+    "given": "a person (the label file)",
+    "all": "every training image is labelled",
+}
 
 
 def label_record(job: FinetuneJob, given: Labels) -> dict[str, Any]:

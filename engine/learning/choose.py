@@ -27,15 +27,8 @@ import torch
 
 from engine.errors import DataError
 from engine.learning.graph import links
+from engine.options import BALANCED, PICK_HELP, PICKS, RANDOM, SUGGESTED  # noqa: F401
 
-SUGGESTED, RANDOM, BALANCED = "suggested", "random", "balanced"
-PICKS = (SUGGESTED, RANDOM, BALANCED)
-PICK_HELP = {
-    SUGGESTED: "the most typical image of each cluster of similar images (reads no label)",
-    RANDOM: "images drawn at random, as a person labelling whatever comes would get",
-    BALANCED: "the same number of each digit: reads every image's label to choose "
-    "(the benchmark protocol of the literature, not something a person can do)",
-}
 SPECTRAL_DIMS = 20  # graph eigenvectors kept; 10 missed a digit at 10 and 20 labels, 20 none
 KMEANS_STARTS = 3
 

@@ -16,6 +16,7 @@ from engine.events import EventSink, StopCheck, Stopwatch, ignore_event, never_s
 if TYPE_CHECKING:
     import torch
 
+    from engine.data.labels import Labels
     from engine.data.mnist import Mnist
 
 
@@ -44,7 +45,7 @@ def train_cell(
     data: Mnist,
     arch: ArchConfig,
     cfg: TrainConfig,
-    labelled: torch.Tensor,
+    labelled: Labels,
     encoder: Any,
     freeze: bool,
     val_indices: torch.Tensor,
@@ -79,6 +80,6 @@ def train_cell(
         status=finished.status,
         best_round=finished.best_epoch,
         curve=curve,
-        labels_sha256=indices_sha256(labelled),
+        labels_sha256=indices_sha256(labelled.indices),
         seconds=clock.elapsed,
     )

@@ -41,7 +41,14 @@ def _families(text: str) -> tuple[str, ...]:
 
 def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
     """Register `evenodd compare` on the CLI's subparsers (called by engine.cli.commands)."""
-    from engine.options import STUDY_OPTIONS, TRAIN_OPTIONS, int_at_least
+    from engine.options import (
+        LABEL_KINDS,
+        PICK_HELP,
+        PICKS,
+        STUDY_OPTIONS,
+        TRAIN_OPTIONS,
+        int_at_least,
+    )
 
     o = STUDY_OPTIONS  # bounds and help, as the Compare tab has them
 
@@ -110,6 +117,13 @@ def add_compare_parser(commands: Any, add_common: Callable[..., None]) -> None:
         "resuming it; without this, a study stopped in --out with the same settings "
         "keeps its finished cells and trains only the missing ones",
     )
+    p.add_argument("--pick", choices=PICKS, default=d.pick,
+                   help="which images of each budget get labelled: "
+                   + "; ".join(f"{name}: {words}" for name, words in PICK_HELP.items())
+                   + f" (default {d.pick})")  # fmt: skip
+    p.add_argument("--label-kind", choices=LABEL_KINDS, default=d.label_kind,
+                   help=f"what those images are labelled with (default {d.label_kind})",
+                   )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the table as JSON on stdout")
     p.set_defaults(handler=cmd_compare)
 
@@ -136,6 +150,8 @@ def settings_from_args(args: argparse.Namespace) -> StudySettings:
         semi_families=tuple(args.semi_arch),
         semi_budgets=semi_budgets_from_text(args.semi_labels),
         semi_steps=args.semi_steps,
+        pick=args.pick,
+        label_kind=args.label_kind,
     ).validate()
 
 

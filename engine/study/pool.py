@@ -29,6 +29,7 @@ from engine.study.settings import StudyError
 if TYPE_CHECKING:
     import torch
 
+    from engine.data.labels import Labels
     from engine.data.mnist import Mnist
     from engine.study.cell import CellRun
 
@@ -42,7 +43,7 @@ class CellTask:
     key: Any  # the caller's handle for this cell, returned with its result
     arch: ArchConfig
     cfg: TrainConfig
-    labelled: torch.Tensor
+    labelled: Labels  # the images of the cell's (budget, seed), with what was said of each
     encoder: Any  # nn.Module, or None for scratch
     freeze: bool
     unlabelled: torch.Tensor | None = None  # training indices learned from without labels

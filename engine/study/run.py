@@ -179,7 +179,7 @@ def run_study(
     """
     import torch
 
-    from engine.data.mnist import label_budget
+    from engine.jobs.workflows import RunOptions, pick_labels
 
     settings = settings.validate()
     out = Path(out_dir) if out_dir is not None else None
@@ -274,13 +274,19 @@ def run_study(
     subsets: dict[tuple, Any] = {}
     for family, budget, seed, way in missing:
         if (budget, seed) not in subsets:  # one labelled subset shared by every way
-            subsets[budget, seed] = label_budget(data.train_labels, split.train, budget, seed)
+            chosen = pick_labels(
+                data, split.train, budget, settings.pick, settings.label_kind, seed,
+                RunOptions(on_event=_messages_only(on_event), should_stop=should_stop),
+            )  # fmt: skip
+            if chosen is None:  # stopped while choosing: the cells so far are kept
+                break
+            subsets[budget, seed] = chosen
         labelled = subsets[budget, seed]
         cfg = settings.cell_config(way, seed, len(labelled))
         encoder = encoders[family] if way in PRETRAINED_WAYS else None
         unlabelled = None
         if way in UNLABELLED_WAYS:  # every other training image, without its label
-            unlabelled = split.train[~torch.isin(split.train, labelled)]
+            unlabelled = split.train[~torch.isin(split.train, labelled.indices)]
         task = CellTask(
             (family, budget, seed, way), settings.arch(family, budget), cfg, labelled, encoder,
             way == "frozen", unlabelled,
@@ -436,3 +442,10 @@ def _record(
                 f"{pct(cell.test_accuracy)} after {cell.steps} steps ({cell.seconds:.1f} s)"
             )
         )
+
+
+def _messages_only(on_event: EventSink) -> EventSink:
+    """Passes on the lines a job says, not its progress (the study counts its own)."""
+    from engine.events import Message
+
+    return lambda event: on_event(event) if isinstance(event, Message) else None

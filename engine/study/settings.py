@@ -24,6 +24,7 @@ from engine.config import (
     TrainConfig,
 )
 from engine.errors import StudyError
+from engine.options import BALANCED, LABEL_KINDS, PICKS
 
 WAYS = ("scratch", "frozen", "finetune", "scratch_unlabelled", "finetune_unlabelled")
 WAY_LABELS = {
@@ -126,6 +127,10 @@ class StudySettings:
     semi_budgets: tuple[int, ...] = (20, 100, 1000)
     semi_steps: int = SEMI_STEPS  # the app's schedule (engine.jobs.workflows.budget_schedule)
     semi_lr: float = DEFAULT_FINETUNE.lr  # the peak rate the semi-supervised mode was tuned at
+    # Which images of a (budget, seed) get labelled, and what their labels say
+    # (engine.jobs.workflows.pick_labels); every way of the pair learns from the same ones.
+    pick: str = PICKS[0]
+    label_kind: str = LABEL_KINDS[0]
 
     def validate(self) -> StudySettings:
         checks = [
@@ -165,6 +170,11 @@ class StudySettings:
                 "is unlabelled)",
             ),
             (self.semi_steps >= 1, "semi_steps must be 1 or more"),
+            (self.pick in PICKS, f"pick must be one of {', '.join(PICKS)}, not {self.pick!r}"),
+            (
+                self.label_kind in LABEL_KINDS,
+                f"label kind must be one of {', '.join(LABEL_KINDS)}, not {self.label_kind!r}",
+            ),
         ]
         for ok, message in semi_checks:
             if not ok:
@@ -253,6 +263,7 @@ class StudySettings:
     @classmethod
     def from_dict(cls, values: dict) -> StudySettings:
         known = {f.name: values[f.name] for f in fields(cls) if f.name in values}
+        known.setdefault("pick", BALANCED)  # studies saved before the choice drew balanced
         if "budgets" in known:
             known["budgets"] = tuple(None if str(b) == "all" else int(b) for b in known["budgets"])
         if "families" in known:
@@ -297,6 +308,7 @@ class Cell:
     @classmethod
     def from_dict(cls, values: dict) -> Cell:
         known = {f.name: values[f.name] for f in fields(cls) if f.name in values}
+        known.setdefault("pick", BALANCED)  # studies saved before the choice drew balanced
         known["curve"] = [(int(s), float(a)) for s, a in known.get("curve", [])]
         return cls(**known)
 

@@ -36,6 +36,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -49,7 +50,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import UserError
-from engine.options import STUDY_OPTIONS, TRAIN_OPTIONS
+from engine.options import LABEL_KINDS, PICK_HELP, PICKS, STUDY_OPTIONS, TRAIN_OPTIONS
 from engine.reports.console import format_seconds
 from engine.reports.figures import PANEL
 from engine.study import figures as study_figures
@@ -182,6 +183,26 @@ class ComparePanel(QWidget):
             "budgets above ('all' has nothing unlabelled); empty: none"
         )
         self.semi_steps_spin = option_spin(o["semi_steps"], d.semi_steps, "compareSemiStepsSpin")
+        self.pick_combo = QComboBox()
+        self.pick_combo.setObjectName("comparePickCombo")
+        for name in PICKS:
+            self.pick_combo.addItem(name)
+            self.pick_combo.setItemData(
+                self.pick_combo.count() - 1, PICK_HELP[name], Qt.ItemDataRole.ToolTipRole
+            )
+        self.pick_combo.setCurrentText(d.pick)
+        self.pick_combo.setToolTip(
+            "which images of each budget get labelled; every way of a budget and seed learns "
+            "from the same ones. balanced reads every image's label to choose (the "
+            "literature's benchmark protocol)"
+        )
+        self.kind_combo = QComboBox()
+        self.kind_combo.setObjectName("compareLabelKindCombo")
+        self.kind_combo.addItems(list(LABEL_KINDS))
+        self.kind_combo.setCurrentText(d.label_kind)
+        self.kind_combo.setToolTip(
+            "what the chosen images are labelled with: their digit, or only even/odd"
+        )
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("automatic: a new folder under the app's data folder")
         browse = QPushButton("Browse…")
@@ -192,6 +213,8 @@ class ComparePanel(QWidget):
             [
                 ("Encoder families", side_by_side(self.mlp_check, self.conv_check, stretch=True)),
                 ("Label budgets", self.labels_edit),
+                ("Labelled images", self.pick_combo),
+                ("Labels say", self.kind_combo),
                 ("Seeds", self.seeds_spin),
                 ("Steps per cell", self.steps_spin),
                 ("Steps, all labels", self.max_steps_spin),
@@ -275,6 +298,8 @@ class ComparePanel(QWidget):
             "semi_conv": self.semi_conv_check,
             "semi_labels": self.semi_labels_edit,
             "semi_steps": self.semi_steps_spin,
+            "pick": self.pick_combo,
+            "label_kind": self.kind_combo,
             "output": self.out_edit,
         }
 
@@ -309,6 +334,8 @@ class ComparePanel(QWidget):
             ),
             semi_budgets=semi_budgets_from_text(self.semi_labels_edit.text()),
             semi_steps=self.semi_steps_spin.value(),
+            pick=self.pick_combo.currentText(),
+            label_kind=self.kind_combo.currentText(),
         ).validate()
 
     def apply_settings(self, settings: Any) -> None:
@@ -327,6 +354,8 @@ class ComparePanel(QWidget):
         self.semi_conv_check.setChecked("conv" in settings.semi_families)
         self.semi_labels_edit.setText(",".join(str(b) for b in settings.semi_budgets))
         self.semi_steps_spin.setValue(settings.semi_steps)
+        self.pick_combo.setCurrentText(settings.pick)
+        self.kind_combo.setCurrentText(settings.label_kind)
 
     def _output_folder(self) -> Path:
         text = self.out_edit.text().strip()

@@ -1,0 +1,158 @@
+"""The label-protocol table: which images get labelled (suggested / random / balanced), what
+the annotator says (digits / parity only), at several label budgets and seeds.
+
+Every cell is the app's default fine-tuning (`engine.jobs.workflows.finetune_and_save`:
+the pretrained encoder, semi-supervised, the fixed 3000-step schedule) on one shared
+pretraining (seed 0; pretraining reads no label), scored on the MNIST test set. MNIST's
+labels are revealed for the chosen images only (`engine.data.labels.reveal`); "balanced"
+reads every label to choose, as the literature's benchmark protocol does.
+
+    python bench/label_protocols.py ../shared/mnist --out runs/protocols \
+        --picks suggested,random,balanced --budgets 10,20,100 --kinds digit,parity --seeds 0-4
+
+Cells are appended to OUT/cells.jsonl as they finish; running again skips those done.
+`--table` prints the table (mean, worst, steps, seconds) from what is there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def seeds_from_text(text: str) -> list[int]:
+    if "-" in text:
+        low, high = text.split("-")
+        return list(range(int(low), int(high) + 1))
+    return [int(part) for part in text.split(",")]
+
+
+_data = None
+
+
+def _worker_init(folder: str) -> None:
+    import torch
+
+    from engine.data.mnist import read_folder
+
+    torch.set_num_threads(1)
+    global _data
+    _data = read_folder(folder)
+
+
+def run_cell(cell: tuple[str, int, str, int, str]) -> dict:
+    """One fine-tuning: (pick, budget, kind, seed, encoder file) -> its scores."""
+    import torch
+
+    from engine.config import DEFAULT_FINETUNE
+    from engine.jobs.workflows import EncoderSource, FinetuneJob, evaluate_model, finetune_and_save
+    from engine.store.checkpoint import load_checkpoint
+
+    pick, budget, kind, seed, encoder_file = cell
+    encoder = EncoderSource.from_checkpoint(load_checkpoint(encoder_file))
+    job = FinetuneJob(
+        train=replace(DEFAULT_FINETUNE, seed=seed),
+        labels=budget,
+        pick=pick,
+        label_kind=kind,
+        encoder=encoder,
+    )
+    start = time.perf_counter()
+    trained = finetune_and_save(_data, job)
+    seconds = time.perf_counter() - start
+    evaluation = evaluate_model(trained.model, _data)
+    chosen = torch.tensor(trained.checkpoint.extra["labelled_indices"])
+    digits = sorted(_data.train_labels[chosen].tolist())  # for the report only
+    return {
+        "pick": pick,
+        "budget": budget,
+        "kind": kind,
+        "seed": seed,
+        "test_accuracy": evaluation.accuracy,
+        "seconds": round(seconds, 1),
+        "steps": trained.checkpoint.train_config["max_steps"],
+        "digits_covered": len(set(digits)),
+        "digits": digits,
+    }
+
+
+def table(rows: list[dict]) -> str:
+    import statistics
+
+    lines = [
+        "| pick | labels | kind | mean | worst | seeds | digits covered (min) | steps | s/run |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["pick"], row["budget"], row["kind"]), []).append(row)
+    for (pick, budget, kind), cells in sorted(groups.items(), key=lambda g: (g[0][1], g[0])):
+        accuracy = [100 * c["test_accuracy"] for c in cells]
+        lines.append(
+            f"| {pick} | {budget} | {kind} | {statistics.mean(accuracy):.2f} % | "
+            f"{min(accuracy):.2f} % | {','.join(str(c['seed']) for c in cells)} | "
+            f"{min(c['digits_covered'] for c in cells)} | {cells[0]['steps']} | "
+            f"{statistics.mean(c['seconds'] for c in cells):.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data_dir")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--picks", default="suggested,random,balanced")
+    parser.add_argument("--budgets", default="10,20,100")
+    parser.add_argument("--kinds", default="digit,parity")
+    parser.add_argument("--seeds", default="0-4")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--table", action="store_true", help="only print the table")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "cells.jsonl"
+    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    if args.table:
+        print(table(rows))
+        return
+    encoder_file = out / "encoder.pt"
+    if not encoder_file.exists():
+        from engine.data.mnist import read_folder
+        from engine.jobs.workflows import PretrainJob, RunOptions, pretrain_and_save
+
+        start = time.perf_counter()
+        pretrain_and_save(read_folder(args.data_dir), PretrainJob(), RunOptions(out))
+        print(f"pretrained in {time.perf_counter() - start:.0f} s", flush=True)
+    done = {(r["pick"], r["budget"], r["kind"], r["seed"]) for r in rows}
+    cells = [
+        (pick, int(budget), kind, seed, str(encoder_file))
+        for pick in args.picks.split(",")
+        for kind in args.kinds.split(",")
+        for budget in args.budgets.split(",")
+        for seed in seeds_from_text(args.seeds)
+        if (pick, int(budget), kind, seed) not in done
+    ]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(args.workers, _worker_init, (args.data_dir,)) as pool:
+        for row in pool.imap_unordered(run_cell, cells):
+            with log.open("a") as handle:
+                handle.write(json.dumps(row) + "\n")
+            rows.append(row)
+            print(
+                f"{row['pick']:>9} {row['budget']:>4} {row['kind']:>6} seed {row['seed']}: "
+                f"{100 * row['test_accuracy']:.2f} % ({row['digits_covered']} digits, "
+                f"{row['seconds']:.0f} s)",
+                flush=True,
+            )
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

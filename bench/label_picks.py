@@ -24,16 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from engine.data.deskew import deskew_uint8  # noqa: E402
-from engine.data.labels import reveal  # noqa: E402
-from engine.data.mnist import read_folder, split_train_val  # noqa: E402
-from engine.learning import choose, graph  # noqa: E402
-from engine.reports.latent import encode  # noqa: E402
-from engine.store.checkpoint import load_checkpoint  # noqa: E402
-from engine.store.resources import default_model_path  # noqa: E402
+from engine.data.deskew import deskew_uint8
+from engine.data.labels import reveal
+from engine.data.mnist import read_folder, split_train_val
+from engine.learning import choose, graph
+from engine.reports.latent import encode
+from engine.store.checkpoint import load_checkpoint
+from engine.store.resources import default_model_path
 
 
 def unit(x: np.ndarray) -> np.ndarray:

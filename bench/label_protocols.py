@@ -3,7 +3,8 @@ the annotator says (digits / parity only), at several label budgets and seeds.
 
 Every cell is the app's default fine-tuning (`engine.jobs.workflows.finetune_and_save`:
 the pretrained encoder, semi-supervised, the fixed 3000-step schedule) on one shared
-pretraining (seed 0; pretraining reads no label), scored on the MNIST test set. MNIST's
+pretrained encoder (by default the shipped one, which `evenodd run --seed 0` made;
+pretraining reads no label), scored on the MNIST test set. MNIST's
 labels are revealed for the chosen images only (`engine.data.labels.reveal`); "balanced"
 reads every label to choose, as the literature's benchmark protocol does.
 
@@ -25,6 +26,8 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.store.resources import default_model_path
 
 
 def seeds_from_text(text: str) -> list[int]:
@@ -113,6 +116,12 @@ def main() -> None:
     parser.add_argument("--kinds", default="digit,parity")
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--encoder",
+        default=str(default_model_path("encoder")),
+        help="the pretrained encoder every cell starts from (default: the shipped one, made by "
+        "`evenodd run --seed 0`; pretraining reads no label)",
+    )
     parser.add_argument("--table", action="store_true", help="only print the table")
     args = parser.parse_args()
     out = Path(args.out)
@@ -122,14 +131,7 @@ def main() -> None:
     if args.table:
         print(table(rows))
         return
-    encoder_file = out / "encoder.pt"
-    if not encoder_file.exists():
-        from engine.data.mnist import read_folder
-        from engine.jobs.workflows import PretrainJob, RunOptions, pretrain_and_save
-
-        start = time.perf_counter()
-        pretrain_and_save(read_folder(args.data_dir), PretrainJob(), RunOptions(out))
-        print(f"pretrained in {time.perf_counter() - start:.0f} s", flush=True)
+    encoder_file = Path(args.encoder)
     done = {(r["pick"], r["budget"], r["kind"], r["seed"]) for r in rows}
     cells = [
         (pick, int(budget), kind, seed, str(encoder_file))

@@ -308,7 +308,6 @@ class Cell:
     @classmethod
     def from_dict(cls, values: dict) -> Cell:
         known = {f.name: values[f.name] for f in fields(cls) if f.name in values}
-        known.setdefault("pick", BALANCED)  # studies saved before the choice drew balanced
         known["curve"] = [(int(s), float(a)) for s, a in known.get("curve", [])]
         return cls(**known)
 

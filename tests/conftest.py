@@ -62,7 +62,9 @@ def window(qtbot, shown_errors, answer_quit):
     from gui.main_window import MainWindow
 
     win = MainWindow()
-    qtbot.addWidget(win)
+    # Stop any job before pytest-qt closes the window: a test that failed mid-training
+    # would otherwise leave a "Quit while training?" box open, and the run would hang.
+    qtbot.addWidget(win, before_close_func=lambda w: w.state.runner.shutdown())
     yield win
     win.state.runner.shutdown()
 

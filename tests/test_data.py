@@ -15,6 +15,7 @@ from helpers_data import make_digits, write_small_mnist
 
 from engine.data.idx import write_idx
 from engine.data.mnist import (
+    FILES,
     DataError,
     budgets_from_text,
     default_data_dir,
@@ -181,7 +182,8 @@ def test_load_mnist_downloads_into_user_folder(tmp_path, monkeypatch):
     data = load_mnist(None, events.append)
     assert len(calls) == 4
     assert data.train_images.shape == (40, 28, 28) and data.test_labels.shape == (20,)
-    assert find_files(home) is not None
+    found = find_files(home)  # the four files, in the per-user folder
+    assert sorted(found) == sorted(FILES) and all(home in path.parents for path in found.values())
     progress = [e for e in events if isinstance(e, Progress)]
     assert progress and all(e.phase == "download" for e in progress)
     assert progress[-1].done == progress[-1].total == 4

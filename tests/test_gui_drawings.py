@@ -239,6 +239,7 @@ def test_finetune_adds_my_drawings_to_the_labels(window, qtbot, loaded, tmp_path
     panel.epochs.setValue(1)
     panel.batch.setValue(32)
     panel.labels_combo.setEditText("50")
+    panel.steps_spin.setValue(20)  # not the schedule's 3,000 steps: what is trained on counts
     check = panel.drawings_check
     assert check.objectName() == "finetuneDrawingsCheck" and not check.isChecked()
     assert panel.labels_info.text() == ""

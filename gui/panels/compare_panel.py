@@ -91,7 +91,7 @@ class StudyPlot(LiveCanvas):
     data (`update_summary`), and LiveCanvas redraws at most ~4 times a second.
     """
 
-    HINT = "Accuracy against labels appears here as a study runs"
+    HINT = "Accuracy appears here as the study runs"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, size=(8, 3.4))

@@ -76,9 +76,7 @@ def test_importing_the_panel_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
-def test_runs_a_study_and_fills_table_and_plot_as_cells_finish(
-    qtbot, panel, tmp_path, monkeypatch
-):
+def test_runs_a_study_and_fills_table_and_plot_as_cells_finish(qtbot, panel, tmp_path, monkeypatch):
     """Cells in two worker processes, as on a machine with two cores or more (the tests run
     torch on one thread, which alone would make it one worker, in this process)."""
     from engine.study import run as study_run

@@ -310,6 +310,13 @@ def test_evaluate_json(small_mnist_dir, trained, capsys):
     assert sum(map(sum, matrix)) == 200
     assert sum(matrix[1]) == 100  # rows are the true classes: 100 odd digits in the tiny test set
     assert result["accuracy"] == pytest.approx((matrix[0][0] + matrix[1][1]) / 200)
+    (_, false_odd), (false_even, true_odd) = matrix  # odd is the positive class
+    precision = true_odd / max(true_odd + false_odd, 1)
+    recall = true_odd / (true_odd + false_even)
+    assert result["precision"] == pytest.approx(precision)
+    assert result["recall"] == pytest.approx(recall)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    assert result["f1"] == pytest.approx(f1)
 
 
 def test_finetune_from_scratch(small_mnist_dir, tmp_path, capsys):

@@ -181,15 +181,6 @@ def test_bad_files_are_reported_in_the_gallery(qtbot, tmp_path, shown_errors) ->
 # ---------------------------------------------------------------- Evaluate and Fine-tune
 
 
-@pytest.fixture
-def window(qtbot, shown_errors):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.confirm_close = lambda: True
-    yield win
-    win.state.runner.shutdown()
-
-
 def classifier_checkpoint():
     from engine.learning.models import Classifier
     from engine.store.checkpoint import Checkpoint

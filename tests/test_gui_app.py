@@ -113,7 +113,9 @@ def test_enter_in_data_dir_edit_loads_the_folder(window, qtbot, tiny_mnist_dir) 
     assert len(window.state.data.mnist.test_images) == 200
     assert window.compare_panel.start_button.isEnabled()  # studies read it too
     assert window.data_panel.counts_table.item(2, 12).text() == "200"  # test total
-    assert window.data_panel.samples.count > 0
+    from gui.panels.data_panel import SAMPLE_COLS, SAMPLE_ROWS
+
+    assert window.data_panel.samples.count == SAMPLE_ROWS * SAMPLE_COLS  # a full grid
     assert window.pretrain_panel.start_button.isEnabled()
 
 

@@ -1,9 +1,9 @@
 """Shared test set-up: headless Qt, isolated settings, no leaked threads, tiny MNIST.
 
-QT_QPA_PLATFORM must be set before anything imports Qt, which is why it is the first thing
-here. `tiny_mnist_dir`, `data`, `split` and `one_torch_thread` are plain (non-GUI)
-fixtures any test may use (a module with other data defines its own `data`); `loaded`,
-`window` and `draw_threads` are the app's.
+QT_QPA_PLATFORM must be set before anything imports Qt, and OMP_NUM_THREADS before torch,
+which is why they are the first thing here. `tiny_mnist_dir`, `data`, `split` and
+`one_torch_thread` are plain (non-GUI) fixtures any test may use (a module with other data
+defines its own `data`); `loaded`, `window` and `draw_threads` are the app's.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One torch (OpenMP) thread, here and in the app and CLI processes the tests start: the
+# models are tiny, and on a busy machine a second thread's spinning made the same steps
+# many times slower (helpers_data.single_torch_thread). Set before torch is imported.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from pathlib import Path
 
@@ -62,7 +66,9 @@ def window(qtbot, shown_errors, answer_quit):
     from gui.main_window import MainWindow
 
     win = MainWindow()
-    qtbot.addWidget(win)
+    # Stop any job before pytest-qt closes the window: a test that failed mid-training
+    # would otherwise leave a "Quit while training?" box open, and the run would hang.
+    qtbot.addWidget(win, before_close_func=lambda w: w.state.runner.shutdown())
     yield win
     win.state.runner.shutdown()
 

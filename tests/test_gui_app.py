@@ -103,14 +103,19 @@ def test_window_appears_without_importing_torch() -> None:
 def test_enter_in_data_dir_edit_loads_the_folder(window, qtbot, tiny_mnist_dir) -> None:
     edit = window.findChild(QLineEdit, "dataDirEdit")
     edit.setText(str(tiny_mnist_dir))
+    status = window.statusBar()
     with qtbot.waitSignal(window.state.data_changed, timeout=60_000):
         qtbot.keyClick(edit, Qt.Key.Key_Return)
+        assert status.currentMessage() == f"Loading MNIST from {tiny_mnist_dir}"
     wait_idle(qtbot, window)
-    assert window.state.data is not None
+    # the load's end replaces "Loading …", which must not stay up over loaded data
+    assert status.currentMessage() == f"Loaded MNIST from {tiny_mnist_dir}: 800 images"
     assert len(window.state.data.mnist.test_images) == 200
     assert window.compare_panel.start_button.isEnabled()  # studies read it too
     assert window.data_panel.counts_table.item(2, 12).text() == "200"  # test total
-    assert window.data_panel.samples.count > 0
+    from gui.panels.data_panel import SAMPLE_COLS, SAMPLE_ROWS
+
+    assert window.data_panel.samples.count == SAMPLE_ROWS * SAMPLE_COLS  # a full grid
     assert window.pretrain_panel.start_button.isEnabled()
 
 
@@ -130,11 +135,14 @@ def test_folder_without_mnist_is_refused_and_nothing_changes(
 def test_pretrain_from_the_gui_finishes_and_updates_plots(window, qtbot, loaded, tmp_path):
     with_data(window, loaded)
     quick_pretrain(window, epochs=2)
+    plot = window.pretrain_panel.monitor.plot
+    assert plot.hint_shown() == "Loss curves appear here when pretraining starts"
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
         qtbot.mouseClick(window.pretrain_panel.start_button, Qt.MouseButton.LeftButton)
         assert not window.pretrain_panel.start_button.isEnabled()  # no second start
         assert window.pretrain_panel.stop_button.isEnabled()
-    plot = window.pretrain_panel.monitor.plot
+        assert plot.hint_shown() == "waiting for the first batches …"  # a new run's
+    assert plot.hint_shown() == ""  # the curves took its place
     series = plot.series()
     assert series["epochs"] == [1, 2] and len(series["val"]) == 2
     assert len(series["running"]) >= 2
@@ -345,20 +353,25 @@ def test_finetune_then_evaluate_shows_metrics_and_confusion(window, qtbot, loade
     assert len(panel.monitor.plot.acc_line.get_xdata()) == len(series["epochs"])
     button = window.evaluate_panel.evaluate_button
     assert button.isEnabled() and panel.save_button.isEnabled()
+    view = window.findChild(object, "confusionMatrixView")
+    assert view.hint_shown() == "Evaluate a classifier to fill this in"
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=60_000):
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     ev = window.evaluate_panel.evaluation
     assert ev.n == 200 and int(ev.confusion.sum()) == 200
-    assert window.evaluate_panel.metric_labels["accuracy"].text().endswith("%")
+    assert window.evaluate_panel.metric_labels["accuracy"].text() == f"{ev.accuracy:.2%}"
     assert window.evaluate_panel.report_table.rowCount() >= 3
-    view = window.findChild(object, "confusionMatrixView")
-    assert view.matrix.sum() == 200
+    assert view.matrix.sum() == 200 and view.hint_shown() == ""
     shown = window.evaluate_panel.show_cell(1, 1)
     assert len(shown) == ev.confusion[1, 1]
     view.click_cell(0, 0)
     assert window.evaluate_panel.gallery.count == min(int(ev.confusion[0, 0]), 48)
     window.evaluate_panel.gallery.sync()
     assert "true even, predicted even" in window.evaluate_panel.gallery.title.get_text()
+    window.evaluate_panel.show_combo.setCurrentText("My drawings")  # not evaluated: the hint
+    assert view.hint_shown() == "Evaluate on my drawings to fill this in"
+    window.evaluate_panel.show_combo.setCurrentText("Test set")
+    assert view.hint_shown() == ""
 
 
 def test_finetune_from_the_pretrained_encoder_records_lineage(window, qtbot, loaded, tmp_path):
@@ -391,6 +404,8 @@ def test_finetune_tab_learns_from_the_unlabelled_images_below_all_labels(
     with_data(window, loaded)
     panel = window.finetune_panel
     panel.source_combo.setCurrentIndex(2)  # from scratch
+    window.pretrain_panel.arch_combo.setCurrentText("mlp")  # 3x quicker here than conv
+    window.pretrain_panel.latent.setValue(16)
     panel.labels_combo.setEditText("all")
     assert not panel.unlabelled_check.isEnabled() and panel.epochs.isEnabled()
     panel.labels_combo.setEditText("100")
@@ -398,7 +413,8 @@ def test_finetune_tab_learns_from_the_unlabelled_images_below_all_labels(
     assert not panel.epochs.isEnabled() and not panel.patience.isEnabled()
     assert "fixed schedule" in panel.epochs.toolTip()
     assert not panel.batch.isEnabled() and "32 labelled" in panel.batch.toolTip()
-    panel.steps_spin.setValue(250)  # 3 rounds of 100 steps
+    panel.steps_spin.setValue(201)  # 3 rounds: 100, 100 and 1 steps
+    panel.augment_check.setChecked(False)  # not what is tested here, and a third of a step
     assert panel._planned_epochs() == 3
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
         assert panel.start()
@@ -406,13 +422,15 @@ def test_finetune_tab_learns_from_the_unlabelled_images_below_all_labels(
     assert extra["mode"] == "semi-supervised" and extra["unlabelled"] > 0
     series = panel.monitor.plot.series()
     assert len(series["confident"]) == 3 and all(0 <= c <= 1 for c in series["confident"])
-    assert series["guided"] == [1]  # 0.3 x 250 steps: the first round learnt the graph's
+    assert series["confident"][-1] == extra["confident"]  # the curve is the run's own share
+    assert series["guided"] == [1]  # 0.3 x 201 steps: the first round learnt the graph's
     assert panel.monitor.plot.accuracy.guided is not None  # guesses, and is shaded
     assert "unlabelled images" in panel.model_label.text()
     assert "deskewed input" in panel.model_label.text()  # below all labels
 
     panel.unlabelled_check.setChecked(False)
     assert panel.batch.isEnabled()  # supervised: the batch size is the user's again
+    panel.batch.setValue(32)
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
         assert panel.start()
     extra = window.state.classifier.extra

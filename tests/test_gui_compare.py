@@ -77,7 +77,12 @@ def test_importing_the_panel_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
-def test_runs_a_study_and_fills_table_and_plot_as_cells_finish(qtbot, panel, tmp_path):
+def test_runs_a_study_and_fills_table_and_plot_as_cells_finish(qtbot, panel, tmp_path, monkeypatch):
+    """Cells in two worker processes, as on a machine with two cores or more (the tests run
+    torch on one thread, which alone would make it one worker, in this process)."""
+    from engine.study import run as study_run
+
+    monkeypatch.setattr(study_run, "default_workers", lambda: 2)
     seen_rows: list[int] = []
     panel.cell_done.connect(lambda _: seen_rows.append(panel.table.rowCount()))
     with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS) as finished:
@@ -85,19 +90,25 @@ def test_runs_a_study_and_fills_table_and_plot_as_cells_finish(qtbot, panel, tmp
         assert panel.is_running() and not panel.start_button.isEnabled()
     result = finished.args[0]
     assert result.status == "completed" and len(result.cells) == 2 * 2 * 3
+    assert result.info["workers"] == 2
     assert seen_rows[0] == 1 and seen_rows[-1] == 2  # the table grew while running
     rows = panel.table_text()
     assert [r[:2] for r in rows] == [["mlp", "20"], ["mlp", "all"]]
     assert all("±" in r[c] for r in rows for c in (2, 3, 4))
     xs, ys = panel.plot.series("mlp", "finetune")
-    assert len(xs) == 2 and xs[0] == 20 and all(0 <= y <= 100 for y in ys)
+    assert len(xs) == 2 and xs[0] == 20
+    # the plot shows the table's means (column 4: finetune, "mean ± std" in %)
+    means = [float(row[4].split("±")[0]) for row in rows]
+    assert ys == pytest.approx(means, abs=0.051) and all(0 < y <= 100 for y in ys)
     assert panel.conclusions.toPlainText().strip()
     assert panel.progress.value() == 1000
     assert (tmp_path / "study" / REPORT_FILE).is_file()
     assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
 
 
-def test_stop_keeps_finished_cells(qtbot, panel, tmp_path):
+def test_stop_keeps_finished_cells(qtbot, panel, tmp_path, trained_here):
+    """In this process; stopping worker processes is test_study's (and the pool's wiring
+    to the panel is the test above)."""
     panel.seeds_spin.setValue(3)
     panel.cell_done.connect(lambda _: panel.stop())
     with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS) as finished:
@@ -111,7 +122,7 @@ def test_stop_keeps_finished_cells(qtbot, panel, tmp_path):
     assert len(saved.cells) == len(result.cells)
 
 
-def test_reopens_a_saved_study(qtbot, panel, tmp_path, shown_errors):
+def test_reopens_a_saved_study(qtbot, panel, tmp_path, shown_errors, trained_here):
     with qtbot.waitSignal(panel.study_finished, timeout=TIMEOUT_MS):
         panel.start()
     before = panel.table_text()

@@ -24,6 +24,7 @@ from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
+from engine.data.mnist import parity_word
 from engine.data.preprocess import NothingDrawnError, load_image, preprocess_file, to_mnist
 from gui.panels.draw_panel import BLANK_TEXT, NO_MODEL_TEXT, DrawPanel
 
@@ -191,7 +192,8 @@ def test_no_model_says_so_but_still_shows_the_model_input(panel) -> None:
     assert panel.predict_now() is None
     assert panel.prediction_label.text() == NO_MODEL_TEXT
     assert not has_parity_word(panel.prediction_label.text())
-    assert panel.model_input() is not None
+    shown = panel.model_input()
+    assert shown.shape == (28, 28) and shown.dtype == np.uint8 and shown.max() > 0  # the bar
     panel.canvas.clear()
     panel.predict_now()
     assert not has_parity_word(panel.prediction_label.text())
@@ -282,7 +284,8 @@ def test_changes_are_coalesced_into_few_predictions(panel, qtbot, monkeypatch) -
         draw_ring(panel.canvas)  # ~30 change signals in a burst
     assert len(calls) == 1  # one prediction for the whole burst ...
     assert not any(t.isActive() for t in panel.findChildren(QTimer))  # ... none to come
-    assert panel.prediction() is not None
+    parity, p_odd = panel.prediction()
+    assert parity in ("even", "odd") and parity == parity_word(p_odd)
 
 
 def write_png(path: Path, kind: str) -> Path:

@@ -181,15 +181,6 @@ def test_bad_files_are_reported_in_the_gallery(qtbot, tmp_path, shown_errors) ->
 # ---------------------------------------------------------------- Evaluate and Fine-tune
 
 
-@pytest.fixture
-def window(qtbot, shown_errors):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.confirm_close = lambda: True
-    yield win
-    win.state.runner.shutdown()
-
-
 def classifier_checkpoint():
     from engine.learning.models import Classifier
     from engine.store.checkpoint import Checkpoint
@@ -239,6 +230,7 @@ def test_finetune_adds_my_drawings_to_the_labels(window, qtbot, loaded, tmp_path
     panel.epochs.setValue(1)
     panel.batch.setValue(32)
     panel.labels_combo.setEditText("50")
+    panel.steps_spin.setValue(20)  # not the schedule's 3,000 steps: what is trained on counts
     check = panel.drawings_check
     assert check.objectName() == "finetuneDrawingsCheck" and not check.isChecked()
     assert panel.labels_info.text() == ""

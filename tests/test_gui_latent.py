@@ -18,13 +18,13 @@ from gui.main_window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch):
+def window(qtbot, monkeypatch, answer_quit):
+    """The app window as conftest makes it; at the end it also waits for the t-SNE child."""
     from gui.state import errors
 
     monkeypatch.setattr(errors, "show_error", lambda *args, **kwargs: None)
     win = MainWindow()
-    qtbot.addWidget(win)
-    win.confirm_close = lambda: True
+    qtbot.addWidget(win, before_close_func=lambda w: w.state.runner.shutdown())
     yield win
     win.state.runner.shutdown()
     projector = win.pretrain_panel.latent_map.projector

@@ -109,3 +109,72 @@ def test_the_monitor_shows_the_graph_being_made_and_the_engine_s_messages(qtbot)
     assert monitor.progress.value() == 500
     assert monitor.progress.format().startswith("linking similar images 27/54 · ETA")
     assert monitor.plot.series()["running"] == []
+
+
+def test_an_empty_loss_plot_shows_its_hint_not_axes_until_data_comes(qtbot) -> None:
+    """Before any run: one line in each panel, not axes from -0.05 to 0.05; the curves
+    take its place at the first batch; a new run's reset shows a hint again."""
+    plot = LossPlot(accuracy=True, hint="Loss curves appear here when fine-tuning starts")
+    qtbot.addWidget(plot)
+
+    def bare() -> list[bool]:
+        plot.sync()
+        return [
+            not ax.yaxis.get_visible() and not ax.spines["left"].get_visible()
+            for ax in (plot.ax, plot.acc_ax)
+        ]
+
+    assert plot.hint_shown() == "Loss curves appear here when fine-tuning starts"
+    assert plot.accuracy.hint.get_text() == "Validation accuracy appears after the first epoch"
+    assert bare() == [True, True] and not plot.ax.get_legend().get_visible()
+    plot.reset(epochs=3, waiting="waiting for the first batches …")
+    assert plot.hint_shown() == "waiting for the first batches …" and bare() == [True, True]
+    plot.add_progress(1, 1, 10, 0.7)
+    assert plot.hint_shown() == "" and bare() == [False, True]
+    assert plot.ax.get_legend().get_visible()
+    plot.add_epoch(1, 0.6, 0.65, 1, 0.8)
+    assert plot.accuracy.hint.get_text() == "" and bare() == [False, False]
+    plot.reset(epochs=3)  # cleared for a new run: the hints are back
+    assert plot.hint_shown() == "Loss curves appear here when fine-tuning starts"
+    assert bare() == [True, True]
+    plot.reset(epochs=3, waiting="waiting for the first batches …")
+    plot.finish("stopped", 0, 0)  # stopped before a batch: waiting no more
+    assert plot.hint_shown() == "Loss curves appear here when fine-tuning starts"
+
+
+def test_an_empty_confusion_matrix_shows_its_hint_and_takes_no_clicks(qtbot) -> None:
+    plot = ConfusionPlot()
+    qtbot.addWidget(plot)
+    plot.resize(360, 320)
+    plot.show()
+    plot.flush()
+    assert plot.hint_shown() == ConfusionPlot.HINT
+    assert not plot.artists.image.get_visible() and not plot.ax.xaxis.get_visible()
+    with qtbot.assertNotEmitted(plot.cellClicked):
+        qtbot.mouseClick(plot, Qt.MouseButton.LeftButton, pos=plot.rect().center())
+    plot.set_matrix(np.array([[5, 1], [2, 7]]))
+    assert plot.hint_shown() == "" and plot.artists.image.get_visible()
+    assert plot.artists.texts[1][1].get_text() == "7"
+    plot.clear("Evaluate on my drawings to fill this in")
+    assert plot.hint_shown() == "Evaluate on my drawings to fill this in"
+    assert plot.artists.texts[1][1].get_text() == "" and not plot.filled
+
+
+def test_an_empty_study_plot_shows_its_hint_until_a_cell_ends(qtbot) -> None:
+    from gui.panels.compare_panel import StudyPlot
+
+    plot = StudyPlot()
+    qtbot.addWidget(plot)
+    plot.sync()
+    panels = plot.panels.values()
+    assert [p.hint.get_text() for p in panels] == [StudyPlot.HINT] * len(panels)
+    assert not any(p.axes.xaxis.get_visible() for p in panels)
+    summary = {"table": {"mlp": {"100": {"scratch": _study_info(100)}}}}
+    plot.update_summary(summary)
+    plot.sync()
+    assert plot.panels["mlp"].hint.get_text() == "" and plot.panels["mlp"].axes.xaxis.get_visible()
+    assert plot.panels["conv"].hint.get_text() == StudyPlot.HINT  # nothing there yet
+
+
+def _study_info(n_labels: int) -> dict:
+    return {"n_labels": n_labels, "mean": 0.9, "std": 0.01}

@@ -349,8 +349,13 @@ def test_finetune_events_have_accuracy(data, split, labelled):
     result = finetune(data, ARCH, cfg, labelled, None, on_event=events.append, split=split)
     epochs = [e for e in events if isinstance(e, EpochEnd)]
     assert len(epochs) == 2 and all(e.phase == "finetune" for e in epochs)
-    assert all(0.0 <= e.val_accuracy <= 1.0 for e in epochs)
-    assert 0.0 <= result.val_accuracy <= 1.0
+    # accuracies of the validation images: whole counts of them, and the run's own is the
+    # epoch it went back to (the best), scored again on its restored weights
+    n_val = len(split.val)
+    assert all(
+        e.val_accuracy * n_val == pytest.approx(round(e.val_accuracy * n_val)) for e in epochs
+    )
+    assert result.val_accuracy == pytest.approx(epochs[epochs[-1].best_epoch - 1].val_accuracy)
     assert not any(isinstance(e, Reconstructions) for e in events)
     assert isinstance(events[-1], Finished) and events[-1].phase == "finetune"
 

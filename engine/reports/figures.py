@@ -89,6 +89,32 @@ def label_axes(axes: Axes, look: Look, title: str, xlabel: str, ylabel: str = ""
         axes.tick_params(labelsize=look.tick)
 
 
+def hint_text(axes: Axes, look: Look) -> Text:
+    """The centred one-line message of an empty panel (see `set_hint`)."""
+    return axes.text(
+        0.5, 0.5, "", transform=axes.transAxes, ha="center", va="center", color="0.45",
+        **_size(look.title),
+    )  # fmt: skip
+
+
+def set_hint(axes: Axes, hint: Text, message: str) -> None:
+    """Show `message` in place of an empty panel, or ("") the panel's axes again.
+
+    Why: before its first point a panel's axes span matplotlib's default -0.05 to 0.05
+    and a legend of lines not drawn, which says nothing; one line saying what will appear
+    there, and when, does. The title stays, so the panel keeps its name.
+    """
+    hint.set_text(message)
+    bare = bool(message)
+    axes.xaxis.set_visible(not bare)
+    axes.yaxis.set_visible(not bare)
+    for spine in axes.spines.values():
+        spine.set_visible(not bare)
+    legend = axes.get_legend()
+    if legend is not None:
+        legend.set_visible(not bare)
+
+
 # ------------------------------------------------------------------------ loss curves
 
 STOP_WORDS = {"early_stopped": "early stop", "stopped": "stopped", "diverged": "diverged"}
@@ -104,10 +130,11 @@ class LossArtists:
     best: Line2D  # vertical line at the best epoch
     stop: Line2D  # vertical line where training ended early
     note: Text  # "best epoch N · early stop after epoch M"
-    waiting: Text  # centred message while there is nothing to plot yet
+    waiting: Text  # the hint in place of the axes while there is nothing to plot yet
     running: Line2D | None = None  # the loss of each batch, where it is known
 
     def clear(self, waiting: str = "") -> None:
+        """No curves; `waiting` (one line) is shown in their place (`set_hint`)."""
         lines = (self.running, self.train, self.val)
         for line in lines:
             if line is not None:
@@ -115,12 +142,18 @@ class LossArtists:
         self.best.set_visible(False)
         self.stop.set_visible(False)
         self.note.set_text("")
-        self.waiting.set_text(waiting)
+        set_hint(self.axes, self.waiting, waiting)
+
+    @property
+    def empty(self) -> bool:
+        """True while no point is plotted."""
+        lines = (self.running, self.train, self.val)
+        return not any(len(line.get_xdata()) for line in lines if line is not None)
 
     def show_running(self, xs: Sequence[float], losses: Sequence[float]) -> None:
         """Per-batch loss at fractional epochs (x = epoch - 1 + batch / batches)."""
         if self.running is not None:
-            self.waiting.set_text("")
+            set_hint(self.axes, self.waiting, "")
             self.running.set_data(xs, losses)
 
     def show_epochs(
@@ -133,6 +166,7 @@ class LossArtists:
     ) -> None:
         """Train and validation loss per epoch; the best epoch marked once there is one
         (worded as only the lowest validation loss when the run keeps its last weights)."""
+        set_hint(self.axes, self.waiting, "")
         self.train.set_data(epochs, train)
         self.val.set_data(epochs, val)
         if best_epoch:
@@ -177,10 +211,12 @@ def loss_axes(
     ylabel: str = "",
     running: bool = False,
     log: bool = False,
+    hint: str = "",
 ) -> LossArtists:
     """Empty loss curves on `axes`: train (with the per-batch loss when `running`) and
     validation loss per epoch, the best epoch and an early stop marked, a log y axis
-    when `log` (a finished run's loss spans orders of magnitude)."""
+    when `log` (a finished run's loss spans orders of magnitude); `hint` is shown in
+    their place until the first point."""
     label_axes(axes, look, title, "epoch", ylabel)
     axes.grid(alpha=0.3)
     if log:
@@ -200,11 +236,9 @@ def loss_axes(
         color="0.25",
     )  # fmt: skip
     axes.legend(fontsize=look.legend, loc="upper center", frameon=False, ncol=3)
-    waiting = axes.text(
-        0.5, 0.5, "", transform=axes.transAxes, ha="center", va="center", fontsize=look.title,
-        color="0.45",
-    )  # fmt: skip
-    return LossArtists(axes, train, val, best, stop, note, waiting, running_line)
+    artists = LossArtists(axes, train, val, best, stop, note, hint_text(axes, look), running_line)
+    set_hint(axes, artists.waiting, hint)
+    return artists
 
 
 @dataclass
@@ -217,9 +251,12 @@ class AccuracyArtists:
     look: Look
     line: Line2D
     confident: Line2D  # engine.events.PseudoLabels; stays empty otherwise
+    hint: Text  # in place of the axes until the first point (`set_hint`)
     guided: Rectangle | None = None  # the shaded guided rounds, once there are any
 
-    def clear(self) -> None:
+    def clear(self, hint: str = "") -> None:
+        """No points; `hint` (one line) is shown in their place."""
+        set_hint(self.axes, self.hint, hint)
         self.line.set_data([], [])
         self.confident.set_data([], [])
         if self.guided is not None:
@@ -230,11 +267,17 @@ class AccuracyArtists:
         if legend is not None:
             legend.remove()
 
+    def show_accuracy(self, epochs: Sequence[float], accuracy: Sequence[float]) -> None:
+        """Validation accuracy per epoch (or round)."""
+        set_hint(self.axes, self.hint, "")
+        self.line.set_data(epochs, accuracy)
+
     def show_confident(
         self, rounds: Sequence[float], shares: Sequence[float], guided_rounds: int = 0
     ) -> None:
         """The confident share per round; the panel's title and legend then say so.
         Rounds 1..`guided_rounds` learnt (also) from the graph's guesses: shaded."""
+        set_hint(self.axes, self.hint, "")
         new_legend = len(self.confident.get_xdata()) == 0
         if guided_rounds and self.guided is None:
             self.guided = self.axes.axvspan(
@@ -249,8 +292,8 @@ class AccuracyArtists:
         self.confident.set_data(rounds, shares)
 
 
-def accuracy_axes(axes: Axes, look: Look) -> AccuracyArtists:
-    """An empty accuracy panel (see `AccuracyArtists`)."""
+def accuracy_axes(axes: Axes, look: Look, hint: str = "") -> AccuracyArtists:
+    """An empty accuracy panel (see `AccuracyArtists`), `hint` in place of its axes."""
     label_axes(axes, look, "validation accuracy", "epoch")
     axes.grid(alpha=0.3)
     ms = look.marker
@@ -258,7 +301,9 @@ def accuracy_axes(axes: Axes, look: Look) -> AccuracyArtists:
     (confident,) = axes.plot(
         [], [], "^--", color="tab:green", ms=ms, label="unlabelled: confident share"
     )
-    return AccuracyArtists(axes, look, line, confident)
+    artists = AccuracyArtists(axes, look, line, confident, hint_text(axes, look))
+    set_hint(axes, artists.hint, hint)
+    return artists
 
 
 def loss_figure(histories: Mapping[str, Sequence[EpochEnd]]) -> Figure:
@@ -287,10 +332,22 @@ class ConfusionArtists:
     image: object  # matplotlib AxesImage
     texts: list[list[Text]]
     highlight: Rectangle
+    hint: Text  # in place of the matrix until there are counts (`set_hint`)
+
+    def clear(self, hint: str) -> None:
+        """No counts; `hint` (one line) is shown in place of the matrix."""
+        for row in self.texts:
+            for text in row:
+                text.set_text("")
+        self.highlight.set_visible(False)
+        self.image.set_visible(False)
+        set_hint(self.axes, self.hint, hint)
 
     def show(self, matrix: np.ndarray) -> None:
         """Counts, true class by row and predicted by column; colours from 0 to the
         largest count, so the same count has the same shade in every matrix."""
+        set_hint(self.axes, self.hint, "")
+        self.image.set_visible(True)
         matrix = np.asarray(matrix, dtype=int)
         top = max(int(matrix.max()), 1)
         self.image.set_data(matrix)
@@ -307,8 +364,11 @@ class ConfusionArtists:
         self.highlight.set_visible(True)
 
 
-def confusion_axes(axes: Axes, names: Sequence[str], title: str, look: Look) -> ConfusionArtists:
-    """An empty len(names) x len(names) confusion matrix on `axes`."""
+def confusion_axes(
+    axes: Axes, names: Sequence[str], title: str, look: Look, hint: str = ""
+) -> ConfusionArtists:
+    """An empty len(names) x len(names) confusion matrix on `axes`; with a `hint`, the
+    hint in its place until the first `show`."""
     n = len(names)
     image = axes.imshow(np.zeros((n, n), dtype=int), cmap="Blues", vmin=0, vmax=1)
     axes.set_xticks(range(n), labels=list(names), **_size(look.label))
@@ -322,7 +382,10 @@ def confusion_axes(axes: Axes, names: Sequence[str], title: str, look: Look) -> 
     ]
     highlight = Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="tab:red", lw=2.5, visible=False)
     axes.add_patch(highlight)
-    return ConfusionArtists(axes, image, texts, highlight)
+    artists = ConfusionArtists(axes, image, texts, highlight, hint_text(axes, look))
+    if hint:
+        artists.clear(hint)
+    return artists
 
 
 def confusion_figure(confusion: np.ndarray, names: Sequence[str] = ("even", "odd")) -> Figure:

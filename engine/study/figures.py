@@ -14,9 +14,10 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.text import Text
 from matplotlib.ticker import NullFormatter
 
-from engine.reports.figures import REPORT, Look, label_axes
+from engine.reports.figures import REPORT, Look, hint_text, label_axes, set_hint
 from engine.study.settings import WAY_LABELS, WAYS, StudySettings
 from engine.study.stats import pct
 
@@ -79,6 +80,7 @@ class StudyArtists:
 
     axes: Axes
     look: Look
+    hint: Text  # in place of the axes until the first point (figures.set_hint)
     legend_loc: str = "lower right"
     ways: dict[str, WayArtists] = field(default_factory=dict)
 
@@ -89,6 +91,8 @@ class StudyArtists:
         time gets its artists and joins the legend. `top` caps the y axis (100.5 for
         accuracy in %); `ticks` are the budgets to mark (default: those plotted)."""
 
+        if any(points.values()):
+            set_hint(self.axes, self.hint, "")
         known = list(WAYS) + sorted(w for w in points if w not in WAYS)
         new = [w for w in known if w in points and w not in self.ways]
         for way in new:
@@ -134,14 +138,22 @@ class StudyArtists:
 
 
 def study_axes(
-    axes: Axes, family: str, ylabel: str, look: Look, legend_loc: str = "lower right"
+    axes: Axes,
+    family: str,
+    ylabel: str,
+    look: Look,
+    legend_loc: str = "lower right",
+    hint: str = "",
 ) -> StudyArtists:
-    """An empty panel of a study figure for one encoder family (log x: labels). The
-    legend goes lower right by default, where accuracy rising with labels leaves room."""
+    """An empty panel of a study figure for one encoder family (log x: labels), `hint`
+    in its place until the first point. The legend goes lower right by default, where
+    accuracy rising with labels leaves room."""
     axes.set_xscale("log")
     label_axes(axes, look, f"{family.upper()} encoder", "labelled images (log scale)", ylabel)
     axes.grid(alpha=0.3, which="both")
-    return StudyArtists(axes, look, legend_loc)
+    artists = StudyArtists(axes, look, hint_text(axes, look), legend_loc)
+    set_hint(axes, artists.hint, hint)
+    return artists
 
 
 def study_panels(
@@ -150,12 +162,13 @@ def study_panels(
     ylabel: str,
     look: Look,
     legend_loc: str = "lower right",
+    hint: str = "",
 ) -> dict[str, StudyArtists]:
     """One `study_axes` panel per family, side by side."""
     families = list(families)
     return {
         family: study_axes(
-            figure.add_subplot(1, len(families), i), family, ylabel, look, legend_loc
+            figure.add_subplot(1, len(families), i), family, ylabel, look, legend_loc, hint
         )
         for i, family in enumerate(families, start=1)
     }

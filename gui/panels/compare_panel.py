@@ -92,6 +92,8 @@ class StudyPlot(LiveCanvas):
     data (`update_summary`), and LiveCanvas redraws at most ~4 times a second.
     """
 
+    HINT = "Accuracy appears here as the study runs"
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, size=(8, 3.4))
         self.panels: dict[str, StudyArtists] = {}
@@ -100,7 +102,9 @@ class StudyPlot(LiveCanvas):
     @changes_figure
     def reset(self, families: tuple[str, ...]) -> None:
         self.figure.clear()
-        self.panels = study_figures.study_panels(self.figure, families, ACCURACY_LABEL, PANEL)
+        self.panels = study_figures.study_panels(
+            self.figure, families, ACCURACY_LABEL, PANEL, hint=self.HINT
+        )
         self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.9, wspace=0.25)
         self.mark_dirty()
 

@@ -279,6 +279,9 @@ class DataPanel(QWidget):
         self.dir_edit.setText(loaded.folder)
         self.state.set_data(loaded)
         self.show_data(loaded)
+        # replaces "Loading MNIST from …", which would otherwise stay up after the load
+        images = sum(int(counts.sum()) for counts in loaded.counts.values())
+        self.state.status(f"Loaded MNIST from {loaded.folder}: {images:,} images")
 
     def show_data(self, loaded: LoadedData) -> None:
         total = {name: int(c.sum()) for name, c in loaded.counts.items()}

@@ -274,7 +274,8 @@ class EvaluatePanel(QWidget):
             for label in self.metric_labels.values():
                 label.setText("–")
             self.report_table.setRowCount(0)
-            self.confusion.set_matrix(np.zeros((2, 2), dtype=int))
+            button = self.evaluate_button if source == SOURCES[0] else self.drawings_button
+            self.confusion.clear(f"{button.text()} to fill this in")
             self.metrics_box.setTitle(f"{source}: not evaluated yet")
             self.gallery.clear(title=f"evaluate on {source.lower()} to see its mistakes here")
             return

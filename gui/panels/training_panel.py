@@ -29,7 +29,7 @@ from engine.reports.console import format_seconds
 from gui.state import errors
 from gui.state.model import LONG_JOBS, job_title
 from gui.widgets.forms import option_spin
-from gui.widgets.plots import LossPlot
+from gui.widgets.plots import LOSS_HINT, LossPlot
 
 if TYPE_CHECKING:
     from engine.events import EpochEnd
@@ -58,7 +58,10 @@ def best_so_far(event: EpochEnd) -> str:
 class TrainingMonitor(QWidget):
     """Progress bar with epoch/batch/ETA, live loss curves and a one-line outcome."""
 
-    def __init__(self, prefix: str, accuracy: bool, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, prefix: str, accuracy: bool, parent: QWidget | None = None, hint: str = LOSS_HINT
+    ) -> None:
+        """`hint`: the line in place of the loss curves before any run."""
         super().__init__(parent)
         self.progress = QProgressBar()
         self.progress.setObjectName(f"{prefix}Progress")
@@ -66,7 +69,7 @@ class TrainingMonitor(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("idle")
         self.progress.setTextVisible(True)
-        self.plot = LossPlot(accuracy=accuracy)
+        self.plot = LossPlot(accuracy=accuracy, hint=hint)
         self.plot.setObjectName(f"{prefix}LossPlot")
         self.result_label = QLabel("")
         self.result_label.setObjectName(f"{prefix}ResultLabel")
@@ -178,7 +181,11 @@ class TrainingPanel(QWidget):
         self.model_label = QLabel(self.no_model_text)
         self.model_label.setObjectName(f"{name}ModelLabel")
         self.model_label.setWordWrap(True)
-        self.monitor = TrainingMonitor(name, accuracy=self.shows_accuracy)
+        self.monitor = TrainingMonitor(
+            name,
+            accuracy=self.shows_accuracy,
+            hint=f"Loss curves appear here when {self.job_title.lower()} starts",
+        )
 
     def _finish_setup(
         self,

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from engine.reports import figures
 from engine.reports.figures import PANEL, TILE
 
+LOSS_HINT = "Loss curves appear here when training starts"  # before any run
 REFRESH_MS = 250  # ~4 Hz: smooth enough to watch, cheap enough to never pile up
 DPI = 100
 
@@ -266,8 +267,17 @@ class LossPlot(LiveCanvas):
     early stop; with `accuracy=True` a second panel shows validation accuracy. The
     artists are engine.reports.figures' (`loss_axes`, `accuracy_axes`), as in the run report."""
 
-    def __init__(self, parent: QWidget | None = None, accuracy: bool = False) -> None:
+    ACCURACY_HINT = "Validation accuracy appears after the first epoch"
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        accuracy: bool = False,
+        hint: str = LOSS_HINT,
+    ) -> None:
+        """`hint`: the line shown in place of the curves before any run."""
         super().__init__(parent, size=(6, 3))
+        self.hint = hint
         fig = self.figure
         if accuracy:
             self.ax = fig.add_subplot(1, 2, 1)
@@ -287,7 +297,8 @@ class LossPlot(LiveCanvas):
 
     @changes_figure
     def reset(self, epochs: int = 1, waiting: str = "") -> None:
-        """Clear the curves; the x axis spans the planned epochs so it does not jump."""
+        """Clear the curves; the x axis spans the planned epochs so it does not jump.
+        `waiting` (default: the plot's `hint`) is shown in their place until data comes."""
         self._max_epochs = max(int(epochs), 1)
         self._running: tuple[list[float], list[float]] = ([], [])
         self._epochs: list[float] = []
@@ -297,9 +308,9 @@ class LossPlot(LiveCanvas):
         self._acc: list[float] = []
         self._confident: tuple[list[float], list[float]] = ([], [])
         self._guided_rounds = 0  # the last round that learnt the graph's guesses
-        self.artists.clear(waiting)
+        self.artists.clear(waiting or self.hint)
         if self.accuracy is not None:
-            self.accuracy.clear()
+            self.accuracy.clear(self.ACCURACY_HINT)
         for ax in (self.ax, self.acc_ax):
             if ax is not None:
                 ax.set_xlim(0, self._max_epochs + 0.05)
@@ -332,7 +343,7 @@ class LossPlot(LiveCanvas):
         self.artists.show_epochs(self._epochs, self._train, self._val, best_epoch, keeps_best)
         if accuracy is not None and self.accuracy is not None:
             self._acc.append(accuracy)
-            self.accuracy.line.set_data(self._epochs, self._acc)
+            self.accuracy.show_accuracy(self._epochs, self._acc)
         self._rescale()
 
     @changes_figure
@@ -351,8 +362,15 @@ class LossPlot(LiveCanvas):
 
     @changes_figure
     def finish(self, status: str, epochs_run: int, best_epoch: int) -> None:
+        if self.artists.empty:  # stopped before its first batch: not waiting any more
+            self.artists.clear(self.hint)
         self.artists.show_end(status, epochs_run, best_epoch, self._keeps_best)
         self.mark_dirty()
+
+    def hint_shown(self) -> str:
+        """The loss panel's hint, "" once it shows curves (for tests)."""
+        self.sync()
+        return self.artists.waiting.get_text()
 
     def _rescale(self) -> None:
         for ax in (self.ax, self.acc_ax):
@@ -430,12 +448,33 @@ class ConfusionPlot(LiveCanvas):
         self.figure.subplots_adjust(left=0.22, right=0.97, bottom=0.2, top=0.88)
         self.matrix = np.zeros((2, 2), dtype=int)
         self.artists = figures.confusion_axes(
-            self.ax, self.names, "confusion matrix (click a cell)", PANEL
-        )
+            self.ax, self.names, "confusion matrix (click a cell)", PANEL,
+            hint=self.HINT,
+        )  # fmt: skip
+        self.filled = False  # counts are shown (else the hint, and clicks do nothing)
+
+    HINT = "Evaluate a classifier to fill this in"
 
     def set_matrix(self, matrix: np.ndarray) -> None:
         self.matrix = np.asarray(matrix, dtype=int)
+        self.filled = True
         self._show(self.matrix)
+
+    def clear(self, hint: str = "") -> None:
+        """No counts: `hint` (default `HINT`) in place of the matrix."""
+        self.matrix = np.zeros((2, 2), dtype=int)
+        self.filled = False
+        self._clear(hint or self.HINT)
+
+    @changes_figure
+    def _clear(self, hint: str) -> None:
+        self.artists.clear(hint)
+        self.mark_dirty()
+
+    def hint_shown(self) -> str:
+        """The hint on show, "" while counts are (for tests)."""
+        self.sync()
+        return self.artists.hint.get_text()
 
     @changes_figure
     def _show(self, matrix: np.ndarray) -> None:
@@ -453,7 +492,7 @@ class ConfusionPlot(LiveCanvas):
         self.cellClicked.emit(true, predicted)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        if event.button() != Qt.MouseButton.LeftButton or self._shown is None:
+        if event.button() != Qt.MouseButton.LeftButton or self._shown is None or not self.filled:
             return
         cell = self.cell_at(event.position())
         if cell is not None:

@@ -5,7 +5,7 @@ Trains the app's classifier with `engine.learning.training.finetune` in its semi
 seed, and scores it on the 5,000 validation images, which no training decision reads.
 Prints one line per seed with accuracy, seconds and the per-digit accuracy, so cluster
 mistakes (a whole digit given the wrong parity) show. The defaults were chosen with this
-on seeds 10 and 11 (docs/semisup/README.md); final figures use seeds 0-2 and the test set
+on seeds 10 and 11 (docs/measurements.md); final figures use seeds 0-2 and the test set
 (`evenodd run --labels N`, `evenodd compare`).
 
     python bench/semisup_tuning.py ../shared/mnist --labels 100 --seeds 10,11 --threshold 0.8

@@ -3,7 +3,7 @@
 A research loop, not a second implementation of the app's mode: it rebuilds FixMatch's
 step around the engine's classifier, batches and distortions so that one change at a time
 can be measured against it, on label seeds of our own (never 0-2) and the 5,000
-validation images (never the test set). What it found is in docs/semisup/README.md;
+validation images (never the test set). What it found is in docs/measurements.md;
 a variant that paid would move into `engine.learning.semisup`, and only then into the
 app, the CLI and the study.
 
@@ -16,7 +16,7 @@ two strong views of the unlabelled images, then fine-tune from it), `--deskew` (
 classifier shears its input upright, engine.data.deskew) and `--graph-steps N` (the first
 N steps learn the neighbour graph's guesses, engine.learning.graph; `--graph-mode fade`
 mixes them out over N steps, `--graph-agree` then keeps only the confident predictions
-that agree with them). Session 7's engine mode is `--deskew --graph-steps 900`.
+that agree with them). The engine's mode is `--deskew --graph-steps 900`.
 
     python bench/semisup_variants.py ../shared/mnist --labels 100 --seeds 10,11 --weak-view
     python bench/semisup_variants.py ../shared/mnist --labels 20 --deskew --graph-steps 900

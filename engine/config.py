@@ -132,7 +132,7 @@ class SemiSupConfig(_Settings):
         return self
 
 
-# Defaults of `evenodd run` and the app, chosen by measurement (README, "Measured"): the
+# Defaults of `evenodd run` and the app, chosen by measurement (docs/measurements.md): the
 # conv family reaches the accuracy target on a 2-core CPU in about three minutes.
 DEFAULT_ARCH = ArchConfig(arch="conv", latent=64, dropout=0.1, width=16)
 # Pretraining multiplies in bfloat16 where that is fast (1.3-1.6x per conv step here): a

@@ -209,7 +209,7 @@ SEMISUP_OPTIONS: dict[str, Option] = _table(
 
 # Fine-tuning below all labels runs a fixed schedule (engine.jobs.workflows.budget_schedule).
 # Semi-supervised: 3000 steps of 32 labelled and 128 unlabelled images, tuned on label
-# seeds 10-11 and validation images, never the test set (docs/semisup/README.md).
+# seeds 10-11 and validation images, never the test set (docs/measurements.md).
 # Supervised: the study's rule, 20 passes over the labels within 500-4297 steps.
 SEMI_STEPS, SEMI_BATCH = 3000, 32
 SUPERVISED_PASSES, SUPERVISED_MIN_STEPS, SUPERVISED_MAX_STEPS = 20.0, 500, 4297

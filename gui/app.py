@@ -5,7 +5,7 @@ then (from the event loop, `start_up`) the Draw tab, the shipped model and the r
 data folder, whose loading imports torch in the background thread, and last a warm-up of
 training's own imports in another background thread (engine.learning.warm).
 
-Diagnostics (also used for the README's numbers):
+Diagnostics (also used for docs/measurements.md):
   --timing     print seconds from process start to the window's first paint, and whether
                torch was already imported at that moment
   --heartbeat  run a 10 ms QTimer and print the worst lateness (event-loop stall) on exit

@@ -7,7 +7,7 @@ is the classic MNIST normalisation (LeCun et al. 1998 list deskewed inputs besid
 ones). It takes the slant out of what a model has to learn, which matters most when there
 are few labels to learn it from: with 100 labels the semi-supervised classifier reached
 98.47 % on the validation images from raw input and 99.13 % from deskewed input (label
-seeds 10-13, docs/semisup/README.md).
+seeds 10-13, docs/measurements.md).
 """
 
 from __future__ import annotations

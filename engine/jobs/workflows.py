@@ -361,7 +361,7 @@ def deskews(below_all: bool, choice: bool | None = None) -> bool:
     semi-supervised, validation images, label seeds 10-13: 99.13 % deskewed against
     98.47 % raw. With all 55,000 labels the network learns slant from the data and the
     shear costs a little: 99.60 / 99.44 % deskewed against 99.72 / 99.56 % raw (seeds 10 /
-    11, `evenodd finetune --scratch --labels all [--deskew off]`; docs/semisup/README.md).
+    11, `evenodd finetune --scratch --labels all [--deskew off]`; docs/measurements.md).
     """
     return below_all if choice is None else choice
 

@@ -1,7 +1,7 @@
 """First guesses for the unlabelled images: the budget's labels spread over similar images.
 
 With 2 labels per digit, a classifier's first reading of its few examples decides a whole
-digit's parity, and consistency training then only makes it surer (docs/semisup/README.md).
+digit's parity, and consistency training then only makes it surer (docs/method.md).
 A neighbour graph decides each image's digit from many paths to the labelled ones instead.
 Images are deskewed first (`engine.data.deskew`): among raw pixels a slanted 8 sits next
 to slanted 3s and 9s. On label seeds 10-13, 20 labels, the guessed digits of the 55,000

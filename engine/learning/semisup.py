@@ -15,7 +15,8 @@ from the graph's guesses the same run reached 98.98 %.
 
 Only pixels of the unlabelled images are read here: this module never sees a label
 outside the budget, which `tests/test_semisup.py` checks by changing all of them and
-getting bit-identical weights. Why this method and these settings: docs/semisup/README.md.
+getting bit-identical weights. Why this method and these settings: docs/method.md and
+docs/measurements.md.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Why: the study's networks are small, so a training step cannot keep two cores busy;
 torch's second thread shortens a step by well under a half. Two cells trained at once,
 each on its own core and thread, got through the same cells 1.5 times as fast as one
-cell at a time on two threads (docs/study/README.md). Processes rather than threads,
+cell at a time on two threads (docs/measurements.md). Processes rather than threads,
 because every cell seeds torch's global generator (initial weights, dropout masks),
 which threads would share, and a cell must give the same numbers whatever trains
 beside it.

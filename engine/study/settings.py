@@ -99,14 +99,14 @@ class StudySettings:
     # best round; 0 = never: every step is trained and the last weights are kept, where
     # the one-cycle schedule ends. 0 by default: with all labels, both stopping early and
     # going back to the best round (by the loss on 1,000 images) picked weights from the
-    # schedule's hot middle (docs/study/README.md).
+    # schedule's hot middle (docs/measurements.md).
     patience: int = 0
     target: float = 0.95  # validation accuracy that defines "converged"
     batch_size: int = 128
     # Peak of every cell's one-cycle schedule. Higher than the app's fine-tuning (3e-3),
     # because a cell gets fewer steps: with all labels (10 epochs, conv from scratch,
     # mean of seeds 0-6) 3e-3 gave 99.46 %, 5e-3 and 1e-2 99.51 %; in 500 steps it also
-    # lets the head on a frozen encoder learn more (docs/study/README.md).
+    # lets the head on a frozen encoder learn more (docs/measurements.md).
     lr: float = 1e-2
     weight_decay: float = 0.0
     augment: bool = True
@@ -121,7 +121,7 @@ class StudySettings:
     workers: int = 0  # cells trained side by side, one process each; 0 = one per core
     # The two semi-supervised ways (UNLABELLED_WAYS) run for those of these families and
     # budgets that the study has: with every family and budget they would not fit the
-    # 25-minute target on two cores (docs/study/README.md). `--semi-families mlp,conv --semi-budgets
+    # 25-minute target on two cores (docs/measurements.md). `--semi-families mlp,conv --semi-budgets
     # 20,100,300,1000,3000` runs the full grid. With all labels nothing is unlabelled.
     semi_families: tuple[str, ...] = ("conv",)
     semi_budgets: tuple[int, ...] = (20, 100, 1000)

@@ -115,6 +115,11 @@ def main() -> None:
     parser.add_argument("--budgets", default="10,20,100")
     parser.add_argument("--kinds", default="digit,parity")
     parser.add_argument("--seeds", default="0-4")
+    parser.add_argument(
+        "--plan",
+        help="groups PICKS:BUDGETS:KINDS separated by ';', run in that order (instead of "
+        "--picks/--budgets/--kinds), e.g. 'suggested:20,100:digit;random:20:digit'",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--encoder",
@@ -133,14 +138,17 @@ def main() -> None:
         return
     encoder_file = Path(args.encoder)
     done = {(r["pick"], r["budget"], r["kind"], r["seed"]) for r in rows}
-    cells = [
-        (pick, int(budget), kind, seed, str(encoder_file))
-        for pick in args.picks.split(",")
-        for kind in args.kinds.split(",")
-        for budget in args.budgets.split(",")
-        for seed in seeds_from_text(args.seeds)
-        if (pick, int(budget), kind, seed) not in done
-    ]
+    groups = args.plan.split(";") if args.plan else [f"{args.picks}:{args.budgets}:{args.kinds}"]
+    cells = []
+    for group in groups:  # in the order given, so the rows wanted first finish first
+        picks, budgets, kinds = group.split(":")
+        for pick in picks.split(","):
+            for kind in kinds.split(","):
+                for budget in budgets.split(","):
+                    for seed in seeds_from_text(args.seeds):
+                        key = (pick, int(budget), kind, seed)
+                        if key not in done and key not in [c[:4] for c in cells]:
+                            cells.append((*key, str(encoder_file)))
     context = multiprocessing.get_context("spawn")
     with context.Pool(args.workers, _worker_init, (args.data_dir,)) as pool:
         for row in pool.imap_unordered(run_cell, cells):

@@ -224,7 +224,7 @@ class MainWindow(QMainWindow):
             "Stop",
             self.stop,
             "Ctrl+.",
-            "Stop the running job (keeps the best weights)",
+            "Stop the running job within a second (what was trained so far is kept)",
             "stopAction",
         )
         escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)

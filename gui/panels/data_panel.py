@@ -143,8 +143,9 @@ class DataPanel(QWidget):
         self.budget_combo = BudgetCombo(
             state,
             "labelBudgetCombo",
-            "How many labelled training images fine-tuning may use (class-balanced, seeded): "
-            "a whole number, or 'all'. The autoencoder never sees labels.",
+            "How many training images fine-tuning learns the labels of: a whole number, or "
+            "'all'. Which images is set on the Fine-tune tab (by default the app suggests "
+            "them from their pixels, reading no label). The autoencoder never sees labels.",
         )
         state.budget_changed.connect(self._show_budget_info)
         budget_box = QGroupBox("Fine-tuning labels")
@@ -323,8 +324,8 @@ class DataPanel(QWidget):
             )
         elif clean.isdigit() and int(clean) >= 1:
             self.budget_info.setText(
-                f"Fine-tuning uses {int(clean):,} labels, balanced over "
-                "digits" + (f" (of {n_train:,})." if n_train else ".")
+                f"Fine-tuning uses {int(clean):,} labels"
+                + (f" (of {n_train:,} training images)." if n_train else ".")
             )
         else:
             self.budget_info.setText("⚠ the label budget must be a whole number or 'all'")

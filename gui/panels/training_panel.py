@@ -176,7 +176,10 @@ class TrainingPanel(QWidget):
         self.start_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName(f"{name}StopButton")
-        self.stop_button.setToolTip("Stop within a second and keep the best weights so far (Esc)")
+        self.stop_button.setToolTip(
+            "Stop within a second (Esc): with all labels the best weights so far are kept, "
+            "below all labels the last ones"
+        )
         self.stop_button.clicked.connect(self.stop)
         self.model_label = QLabel(self.no_model_text)
         self.model_label.setObjectName(f"{name}ModelLabel")
@@ -263,7 +266,8 @@ class TrainingPanel(QWidget):
         return self.state.request(self.job_name, self.job_title.lower(), self._start_when_due)
 
     def stop(self) -> None:
-        """Stop this tab's training; the best weights so far are kept."""
+        """Stop this tab's training; what it trained so far is kept (the best weights with
+        all labels, the last below all labels)."""
         if self.state.runner.is_busy() and self.state.runner.name == self.job_name:
             self.state.runner.stop()
 

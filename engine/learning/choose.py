@@ -29,7 +29,7 @@ from engine.errors import DataError
 from engine.learning.graph import links
 from engine.options import BALANCED, PICK_HELP, PICKS, RANDOM, SUGGESTED  # noqa: F401
 
-SPECTRAL_DIMS = 20  # graph eigenvectors kept; 10 missed a digit at 10 and 20 labels, 20 none
+SPECTRAL_DIMS = 20  # graph eigenvectors, the trivial one included; 10 missed digits, 20 none
 KMEANS_STARTS = 3
 
 
@@ -47,7 +47,7 @@ def spectral_codes(
     image is its mean similarity to its neighbours.
     """
     from scipy.sparse import coo_matrix, diags
-    from scipy.sparse.linalg import eigsh
+    from scipy.sparse.linalg import LinearOperator, eigsh
 
     found = links(images, pool, should_stop, on_chunk)
     if found is None:
@@ -58,14 +58,25 @@ def spectral_codes(
     rows = np.repeat(np.arange(n), k)
     adjacency = coo_matrix((weight, (rows, index.numpy().ravel())), shape=(n, n)).tocsr()
     adjacency = adjacency.maximum(adjacency.T)
-    scale = 1.0 / np.sqrt(np.asarray(adjacency.sum(1)).ravel().clip(min=1e-12))
+    degree = np.asarray(adjacency.sum(1)).ravel().clip(min=1e-12)
+    scale = 1.0 / np.sqrt(degree)
     normalised = diags(scale) @ adjacency @ diags(scale)
-    dims = min(SPECTRAL_DIMS, n - 1)
+    # sqrt(degree) is always an eigenvector of eigenvalue 1 and says nothing about where an
+    # image lies; it is moved to eigenvalue -1 so that the leading ones are the informative
+    # ones. For a graph in several pieces (a small folder) eigenvalue 1 repeats and ARPACK
+    # returns another basis of it on every call; the rows' distances, which are all
+    # k-means sees, do not depend on the basis, so the picks stay the same.
+    trivial = np.sqrt(degree) / np.linalg.norm(np.sqrt(degree))
+    operator = LinearOperator(
+        (n, n), matvec=lambda x: normalised @ x - 2.0 * trivial * (trivial @ x), dtype=np.float64
+    )
+    dims = min(SPECTRAL_DIMS - 1, n - 2)
     start = np.random.default_rng(0).standard_normal(n)  # eigsh's own start is random
-    values, vectors = eigsh(normalised, k=dims, which="LA", v0=start)
-    codes = vectors[:, np.argsort(-values)][:, 1:] * scale[:, None]  # the first is constant
+    _, vectors = eigsh(operator, k=dims, which="LA", v0=start)
+    codes = vectors * scale[:, None]
     codes /= np.linalg.norm(codes, axis=1, keepdims=True).clip(min=1e-12)
-    return codes.astype(np.float32), similarity.mean(1).numpy()
+    # rounded: the last bits vary with the basis ARPACK returns (see above)
+    return codes.round(5).astype(np.float32), similarity.mean(1).numpy()
 
 
 def typical_picks(

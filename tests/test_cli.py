@@ -455,7 +455,8 @@ def test_run_writes_everything_at_the_top_level(small_mnist_dir, tmp_path, capsy
     args = ["run", "--data-dir", small_mnist_dir, "--out", out, "--quiet"]
     args += ["--arch", "mlp", "--latent", "16"]
     args += ["--pretrain-epochs", "1", "--finetune-epochs", "1", "--labels", "100"]
-    args += ["--pretrain-batch-size", "64", "--finetune-batch-size", "32", *TINY_BUDGET]
+    args += ["--pick", "random", "--steps", "60", "--unlabelled-batch", "32"]
+    args += ["--pretrain-batch-size", "64", "--finetune-batch-size", "32"]
     args += ["--finetune-precision", "bfloat16"]
     assert cli(args) == 0
     names = {p.name for p in out.iterdir()}
@@ -485,9 +486,11 @@ def test_run_writes_everything_at_the_top_level(small_mnist_dir, tmp_path, capsy
     assert metrics["encoder_sha256"] == file_sha256(out / "encoder.pt")
     assert metrics["test"]["n"] == 200 and metrics["test"]["accuracy"] >= 0.9  # chance: 0.5
     assert metrics["finetune"]["labels"] == 100
+    assert metrics["finetune"]["pick"] == "random" and metrics["finetune"]["label_kind"] == "digit"
+    assert len(set(metrics["finetune"]["labelled_indices"])) == 100
     assert metrics["finetune"]["mode"] == "semi-supervised"  # below all labels, by default
     assert metrics["finetune"]["unlabelled"] == 540 - 100  # the other training images
-    assert metrics["finetune"]["steps"] == 20
+    assert metrics["finetune"]["steps"] == 60
     settings = metrics["settings"]  # what was asked, from the run's two jobs
     assert settings["labels"] == 100 and settings["unlabelled"] is True
     assert settings["pretrain"]["batch_size"] == 64 and settings["finetune"]["batch_size"] == 32

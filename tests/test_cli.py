@@ -501,6 +501,8 @@ def test_run_writes_everything_at_the_top_level(small_mnist_dir, tmp_path, capsy
 
     page = (out / "report.html").read_text()
     assert "<img" in page and f"{metrics['test']['accuracy']:.4f}" in page
+    assert "chance (drawn at random)" in page  # how the labelled images were chosen
+    assert str(metrics["finetune"]["labelled_indices"][0]) in page
     assert "semi-supervised" in page and "unlabelled images learned from" in page
     assert "deskewed" in page
     assert "test accuracy" in capsys.readouterr().out

@@ -206,6 +206,9 @@ def _write_report(out: Path, data: Mnist, pre, fine, evaluation: Evaluation, met
             metrics["finetune"]["pick"], metrics["finetune"]["pick"]
         ),
         "labels given as": metrics["finetune"]["label_kind"],
+        "labelled images (positions in the training file)": _positions_text(
+            metrics["finetune"]["labelled_indices"]
+        ),
         "fine-tuning mode": metrics["finetune"]["mode"],
         "classifier input": "deskewed" if metrics["finetune"]["deskewed"] else "raw pixels",
         "unlabelled images learned from": metrics["finetune"]["unlabelled"],
@@ -243,3 +246,12 @@ def _write_report(out: Path, data: Mnist, pre, fine, evaluation: Evaluation, met
         "misclassified": out / "misclassified.png",
         "report": out / "report.html",
     }
+
+
+def _positions_text(positions: list[int], shown: int = 40) -> str:
+    """The labelled images' positions for the report: all of a few-label run's, the first
+    `shown` of a larger one (metrics.json lists every one)."""
+    if len(positions) == len(set(positions)) and len(positions) > shown:
+        head = ", ".join(str(p) for p in positions[:shown])
+        return f"{head}, … ({len(positions):,} in all; every one in metrics.json)"
+    return ", ".join(str(p) for p in positions)

@@ -208,12 +208,15 @@ def test_the_docs_snippet_runs(shipped, shipped_onnx, tmp_path, monkeypatch) -> 
 
 @pytest.mark.mnist
 @pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"real MNIST not found at {MNIST_DIR}")
-def test_all_10000_real_test_images_agree(shipped, shipped_onnx) -> None:
+@pytest.mark.parametrize("which", ["shipped", "deskewing"])
+def test_all_10000_real_test_images_agree(which, request, tmp_path) -> None:
     from engine.data.mnist import read_folder
 
+    checkpoint = request.getfixturevalue(which)
+    export_onnx(checkpoint, tmp_path / "c.onnx")
     images = read_folder(MNIST_DIR).test_images.float().div(255).unsqueeze(1)
     assert len(images) == 10_000
-    got = onnx_session(shipped_onnx).run([OUTPUT], {INPUT: images.numpy()})[0]
-    expected = torch_p_odd(shipped.model, images)
+    got = onnx_session(tmp_path / "c.onnx").run([OUTPUT], {INPUT: images.numpy()})[0]
+    expected = torch_p_odd(checkpoint.model, images)
     assert np.abs(got - expected).max() <= 1e-4
     assert ((got > 0.5) == (expected > 0.5)).all()

@@ -76,9 +76,16 @@ class Exported:
 def missing_package() -> str | None:
     """Why export cannot run here (the onnx package is not installed), or None; cheap (no
     import), so the app can say it before anything is clicked."""
-    if importlib.util.find_spec("onnx") is None:
-        return f"ONNX export needs the onnx package: {INSTALL_HINT}"
-    return None
+    if importlib.util.find_spec("onnx") is not None:
+        return None
+    from engine.store.resources import is_frozen
+
+    if is_frozen():  # nothing can be pip-installed into the bundle
+        return (
+            "ONNX export is not part of this bundle; it needs the app installed with pip "
+            f"and its onnx extra: {INSTALL_HINT}"
+        )
+    return f"ONNX export needs the onnx package: {INSTALL_HINT}"
 
 
 def odd_probability_module(classifier: nn.Module) -> nn.Module:

@@ -403,7 +403,7 @@ def cmd_export(args: argparse.Namespace, report, stop) -> int:
     exported = export_onnx(checkpoint, args.onnx)
     check = (
         f"onnxruntime agrees with torch within {exported.max_difference:.1g} on "
-        f"{exported.checked_images} test images"
+        f"{exported.checked_images} probe images"
         if exported.max_difference is not None
         else "not checked: onnxruntime is not installed"
     )

@@ -86,3 +86,23 @@ def test_a_large_drawing_is_scored_as_predict_scores_it(tmp_path, model, capsys)
     assert len(skipped) == 2 and all(line.startswith("evenodd: skipped ") for line in skipped)
     assert "blank.png: nothing drawn; skipped" in skipped[0]
     assert "notes.png: not an image file" in skipped[1]
+
+
+def test_the_evaluate_tab_scores_a_large_drawing_too(window, qtbot, tmp_path) -> None:
+    """The Evaluate tab's "Evaluate on my drawings" reads the folder with the same engine
+    function (`load_drawings`), so it gets the same answer as `predict`."""
+    from PySide6.QtCore import Qt
+
+    shutil.copy(sample("7_odd_thin"), tmp_path / "seven.png")  # 400x300, dark on light
+    (tmp_path / LABELS_FILE).write_text("file,parity\nseven.png,odd\n")
+    window.state.set_classifier(load_checkpoint(MODEL, expect=("classifier",)))
+    window.state.drawings.set_folder(tmp_path)
+    qtbot.waitUntil(window.state.drawings.loaded, timeout=10_000)
+    button = window.evaluate_panel.drawings_button
+    assert button.isEnabled()
+    with qtbot.waitSignal(window.state.runner.succeeded, timeout=60_000):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    evaluation = window.evaluate_panel.evaluation
+    (prediction,) = predict_images(window.state.classifier.model, [tmp_path / "seven.png"])
+    assert evaluation.n == 1 and evaluation.accuracy == 1.0
+    assert abs(float(evaluation.p_odd[0]) - prediction.p_odd) < 1e-6

@@ -12,6 +12,8 @@ them, so the window paints before the heavy libraries load.
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,11 @@ ABOUT = (
     "<b>Even/Odd Studio</b><br>Learn from unlabelled MNIST: pretrain an autoencoder on the "
     "images alone, then fine-tune an even/odd classifier with a few labels, evaluate it, "
     "and try it on your own drawings."
+)
+
+EXPORT_TIP = (
+    "Write the classifier as an ONNX file (28x28 image in, P(odd) out) for use outside the "
+    "app, e.g. with onnxruntime"
 )
 
 
@@ -164,6 +171,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        file_menu.setToolTipsVisible(True)  # a greyed-out item says why on hover
         self.open_data_action = self._action(
             file_menu,
             "Open data folder…",
@@ -204,6 +212,14 @@ class MainWindow(QMainWindow):
             QKeySequence.StandardKey.Save,
             "Save the classifier",
             "saveClassifierAction",
+        )
+        self.export_onnx_action = self._action(
+            file_menu,
+            "Export classifier as ONNX…",
+            lambda: self.export_onnx(),
+            None,
+            EXPORT_TIP,
+            "exportOnnxAction",
         )
         file_menu.addSeparator()
         self._action(
@@ -262,6 +278,60 @@ class MainWindow(QMainWindow):
     def about(self) -> None:
         QMessageBox.about(self, f"About {APP_TITLE}", ABOUT)
 
+    def export_onnx(self, path: str | None = None) -> bool:
+        """Write the current classifier as ONNX (engine.store.export) in the background,
+        now or when the running job ends; False, saying why, when it cannot start."""
+        reason = self._export_unavailable()
+        if reason:
+            self.state.status(f"Not exported: {reason}")
+            return False
+        checkpoint = self.state.classifier
+        if path is None:
+            stem = checkpoint.path.stem if checkpoint.path else "classifier"
+            path, _ = QFileDialog.getSaveFileName(
+                self,
+                "Export classifier as ONNX",
+                f"{self.state.last_dir()}/{stem}.onnx",
+                "ONNX models (*.onnx);;All files (*)",
+            )
+            if not path:
+                return False
+        # A copy made here: the job's thread never touches the model the Draw tab uses.
+        snapshot = dataclasses.replace(checkpoint, model=copy.deepcopy(checkpoint.model))
+        name = Path(path).name
+
+        def job(on_event: Any, should_stop: Any) -> Any:
+            from engine.store.export import export_onnx
+
+            return export_onnx(snapshot, path)
+
+        def exported(result: Any) -> None:
+            self.state.remember_dir(path)
+            checked = (
+                "; onnxruntime agrees with torch"
+                if result.max_difference is not None
+                else "; not checked (onnxruntime is not installed)"
+            )
+            self.state.status(f"Exported the classifier to {path}{checked}")
+
+        def failed(message: str, details: str) -> None:
+            self.state.status(f"Could not export {name}")
+            errors.show_error(self, message, details)
+
+        def start() -> None:
+            self.state.runner.start(job, on_success=exported, on_failure=failed, name="export-onnx")
+            self.state.status(f"Exporting the classifier to {name} …")
+
+        return self.state.request("export-onnx", f"export {name}", start)
+
+    def _export_unavailable(self) -> str:
+        """Why the classifier cannot be exported now, or "" (cheap: imports no torch)."""
+        if self.state.classifier is None:
+            return "there is no classifier yet: open one (File → Open classifier…) or train one"
+        from engine.store.export import missing_package
+
+        return missing_package() or ""
+
     def _open_requested(self, kind: str) -> None:
         self.open_checkpoint(kind)
 
@@ -309,6 +379,11 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(busy)
         self.save_encoder_action.setEnabled(self.state.autoencoder is not None)
         self.save_classifier_action.setEnabled(self.state.classifier is not None)
+        reason = self._export_unavailable()
+        self.export_onnx_action.setEnabled(not reason)
+        tip = f"{EXPORT_TIP} (unavailable: {reason})" if reason else EXPORT_TIP
+        self.export_onnx_action.setStatusTip(tip)
+        self.export_onnx_action.setToolTip(tip)
 
     def _models_changed(self) -> None:
         self._busy_changed(self.state.runner.is_busy())

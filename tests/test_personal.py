@@ -119,7 +119,7 @@ def test_bad_rows_and_files_are_one_line_each_and_skipped(tmp_path, digits) -> N
     assert all("\n" not in p and p.endswith("skipped") for p in problems)
     for line, words in [
         (4, "missing.png: file not found"),
-        (5, "big.png: 28x30 pixels"),
+        (5, "big.png: nothing drawn"),  # any size is read, but a blank one is not
         (6, "text.png: not an image"),
         (7, "listed again (first on line 2)"),
         (8, "parity 'maybe'"),

@@ -198,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="DIR",
-        help="score on a folder of 28x28 PNGs with a labels.csv (columns file,parity) "
-        "instead of MNIST, e.g. the one the Draw tab saves into",
+        help="score on a folder of images with a labels.csv (columns file,parity) instead "
+        "of MNIST, e.g. the one the Draw tab saves into; 28x28 images are taken as they are, "
+        "others are preprocessed as by predict",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -208,6 +209,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, default=None, help="default: the shipped model")
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     p.add_argument("--json", action="store_true", help="one JSON object per image")
+
+    p = commands.add_parser(
+        "export", help="write a classifier as ONNX, for use outside the app (onnxruntime)"
+    )
+    _add_common(p, data=False)
+    p.add_argument("--model", type=Path, required=True, help="classifier checkpoint")
+    p.add_argument(
+        "--onnx",
+        type=Path,
+        required=True,
+        metavar="OUT.onnx",
+        help="the ONNX file to write: input image float32 (N,1,28,28) in [0,1] (the 28x28 "
+        "MNIST-like digit / 255), output p_odd (N,); needs the onnx extra",
+    )
 
     p = commands.add_parser("run", help="the whole job: pretrain, fine-tune, evaluate, report")
     _add_common(p)
@@ -416,6 +431,26 @@ def cmd_predict(args: argparse.Namespace, report, stop) -> int:
     return EXIT_FAILURE if any(one.error is not None for one in predictions) else EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace, report, stop) -> int:
+    from engine.store.checkpoint import load_checkpoint
+    from engine.store.export import export_onnx
+
+    checkpoint = load_checkpoint(args.model, expect=("classifier",))
+    exported = export_onnx(checkpoint, args.onnx)
+    check = (
+        f"onnxruntime agrees with torch within {exported.max_difference:.1g} on "
+        f"{exported.checked_images} probe images"
+        if exported.max_difference is not None
+        else "not checked: onnxruntime is not installed"
+    )
+    deskew = ", deskewing inside" if checkpoint.arch.deskew else ""
+    _print(
+        f"wrote {exported.path} ({exported.size / 1024:.0f} KB{deskew}; {check}); "
+        "input image float32 (N,1,28,28) in [0,1], output p_odd (N,)"
+    )
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace, report, stop) -> int:
     from engine.jobs.pipeline import RunSettings, run_pipeline
     from engine.jobs.workflows import EncoderSource, PretrainJob
@@ -444,6 +479,7 @@ COMMANDS = {
     "finetune": cmd_finetune,
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
+    "export": cmd_export,
     "run": cmd_run,
 }
 

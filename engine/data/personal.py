@@ -6,14 +6,19 @@ Fine-tune tab and `evenodd evaluate --drawings DIR` read it. Unlike `engine.data
 drawings with the labels their author gave, the most valuable labels the app ever sees.
 
 Format (readable and writable by hand or by a spreadsheet):
-- each drawing is a 28x28 grayscale PNG, white ink on black: exactly the image the model
-  sees (`engine.data.preprocess.to_mnist` of the drawing), so no preprocessing choice made later
-  can change what a saved label refers to; the raw drawing is kept beside it in `raw/`;
+- each drawing the app saves is a 28x28 grayscale PNG, white ink on black: exactly the
+  image the model sees (`engine.data.preprocess.to_mnist` of the drawing), so no
+  preprocessing choice made later can change what a saved label refers to; the raw drawing
+  is kept beside it in `raw/`;
+- an image of any other size (a drawing or photo added by hand) is preprocessed when read,
+  exactly as `evenodd predict` and the Draw tab do (`preprocess.to_mnist`). A 28x28 image
+  is taken as it is: it already is the model's input, and preprocessing it again would
+  change it (a second `to_mnist` of a saved drawing moves pixels by up to 25 grey levels);
 - `labels.csv` has a header with at least the columns `file` and `parity` (`even` or
   `odd`); other columns (such as `digit`) are allowed and kept when the app rewrites it.
 
-Folders come from users, so a bad row or file (missing, unreadable, wrong size, bad
-parity, listed twice) is reported as one line in `DrawingSet.problems` and skipped; only
+Folders come from users, so a bad row or file (missing, unreadable, blank, bad parity,
+listed twice) is reported as one line in `DrawingSet.problems` and skipped; only
 a folder that cannot be used at all raises `DrawingsError`. Writes are atomic
 (`engine.files`), and a `labels.csv` the app cannot parse is never overwritten.
 
@@ -36,7 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from engine.data.preprocess import SIZE, ImageError, load_image
+from engine.data.preprocess import SIZE, ImageError, load_image, preprocess_file
 from engine.errors import DrawingsError
 from engine.files import atomic_write_bytes
 
@@ -156,11 +161,15 @@ def _inside(folder: Path, name: str) -> Path | None:
 
 
 def _read_png(path: Path, name: str) -> np.ndarray:
-    """A 28x28 drawing as uint8 gray; ImageError (naming the file) when it is not one."""
+    """A drawing as the model's 28x28 uint8 input; ImageError (naming the file) when unusable.
+
+    28x28 is kept as saved (see the module doc); any other size goes through
+    `preprocess_file`, the very function `evenodd predict` uses (it reads the file again:
+    such files are few, and sharing the function keeps the two from drifting apart).
+    """
     pixels = load_image(path)  # one plain message for every way a file can be unreadable
     if pixels.shape[:2] != (SIZE, SIZE):
-        h, w = pixels.shape[:2]
-        raise ImageError(f"{name}: {w}x{h} pixels, not the {SIZE}x{SIZE} the model sees")
+        return preprocess_file(path)
     if pixels.ndim == 3:  # RGBA: ink is white on black, so transparent means background
         gray = pixels[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
         pixels = np.round(gray * pixels[..., 3] / 255.0).astype(np.uint8)

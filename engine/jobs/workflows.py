@@ -207,13 +207,16 @@ def pretrain_and_save(
 
 
 def finetune_and_save(data: Mnist, job: FinetuneJob, run: RunOptions = RunOptions()) -> Trained:
-    """Train the even/odd classifier on `job.labels` labels; with `run.out`, write
-    classifier.pt there.
+    """Train the even/odd classifier on the labels a person gave (`job.given`) or on
+    `job.labels` images chosen by `job.pick`; with `run.out`, write classifier.pt there.
 
-    Below all labels the run is honest (issue 11): nothing is chosen by the validation
-    labels, which are not part of the budget. It trains a fixed number of steps in rounds
-    (`budget_schedule`) and keeps the last weights; validation accuracy is only reported.
-    With `job.unlabelled` it also learns from every other training image's pixels.
+    Below all labels the run is honest: no label beyond the given or chosen images is read
+    (by default they are chosen from pixels alone), and nothing is steered by the
+    validation labels, which are not part of the budget. It trains a fixed number of steps
+    in rounds (`budget_schedule`) and keeps the last weights; validation accuracy is only
+    reported. With `job.unlabelled` it also learns from every other training image's
+    pixels. `tests/test_label_honesty.py` corrupts every other label and gets the same
+    weights, bit for bit.
     """
     from engine.learning.training import finetune
 

@@ -86,6 +86,7 @@ class DataPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self._loaded_folder = ""
+        self._stopped = False  # the person pressed Stop on the running load
 
         self.dir_edit = QLineEdit()
         self.dir_edit.setObjectName("dataDirEdit")
@@ -193,6 +194,7 @@ class DataPanel(QWidget):
     def stop(self) -> None:
         """Stop a download (reading a folder ends in seconds and is not interrupted)."""
         if self.state.runner.name in ("load", "download"):
+            self._stopped = True  # its end is then news for the status line, not an error box
             self.state.runner.stop()
 
     # ----------------------------------------------------------------------- actions
@@ -271,11 +273,17 @@ class DataPanel(QWidget):
             self.status_label.setText(f"Still using {self._loaded_folder}.")
         else:
             self.status_label.setText("No data loaded.")
+        if self._stopped:
+            self._stopped = False
+            self.status_label.setText(message)
+            self.state.status(message)
+            return
         self.state.status("Could not load MNIST")
         errors.show_error(self, message, details)
 
     def _loaded(self, loaded: LoadedData) -> None:
         self.progress.setVisible(False)
+        self._stopped = False
         self._loaded_folder = loaded.folder
         self.dir_edit.setText(loaded.folder)
         self.state.set_data(loaded)

@@ -496,8 +496,10 @@ def test_app_and_cli_make_the_same_checkpoints(window, qtbot, loaded, tiny_mnist
     assert set(clf["extra"]) == {
         *("labels", "freeze_encoder", "encoder_source"),
         *("mode", "unlabelled", "semisup", "confident"),
+        *("pick", "label_kind", "labelled_indices"),
     }
     assert clf["extra"]["mode"] == "semi-supervised"
+    assert clf["extra"]["pick"] == "suggested" and len(clf["extra"]["labelled_indices"]) == 100
 
 
 def test_a_bad_label_budget_is_explained(window, qtbot, loaded, shown_errors) -> None:

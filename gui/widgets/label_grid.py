@@ -90,8 +90,9 @@ class LabelGrid(QListWidget):
     ) -> None:
         """Append tiles at the end (newly asked images)."""
         for position, image, value in zip(positions, images, values, strict=True):
-            icon = QIcon(thumbnail(image, THUMB))
-            icon.addPixmap(thumbnail(image, THUMB), QIcon.Mode.Selected)  # not tinted
+            pixmap = thumbnail(image, THUMB)
+            icon = QIcon(pixmap)
+            icon.addPixmap(pixmap, QIcon.Mode.Selected)  # the current image is not tinted
             item = QListWidgetItem(icon, caption(value))
             item.setData(Qt.ItemDataRole.UserRole, position)
             self._style(item, value)

@@ -8,12 +8,13 @@ order asked, with its label or an empty one, so both the labels and the open que
 survive a restart. The file is read when a data folder is loaded and rewritten on every
 change.
 
-Why writes go to a writer thread: an atomic write is fsynced, which took a few ms for
-1000 labels here but can take tens of ms on a slow disk, and labelling is typed as fast
-as one can press keys. Writes are queued in order on one thread; a snapshot that a newer
-one has replaced before its turn is skipped. A label file that cannot be read is never
-overwritten: it is moved aside (kept beside it as `….unreadable-N.csv`), the tab says so
-in one line, and labelling starts empty.
+Why writes go to a writer thread: an atomic write is fsynced; 1000 labels took 3.6 ms
+(median of 30, worst 15 ms) on the development machine, more on a slow disk, and
+labelling is typed as fast as one can press keys. Reading the file when the data loads
+stays on the GUI thread: 2.6 ms for 1000 rows. Writes are queued in order on one
+thread; a snapshot that a newer one has replaced before its turn is skipped. A label
+file that cannot be read is never overwritten: it is moved aside (kept beside it as
+`….unreadable-N.csv`), the tab says so in one line, and labelling starts empty.
 """
 
 from __future__ import annotations

@@ -266,8 +266,13 @@ class LabelPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setFormat(f"choosing {n} images ({how}) …")
+        folder = self.labels.folder
         started = state.runner.start(
-            job, on_event=self._event, on_success=self._asked, on_failure=self._failed, name=JOB
+            job,
+            on_event=self._event,
+            on_success=lambda chosen: self._asked(chosen, folder),
+            on_failure=self._failed,
+            name=JOB,
         )
         if started:
             self.status_label.setText(
@@ -293,7 +298,7 @@ class LabelPanel(QWidget):
         elif isinstance(event, Message):
             self.status_label.setText(event.text[:1].upper() + event.text[1:] + " …")
 
-    def _asked(self, chosen: list[int] | None) -> None:
+    def _asked(self, chosen: list[int] | None, folder: str) -> None:
         self.progress.setRange(0, 1000)
         if chosen is None:
             self.progress.setValue(0)
@@ -304,8 +309,10 @@ class LabelPanel(QWidget):
             return
         self.progress.setValue(1000)
         self.progress.setFormat(f"asked about {len(chosen)} images")
-        if not self.labels.loaded():
-            return  # the data folder went away meanwhile
+        if self.labels.folder != folder:
+            self.status_label.setText("Another data folder was loaded meanwhile: nothing added.")
+            self.update_controls()
+            return
         new = self.labels.add_asked(chosen)
         self.select(self.labels.order.index(new[0]) if new else self.grid.currentRow())
         self.grid.setFocus()

@@ -39,7 +39,8 @@ def test_write_labels_file_puts_asked_images_first(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("index,label\n4,\n4,7\n", "listed twice"),
+        ("index,label\n4,7\n4,\n", "listed twice"),
+        ("index,label\n4,\n4,7\n", "labelled twice"),
         ("index,label\n4,seven\n", "line 2"),
         ("index,label\n700,\n", "no training image at index 700"),
         ("position,digit\n4,7\n", "first line"),

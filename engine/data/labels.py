@@ -185,13 +185,15 @@ def read_label_rows(path: str | os.PathLike, n_train: int | None = None) -> list
         if position < 0 or (n_train is not None and position >= n_train):
             limit = f" (the training file has {n_train} images)" if n_train is not None else ""
             raise DataError(f"{where}: no training image at index {position}{limit}")
-        if position in seen:
-            raise DataError(f"{where}: image {position} is listed twice")
-        seen.add(position)
         try:
-            found.append((position, parse_label(row[1]) if row[1].strip() else None))
+            value = parse_label(row[1]) if row[1].strip() else None
         except DataError as exc:
             raise DataError(f"{where}: {exc}") from None
+        if position in seen:
+            twice = "listed" if value is None else "labelled"
+            raise DataError(f"{where}: image {position} is {twice} twice")
+        seen.add(position)
+        found.append((position, value))
     return found
 
 

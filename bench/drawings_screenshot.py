@@ -66,7 +66,7 @@ def main() -> None:
     window.load_default_model(then=lambda: loaded.append(True))
     wait(app, lambda: bool(loaded))
     panel = window.draw_panel
-    window.tabs.setCurrentIndex(4)
+    window.tabs.setCurrentWidget(panel)
     wait(app, panel.drawings.loaded)
 
     mnist = read_folder(DATA)
@@ -87,7 +87,7 @@ def main() -> None:
     app.processEvents()
     window.grab().save(str(OUT / "drawings.png"))
 
-    window.tabs.setCurrentIndex(3)
+    window.tabs.setCurrentWidget(window.evaluate_panel)
     window.evaluate_panel.evaluate_drawings()
     wait(app, lambda: not window.state.runner.is_busy())
     for live in window.findChildren(LiveCanvas):

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 import shiboken6  # noqa: E402
 from PySide6.QtCore import QEvent, QPointF, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 DATA = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "mnist"
 STUDY = Path(sys.argv[2]) if len(sys.argv) > 2 else None  # a saved study for the Compare shot
@@ -173,8 +173,8 @@ def main() -> None:
         late.clear()
         collections_seen.clear()
 
-    def begin(tab: int, start) -> None:
-        window.tabs.setCurrentIndex(tab)
+    def begin(tab: QWidget, start) -> None:
+        window.tabs.setCurrentWidget(tab)
         late.clear()  # e.g. the screenshot just taken: the bench's own stall, not the app's
         collections_seen.clear()
         beat.reset()
@@ -209,12 +209,12 @@ def main() -> None:
             measure("load")
             shot("data")
             window.pretrain_panel.epochs.setValue(3)
-            begin(1, window.pretrain_panel.start)
+            begin(window.pretrain_panel, window.pretrain_panel.start)
             state["phase"] = "pretrain"
         elif phase == "pretrain":
             measure("pretrain")
             shot("pretrain")
-            begin(1, lambda: None)  # the t-SNE map is computed in the background now
+            begin(window.pretrain_panel, lambda: None)  # the t-SNE map is made in the background
             state["phase"] = "latent"
         elif phase == "latent":
             latent = window.pretrain_panel.latent_map
@@ -225,7 +225,7 @@ def main() -> None:
                 print(f"latent map: {m.projection} (epoch {m.epoch}) took {m.seconds:.2f} s")
             hover(latent.scatter, 0)
             shot("latent_map")
-            begin(2, window.finetune_panel.start)
+            begin(window.finetune_panel, window.finetune_panel.start)
             state["phase"] = "finetune"
         elif phase == "finetune":
             measure("finetune")
@@ -233,18 +233,18 @@ def main() -> None:
             # below all labels), a shorter schedule than the default 3000 steps.
             window.finetune_panel.labels_combo.setEditText("100")
             window.finetune_panel.steps_spin.setValue(1500)
-            begin(2, window.finetune_panel.start)
+            begin(window.finetune_panel, window.finetune_panel.start)
             state["phase"] = "finetune-semi"
         elif phase == "finetune-semi":
             measure("finetune, 100 labels + unlabelled")
             shot("finetune")  # with the curve of the confident share
-            window.tabs.setCurrentIndex(3)
+            window.tabs.setCurrentWidget(window.evaluate_panel)
             window.evaluate_panel.evaluate()
             state["phase"] = "evaluate"
         elif phase == "evaluate":
             shot("evaluate")
             window.pretrain_panel.epochs.setValue(1)
-            begin(4, window.pretrain_panel.start)
+            begin(window.draw_panel, window.pretrain_panel.start)
             strokes.start(16)  # ~60 mouse events a second, as a hand on a mouse gives
             state["phase"] = "draw"
         elif phase == "draw":
@@ -258,11 +258,11 @@ def main() -> None:
             )
             # Screenshots for the README, after the measurements: they draw in this thread.
             window.pretrain_panel.epochs.setValue(2)
-            window.tabs.setCurrentIndex(1)
+            window.tabs.setCurrentWidget(window.pretrain_panel)
             window.pretrain_panel.start()
             state["phase"] = "shot-pretrain"
         elif phase == "shot-draw":
-            window.tabs.setCurrentIndex(4)
+            window.tabs.setCurrentWidget(window.draw_panel)
             canvas.clear()
             pen["i"] = 0
             for _ in range(41):
@@ -270,7 +270,7 @@ def main() -> None:
             panel.predict_now()
             shot("draw")
             if STUDY is not None and window.compare_panel.open_study(STUDY):
-                window.tabs.setCurrentIndex(5)
+                window.tabs.setCurrentWidget(window.compare_panel)
                 shot("compare")
             state["phase"] = "done"
             for name, (worst, ticks, seconds) in results.items():

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from gui.panels.data_panel import DataPanel
 from gui.panels.evaluate_panel import EvaluatePanel
 from gui.panels.finetune_panel import FROM_FILE, FinetunePanel
+from gui.panels.label_panel import LabelPanel
 from gui.panels.pretrain_panel import PretrainPanel
 from gui.state import errors
 from gui.state.settings import open_settings, restore_widgets, save_widgets
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("mainTabs")
         self.data_panel = DataPanel(self.state)
         self.pretrain_panel = PretrainPanel(self.state)
+        self.label_panel = LabelPanel(self.state)
         self.finetune_panel = FinetunePanel(self.state, self.pretrain_panel.arch_values)
         self.evaluate_panel = EvaluatePanel(self.state)
         self.draw_panel: Any = None
@@ -97,13 +99,16 @@ class MainWindow(QMainWindow):
         for panel, title in (
             (self.data_panel, "Data"),
             (self.pretrain_panel, "Pretrain"),
+            (self.label_panel, "Label"),
             (self.finetune_panel, "Fine-tune"),
             (self.evaluate_panel, "Evaluate"),
         ):
             panel.setObjectName(f"{title.lower().replace('-', '')}Panel")
             self.tabs.addTab(panel, title)
-        self.tabs.addTab(self._placeholder("The Draw tab is loading …"), "Draw")
-        self.tabs.addTab(self._placeholder("The Compare tab is loading …"), "Compare")
+        self._draw_placeholder = self._placeholder("The Draw tab is loading …")
+        self._compare_placeholder = self._placeholder("The Compare tab is loading …")
+        self.tabs.addTab(self._draw_placeholder, "Draw")
+        self.tabs.addTab(self._compare_placeholder, "Compare")
         self.setCentralWidget(self.tabs)
 
         self.summary_label = QLabel("")
@@ -136,10 +141,16 @@ class MainWindow(QMainWindow):
 
         current = self.tabs.currentIndex()
         self.draw_panel = self._replace_tab(
-            4, DrawPanel(drawings=self.state.drawings), "Draw", "drawPanel"
+            self.tabs.indexOf(self._draw_placeholder),
+            DrawPanel(drawings=self.state.drawings),
+            "Draw",
+            "drawPanel",
         )
         self.compare_panel = self._replace_tab(
-            5, ComparePanel(self.state), "Compare", "comparePanel"
+            self.tabs.indexOf(self._compare_placeholder),
+            ComparePanel(self.state),
+            "Compare",
+            "comparePanel",
         )
         restore_widgets(open_settings(), "compare", self.compare_panel.settings_widgets())
         self.tabs.setCurrentIndex(current)
@@ -420,6 +431,7 @@ class MainWindow(QMainWindow):
         return {
             "data": self.data_panel,
             "pretrain": self.pretrain_panel,
+            "label": self.label_panel,
             "finetune": self.finetune_panel,
             **({"compare": self.compare_panel} if self.compare_panel is not None else {}),
         }
@@ -511,6 +523,7 @@ class MainWindow(QMainWindow):
                 QTimer.singleShot(200, self.close)
                 return
         self.save_settings()
+        self.state.labels.flush()  # the last label typed is on disk
         if self.draw_panel:
             self.draw_panel.close()
         self.pretrain_panel.latent_map.shutdown()  # kills a running t-SNE child process

@@ -98,6 +98,8 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("EVENODD_SETTINGS_FILE", str(path))
     # ... and the default drawings folder is the test's own, never the user's
     monkeypatch.setenv("EVENODD_DRAWINGS_DIR", str(tmp_path / "my_drawings"))
+    # ... and so is the folder of the labels a person gives (the Label tab)
+    monkeypatch.setenv("EVENODD_LABELS_DIR", str(tmp_path / "my_labels"))
     return path
 
 

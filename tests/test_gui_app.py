@@ -54,7 +54,7 @@ def run_app_script(code: str, *args: str, timeout: int) -> subprocess.CompletedP
 def test_panels_construct_in_order_with_object_names(window) -> None:
     tabs = window.findChild(QTabWidget, "mainTabs")
     titles = [tabs.tabText(i) for i in range(tabs.count())]
-    assert titles[:5] == ["Data", "Pretrain", "Fine-tune", "Evaluate", "Draw"]
+    assert titles[:6] == ["Data", "Pretrain", "Label", "Fine-tune", "Evaluate", "Draw"]
     assert isinstance(window.findChild(QLineEdit, "dataDirEdit"), QLineEdit)
     for name in (
         "pretrainStartButton",

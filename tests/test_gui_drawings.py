@@ -233,18 +233,19 @@ def test_finetune_adds_my_drawings_to_the_labels(window, qtbot, loaded, tmp_path
     panel.steps_spin.setValue(20)  # not the schedule's 3,000 steps: what is trained on counts
     check = panel.drawings_check
     assert check.objectName() == "finetuneDrawingsCheck" and not check.isChecked()
-    assert panel.labels_info.text() == ""
+    picked = "50 MNIST labels, suggested (chosen from pixels, no label read)"
+    assert panel.labels_info.text() == picked
     window.state.drawings.set_folder(saved_folder(20, tmp_path / "d"))
     ready(qtbot, window.state.drawings)
     check.setChecked(True)
-    assert panel.labels_info.text() == "50 MNIST labels + 20 of my drawings = 70 labels"
+    assert panel.labels_info.text() == f"{picked} + 20 of my drawings = 70 labels"
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     extra = window.state.classifier.extra
     assert extra["labels"] == 70 and extra["drawings"] == 20
-    assert "70 labels (20 of them my drawings)" in panel.model_label.text()
+    assert "70 labels (suggested pick; 20 of them my drawings)" in panel.model_label.text()
     panel.labels_combo.setEditText("all")
-    assert panel.labels_info.text().startswith(f"{len(loaded.split.train):,} MNIST labels + 20")
+    assert panel.labels_info.text().startswith(f"all {len(loaded.split.train):,} MNIST labels + 20")
 
 
 def test_finetune_with_no_drawings_says_so(window, qtbot, loaded, tmp_path, shown_errors) -> None:

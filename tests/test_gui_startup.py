@@ -51,10 +51,10 @@ def test_all_tabs_in_workflow_order_and_one_shared_runner(qtbot):
     window = MainWindow()
     qtbot.addWidget(window)
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert titles == ["Data", "Pretrain", "Fine-tune", "Evaluate", "Draw", "Compare"]
+    assert titles == ["Data", "Pretrain", "Label", "Fine-tune", "Evaluate", "Draw", "Compare"]
     assert window.compare_panel.runner is window.state.runner  # one heavy job at a time
     from gui.state.signals import JobTab
 
-    job_tabs = [window.tabs.widget(i) for i in range(6) if i != 4]  # all but Draw
+    job_tabs = [window.tabs.widget(i) for i in range(7) if i != 5]  # all but Draw
     assert all(isinstance(tab, JobTab) for tab in job_tabs)
     assert not isinstance(window.draw_panel, JobTab)  # it runs no jobs

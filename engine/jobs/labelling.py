@@ -30,10 +30,14 @@ def images_to_ask(
     classifier: nn.Module | None = None,
     seed: int = 0,
     run: RunOptions | None = None,
+    asked: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """`n` positions in the MNIST training file (training split only, none in `known`),
-    sorted: the most typical unlabelled images, or with a `classifier` those it is least
-    sure of. Raises StoppedError when `run.should_stop` says so while the graph is made."""
+    """`n` positions in the MNIST training file (training split only, none in `known` or
+    `asked`), sorted: the most typical unlabelled images, or with a `classifier` those it
+    is least sure of. `asked` are positions asked about already and not labelled yet (the
+    Label tab's open questions): never asked again, and, like labels, they count as
+    covering their clusters. Raises StoppedError when `run.should_stop` says so while the
+    graph is made."""
     import torch
 
     from engine.learning import choose
@@ -41,16 +45,17 @@ def images_to_ask(
 
     run = run or RunOptions()
     pool = validation_split(data).train
+    taken = known.indices if asked is None else torch.cat([known.indices, asked.long()]).unique()
     if classifier is None:
         run.on_event(Message(f"choosing {n} images to label from their pixels alone"))
         chosen = choose.suggest(
-            data.train_images, pool, n, seed, known.indices, run.should_stop,
+            data.train_images, pool, n, seed, taken, run.should_stop,
             chunk_progress(GRAPH_PHASE, run.on_event),
         )  # fmt: skip
         if chosen is None:
             raise StoppedError("stopped while choosing the images to label")
         return chosen
-    candidates = pool[~torch.isin(pool, known.indices)]
+    candidates = pool[~torch.isin(pool, taken)]
     run.on_event(Message(f"finding the {n} images the classifier is least sure of"))
     p_odd = predict_proba(classifier, data.train_images[candidates])
     return choose.least_sure(p_odd, candidates, n)

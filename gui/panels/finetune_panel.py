@@ -1,4 +1,9 @@
-"""Fine-tune tab: train the even/odd classifier on a budget of labels.
+"""Fine-tune tab: train the even/odd classifier on my labels or a budget of MNIST labels.
+
+Labels: "my labels", the ones given on the Label tab (`gui.state.labels.MyLabels`), or
+MNIST's own labels for a budget of images chosen by a pick protocol (suggested: from
+pixels alone; random; balanced: reads every label, the benchmark protocol), revealed as
+digits or as even/odd only. My drawings can be added to either.
 
 Encoder source: the autoencoder just trained on the Pretrain tab, an encoder loaded from a
 file, or none (train from scratch with the Pretrain tab's architecture). The saved
@@ -11,19 +16,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QRadioButton, QWidget
 
 from engine.config import DEFAULT_FINETUNE, SEMI_BATCH, SemiSupConfig
 from engine.options import SCHEDULE_TEXT, STEPS_OPTION
 from gui.panels.training_panel import TrainingPanel
 from gui.widgets.budget import BudgetCombo
-from gui.widgets.forms import check_box, option_spin, settings_form
+from gui.widgets.forms import check_box, option_spin, settings_form, side_by_side
 
 if TYPE_CHECKING:
     from gui.state.signals import AppState
 
 SOURCES = ("Just trained (Pretrain tab)", "Loaded from file", "None (from scratch)")
 JUST_TRAINED, FROM_FILE, SCRATCH = range(3)
+# The pick protocols as the box shows them (engine.learning.choose.PICKS, in its order).
+PICK_TEXTS = {"suggested": "suggested", "random": "random",
+              "balanced": "balanced (reads every label)"}  # fmt: skip
+PICK_NOTES = {
+    "suggested": "chosen from pixels, no label read",
+    "random": "drawn at random, no label read",
+    "balanced": "the same number of each digit: reads every label to choose",
+}
+KIND_TEXTS = {"digit": "digits", "parity": "even/odd only"}  # engine.data.labels.LABEL_KINDS
 
 
 class FinetunePanel(TrainingPanel):
@@ -66,12 +81,41 @@ class FinetunePanel(TrainingPanel):
             "Frozen: the pretrained features stay as they are and only "
             "the small classifier head learns",
         )
+        self.mine_choice = QRadioButton("my labels")
+        self.mine_choice.setObjectName("myLabelsChoice")
+        self.mine_choice.setToolTip(
+            "Learn from the labels you gave on the Label tab (kept for this data folder)"
+        )
+        self.mnist_choice = QRadioButton("MNIST's labels:")
+        self.mnist_choice.setObjectName("mnistLabelsChoice")
+        self.mnist_choice.setToolTip(
+            "Learn from MNIST's own labels of a number of training images, chosen by the "
+            "pick below (the simulated annotator of the benchmarks)"
+        )
+        self.mnist_choice.setChecked(True)
+        for choice in (self.mine_choice, self.mnist_choice):
+            choice.toggled.connect(lambda _on: self._labels_choice_changed())
         self.labels_combo = BudgetCombo(
             state,
             "finetuneLabelsCombo",
-            "Labelled training images to use: a number (balanced over "
-            "digits, seeded) or 'all'; same as on the Data tab",
+            "How many MNIST labels to learn from: a number (the images chosen by the pick "
+            "below, seeded) or 'all'; same as on the Data tab",
         )
+        self.pick_combo = QComboBox()
+        self.pick_combo.setObjectName("finetunePickCombo")
+        for pick, text in PICK_TEXTS.items():
+            self.pick_combo.addItem(text, pick)
+        self.pick_combo.setToolTip("Which images get MNIST's label (details once MNIST is loaded)")
+        self.pick_combo.currentIndexChanged.connect(lambda _i: self.show_label_count())
+        self.kind_combo = QComboBox()
+        self.kind_combo.setObjectName("finetuneLabelKindCombo")
+        for kind, text in KIND_TEXTS.items():
+            self.kind_combo.addItem(text, kind)
+        self.kind_combo.setToolTip(
+            "What the label of each chosen image says: its digit, or only whether it is "
+            "even or odd (as the E / O keys on the Label tab)"
+        )
+        self.kind_combo.currentIndexChanged.connect(lambda _i: self.show_label_count())
         self.unlabelled_check = check_box(
             "Also learn from the unlabelled images",
             "finetuneUnlabelledCheck",
@@ -112,7 +156,9 @@ class FinetunePanel(TrainingPanel):
                 ("", self.load_encoder_button),
                 self.encoder_label,
                 self.freeze_check,
-                ("Labels:", self.labels_combo),
+                ("Labels:", self.mine_choice),
+                ("", side_by_side(self.mnist_choice, self.labels_combo)),
+                ("Picked:", side_by_side(self.pick_combo, QLabel("as"), self.kind_combo)),
                 self.unlabelled_check,
                 ("Steps:", self.steps_spin),
                 self.drawings_check,
@@ -134,6 +180,8 @@ class FinetunePanel(TrainingPanel):
         state.budget_changed.connect(lambda _text: self.show_label_count())
         state.data_changed.connect(self.show_label_count)
         state.drawings.changed.connect(self.show_label_count)
+        state.labels.changed.connect(self._labels_choice_changed)
+        state.data_changed.connect(self._explain_picks)
         self.show_label_count()
 
     def settings_widgets(self) -> dict[str, QWidget]:
@@ -145,34 +193,78 @@ class FinetunePanel(TrainingPanel):
             "unlabelled": self.unlabelled_check,
             "steps_below_all": self.steps_spin,
             "add_drawings": self.drawings_check,
+            "my_labels": self.mine_choice,  # restoring False leaves "MNIST's labels" on
+            "pick": self.pick_combo,
+            "label_kind": self.kind_combo,
         }
 
+    def _explain_picks(self) -> None:
+        """The pick box's tooltips from engine.learning.choose.PICK_HELP, once MNIST is
+        loaded: that module imports torch, which the window must not wait for."""
+        if self.state.data is None:
+            return
+        from engine.learning.choose import PICK_HELP
+
+        for row in range(self.pick_combo.count()):
+            help_text = PICK_HELP[self.pick_combo.itemData(row)]
+            tip = help_text[:1].upper() + help_text[1:]
+            self.pick_combo.setItemData(row, tip, Qt.ItemDataRole.ToolTipRole)
+        self.pick_combo.setToolTip(
+            "Which images get MNIST's label: "
+            + "; ".join(f"{pick}: {PICK_HELP[pick]}" for pick in PICK_TEXTS)
+        )
+
+    def _labels_choice_changed(self) -> None:
+        self.update_controls()
+        self.show_label_count()
+
+    def uses_my_labels(self) -> bool:
+        return self.mine_choice.isChecked()
+
+    def pick(self) -> str:
+        return str(self.pick_combo.currentData())
+
+    def label_kind(self) -> str:
+        return str(self.kind_combo.currentData())
+
     def show_label_count(self) -> None:
-        """The labels fine-tuning will use: MNIST's budget plus my drawings when added."""
+        """The labels fine-tuning will use, e.g. "my labels (20: 14 digits, 6 even/odd)" or
+        "100 MNIST labels, suggested (chosen from pixels, no label read)", plus my
+        drawings when they are added."""
+        mine = self.state.labels
+        self.mine_choice.setText(f"my labels ({len(mine.given)})")
+        n_labels: int | None
+        if self.uses_my_labels():
+            n_labels = len(mine.given)
+            labels = f"my labels ({mine.summary()})"
+        else:
+            text, data = self.state.budget_text.strip().lower(), self.state.data
+            n_labels = int(text) if text.isdigit() else None
+            if text == "all" and data is not None:
+                n_labels = len(data.split.train)
+            if text == "all" or (data is not None and n_labels is not None
+                                 and n_labels >= len(data.split.train)):  # fmt: skip
+                labels = f"all {n_labels:,} MNIST labels" if n_labels else "all MNIST labels"
+            else:
+                count = f"{n_labels:,}" if n_labels is not None else text
+                pick = self.pick()
+                labels = f"{count} MNIST labels, {pick} ({PICK_NOTES[pick]})"
+            if self.label_kind() != "digit":
+                labels += ", even/odd only"
         if not self.drawings_check.isChecked():
-            self.labels_info.setText("")
+            self.labels_info.setText(labels)
+            self.labels_info.setToolTip("")
             return
         drawings = self.state.drawings
         if not drawings.loaded():  # read in the background; `changed` comes when done
             if not drawings.reading():
                 drawings.read()
-            self.labels_info.setText(
-                f"{self.state.budget_text} MNIST labels + my drawings (counting …)"
-            )
+            self.labels_info.setText(f"{labels} + my drawings (counting …)")
             return
         n = len(drawings.current())
-        text = self.state.budget_text.strip().lower()
-        data = self.state.data
-        if text == "all" and data is not None:
-            mnist = len(data.split.train)
-        elif text.isdigit():
-            mnist = int(text)
-        else:
-            mnist = None
-        mine = f"{n:,} of my drawings" if n else "no drawings yet (mark some on the Draw tab)"
-        total = f" = {mnist + n:,} labels" if mnist is not None and n else ""
-        budget = f"{mnist:,} MNIST labels" if mnist is not None else f"{text} MNIST labels"
-        self.labels_info.setText(f"{budget} + {mine}{total}")
+        extra = f"{n:,} of my drawings" if n else "no drawings yet (mark some on the Draw tab)"
+        total = f" = {n_labels + n:,} labels" if n_labels is not None and n else ""
+        self.labels_info.setText(f"{labels} + {extra}{total}")
         self.labels_info.setToolTip(f"My drawings: {drawings.folder()}")
 
     def encoder_choice(self) -> Any:
@@ -194,13 +286,22 @@ class FinetunePanel(TrainingPanel):
             return "Pretrain an autoencoder first, or choose another encoder source"
         if source == FROM_FILE and state.encoder_file is None:
             return "Open an encoder file first (File ▸ Open encoder…)"
+        if self.uses_my_labels() and state.data is not None and not state.labels.given:
+            return (
+                "You have no labels for this data folder yet: label some images on the "
+                "Label tab, or choose MNIST's labels"
+            )
         return ""
 
     def _update_own_controls(self, busy: bool, mine: bool) -> None:
         self.save_button.setEnabled(self.state.classifier is not None and not mine)
         # Tighter than the settings lock: from scratch there is no encoder to freeze.
         self.freeze_check.setEnabled(not mine and self.source_combo.currentIndex() != SCRATCH)
-        self.labels_combo.setEnabled(not mine)  # saved with the Data tab's settings
+        mnist = not self.uses_my_labels()
+        self.mnist_choice.setEnabled(not mine)
+        self.labels_combo.setEnabled(not mine and mnist)  # saved with the Data tab's settings
+        self.pick_combo.setEnabled(not mine and mnist and self._below_all())
+        self.kind_combo.setEnabled(not mine and mnist)
         # Below all labels the schedule is fixed and nothing is chosen by the validation
         # labels (they are not in the budget), so epochs and patience do not apply.
         below_all = self._below_all()
@@ -238,12 +339,17 @@ class FinetunePanel(TrainingPanel):
         from engine.jobs.workflows import SEMI_SUPERVISED, SUPERVISED, budget_schedule
 
         mode = SEMI_SUPERVISED if self.unlabelled_check.isChecked() else SUPERVISED
-        n_labels = int(self.labels_combo.currentText().strip())
+        if self.uses_my_labels():
+            n_labels = max(1, len(self.state.labels.given))
+        else:
+            n_labels = int(self.labels_combo.currentText().strip())
         cfg, _ = budget_schedule(self.defaults, n_labels, mode, self.steps_spin.value() or None)
         return cfg.epochs
 
     def _below_all(self) -> bool:
-        """Whether the label budget leaves training images unlabelled."""
+        """Whether the labels leave training images unlabelled."""
+        if self.uses_my_labels():
+            return True  # a person labels a few images, not 55,000
         text = self.labels_combo.currentText().strip().lower()
         if not text.isdigit():
             return False  # 'all' (or not a number yet)
@@ -261,6 +367,8 @@ class FinetunePanel(TrainingPanel):
         unlabelled = self.unlabelled_check.isChecked()
         steps = self.steps_spin.value() or None
         drawings_folder = self.state.drawings.folder() if self.drawings_check.isChecked() else None
+        given = self.state.labels.labels() if self.uses_my_labels() else None
+        pick, label_kind = self.pick(), self.label_kind()
 
         def job(on_event, should_stop):
             from engine.config import ArchConfig, TrainConfig
@@ -281,7 +389,10 @@ class FinetunePanel(TrainingPanel):
             settings = FinetuneJob(
                 arch=ArchConfig.from_dict(arch_values),
                 train=TrainConfig(**train_values),
-                labels=parse_budget(budget_text),
+                labels=None if given is not None else parse_budget(budget_text),
+                pick=pick,
+                label_kind=label_kind,
+                given=given,
                 encoder=encoder,
                 freeze=freeze,
                 unlabelled=unlabelled,
@@ -305,7 +416,10 @@ class FinetunePanel(TrainingPanel):
         self.state.set_classifier(checkpoint)
         extra, accuracy = checkpoint.extra, trained.result.val_accuracy
         drawings = extra.get("drawings", 0)
-        mine = f" ({drawings:,} of them my drawings)" if drawings else ""
+        pick = extra.get("pick", "")
+        parts = [{"given": "my labels", "all": "all labels"}.get(pick, f"{pick} pick")] * bool(pick)
+        parts += [f"{drawings:,} of them my drawings"] * bool(drawings)
+        mine = f" ({'; '.join(parts)})" if parts else ""
         unlabelled = f" + {extra['unlabelled']:,} unlabelled images" if extra["unlabelled"] else ""
         self.model_label.setText(
             f"Classifier ready: {extra['labels']:,} labels{mine}{unlabelled}, "

@@ -67,6 +67,7 @@ JOB_TITLES = {
     "open-encoder": "opening the encoder",
     "open-classifier": "opening the classifier",
     "evaluate": "the evaluation",
+    "ask": "choosing images to label",
     "pretrain": "pretraining",
     "finetune": "fine-tuning",
     "compare": "the study",
@@ -82,7 +83,7 @@ class Request:
     """Something the user asked for that needs the job runner.
 
     `key` says what kind of job it is ("data", "open-encoder", "open-classifier",
-    "evaluate", "pretrain", "finetune", "compare"): a newer request of a kind replaces a
+    "evaluate", "ask", "pretrain", "finetune", "compare"): a newer request of a kind replaces a
     waiting one of the same kind. `action` starts the job when its turn comes; it reads
     the app's state at that moment, not at the click, and says so itself if it cannot.
     """

@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from gui.state.drawings import MyDrawings
+from gui.state.labels import MyLabels
 from gui.state.model import AppModel, LoadedData, Request
 from gui.state.worker import JobRunner
 
@@ -48,6 +49,8 @@ class AppState(QObject):
         self.model.budget_changed.connect(self.budget_changed.emit)
         self.model.jobs.changed.connect(self.jobs_changed.emit)
         self.drawings = MyDrawings(self)  # the user's labelled drawings (Draw, Evaluate, Fine-tune)
+        self.labels = MyLabels(self)  # the labels a person gives (Label, Fine-tune)
+        self.data_changed.connect(self._load_labels)
 
     # ------------------------------------------------------------ the model, read-only
 
@@ -100,6 +103,13 @@ class AppState(QObject):
 
     def remember_dir(self, path: str) -> None:
         self.model.remember_dir(path)
+
+    def _load_labels(self) -> None:
+        """Read the label file of a newly loaded data folder (not again for the same one:
+        that would forget what Backspace undoes)."""
+        data = self.model.data
+        if data is not None and data.folder != self.labels.folder:
+            self.labels.load(data.folder, len(data.mnist.train_images))
 
     # ------------------------------------------------------------------ jobs, messages
 

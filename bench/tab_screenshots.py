@@ -1,7 +1,7 @@
 """Screenshots of tabs as a person first sees them: MNIST loaded, nothing trained yet.
 
-The Fine-tune tab's budget is set to 20 labels. Settings, drawings and labels go to a new temporary folder, never the user's. Run on a
-screen, e.g.
+The Fine-tune tab's budget is set to 20 labels. Settings, drawings and labels go to a new
+temporary folder, never the user's. Run on a screen, e.g.
     xvfb-run -a -s "-screen 0 1400x900x24" python bench/tab_screenshots.py MNIST_DIR \\
         finetune compare
 which writes docs/screenshots/<tab>.png for each tab named (data, pretrain, label,

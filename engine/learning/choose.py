@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from engine.errors import DataError
+from engine.learning.child import run_in_child
 from engine.learning.graph import links
 from engine.options import BALANCED, PICK_HELP, PICKS, RANDOM, SUGGESTED  # noqa: F401
 
@@ -46,13 +47,18 @@ def spectral_codes(
     embedding; about 1 s for 55,000 images once the links exist); the typicality of an
     image is its mean similarity to its neighbours.
     """
-    from scipy.sparse.linalg import LinearOperator, eigsh
-
     found = links(images, pool, should_stop, on_chunk)
     if found is None:
         return None
-    index, similarity = found
-    normalised, degree = _normalised_adjacency(index, similarity)
+    return codes_from_links(found[0].numpy(), found[1].numpy())
+
+
+def codes_from_links(index: np.ndarray, similarity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`spectral_codes` from the links (`engine.learning.graph.links`, as numpy arrays)."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    index_t, similarity_t = torch.from_numpy(index), torch.from_numpy(similarity)
+    normalised, degree = _normalised_adjacency(index_t, similarity_t)
     n = len(degree)
     scale = 1.0 / np.sqrt(degree)
     # sqrt(degree) is always an eigenvector of eigenvalue 1 and says nothing about where an
@@ -75,7 +81,7 @@ def spectral_codes(
     codes = vectors * scale[:, None]
     codes /= np.linalg.norm(codes, axis=1, keepdims=True).clip(min=1e-12)
     # rounded: the last bits vary with the basis ARPACK returns (see above)
-    return codes.round(5).astype(np.float32), similarity.mean(1).numpy()
+    return codes.round(5).astype(np.float32), similarity.mean(1)
 
 
 def _normalised_adjacency(
@@ -147,12 +153,23 @@ def suggest(
     pool = pool.sort().values
     known = torch.empty(0, dtype=torch.long) if known is None else known
     _check_count(n, len(pool) - int(torch.isin(known, pool).sum()))
-    found = spectral_codes(images, pool, should_stop, on_chunk)
+    found = links(images, pool, should_stop, on_chunk)
     if found is None:
         return None
     known_at = torch.searchsorted(pool, known[torch.isin(known, pool)]).numpy()
-    picks = typical_picks(*found, n, seed, known_at)
+    args = (found[0].numpy(), found[1].numpy(), n, seed, known_at)
+    finished, picks = run_in_child(picks_from_links, args, should_stop)  # see engine.learning.child
+    if not finished:
+        return None
     return pool[torch.from_numpy(picks)].sort().values
+
+
+def picks_from_links(
+    index: np.ndarray, similarity: np.ndarray, n: int, seed: int, known: np.ndarray
+) -> np.ndarray:
+    """The spectral codes of the links, then `typical_picks`: what `suggest` runs in a
+    child process."""
+    return typical_picks(*codes_from_links(index, similarity), n, seed, known)
 
 
 def random_picks(pool: torch.Tensor, n: int, seed: int) -> torch.Tensor:

@@ -204,6 +204,9 @@ def test_the_docs_snippet_runs(shipped, shipped_onnx, tmp_path, monkeypatch) -> 
     assert word == ("odd" if expected > 0.5 else "even") == "odd"
     assert abs(float(p_odd) - expected) <= 1e-4
     assert 5 <= len(SNIPPET.strip().splitlines()) <= 8
+    root = Path(__file__).resolve().parents[1]
+    for page in ("README.md", "docs/command-line.md"):  # the docs show this very code
+        assert SNIPPET.strip() in (root / page).read_text(encoding="utf-8"), page
 
 
 @pytest.mark.mnist

@@ -246,10 +246,27 @@ def test_stopping_worker_processes_keeps_finished_cells(data, tmp_path):
     assert [c.to_dict() for c in reopened.cells] == [c.to_dict() for c in result.cells]
 
 
+def test_a_stop_while_the_images_are_chosen_ends_the_study_as_stopped(data, monkeypatch):
+    """Stopped after pretraining, while the suggested images are chosen: no cell runs and
+    the study says it was stopped, not completed."""
+    import engine.learning.graph as graph
+
+    monkeypatch.setattr(graph, "_last_links", {})  # the links must be made, stoppably
+    pretrained: list[bool] = []
+
+    def on_event(event):
+        if isinstance(event, Finished) and event.phase == "pretrain":
+            pretrained.append(True)
+
+    result = run_study(data, replace(TINY, seeds=1), on_event, lambda: bool(pretrained))
+    assert pretrained and result.status == "stopped" and result.cells == []
+
+
 def test_stop_reaches_cells_running_in_worker_processes(data):
-    """Cells of 100,000 steps would run for minutes: a stop must end them after a batch."""
+    """Cells of 100,000 steps would run for minutes: a stop must end them after a batch.
+    The images are drawn at random, at once, so the stop comes while the cells run."""
     settings = replace(TINY, workers=2, budgets=(20,), seeds=1, min_steps=100_000,
-                       max_steps=100_000, val_every=10_000)  # fmt: skip
+                       max_steps=100_000, val_every=10_000, pick="random")  # fmt: skip
     pretrained: list[float] = []
 
     def on_event(event):

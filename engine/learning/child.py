@@ -15,11 +15,13 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from engine.errors import UserError
+
 POLL_SECONDS = 0.1  # how often the parent looks at the stop flag
 
 
-class ChildError(RuntimeError):
-    """The child failed or died; the message says how."""
+class ChildError(UserError):
+    """The child failed or died; the message says how, in one line."""
 
 
 def _child(function: Callable[..., Any], args: tuple, send: Connection) -> None:

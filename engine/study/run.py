@@ -278,8 +278,8 @@ def run_study(
                 data, split.train, budget, settings.pick, settings.label_kind, seed,
                 RunOptions(on_event=_messages_only(on_event), should_stop=should_stop),
             )  # fmt: skip
-            if chosen is None:  # stopped while choosing: the cells so far are kept
-                break
+            if chosen is None:  # stopped while choosing: the cells kept so far stay
+                return finish("stopped")
             subsets[budget, seed] = chosen
         labelled = subsets[budget, seed]
         cfg = settings.cell_config(way, seed, len(labelled))

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.errors import StoppedError
-from engine.events import GRAPH_PHASE, Message, chunk_progress
-from engine.jobs.workflows import RunOptions, validation_split
+from engine.events import Message
+from engine.jobs.workflows import RunOptions, suggest_images, validation_split
 
 if TYPE_CHECKING:
     import torch
@@ -47,11 +47,7 @@ def images_to_ask(
     pool = validation_split(data).train
     taken = known.indices if asked is None else torch.cat([known.indices, asked.long()]).unique()
     if classifier is None:
-        run.on_event(Message(f"choosing {n} images to label from their pixels alone"))
-        chosen = choose.suggest(
-            data.train_images, pool, n, seed, taken, run.should_stop,
-            chunk_progress(GRAPH_PHASE, run.on_event),
-        )  # fmt: skip
+        chosen = suggest_images(data, pool, n, seed, taken, run)
         if chosen is None:
             raise StoppedError("stopped while choosing the images to label")
         return chosen

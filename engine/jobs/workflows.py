@@ -300,14 +300,24 @@ def pick_labels(
     elif pick == choose.RANDOM:
         chosen = choose.random_picks(pool, n, seed)
     else:
-        run.on_event(Message(f"choosing {n} images to label from their pixels alone"))
-        chosen = choose.suggest(
-            data.train_images, pool, n, seed, None, run.should_stop,
-            chunk_progress(GRAPH_PHASE, run.on_event),
-        )  # fmt: skip
+        chosen = suggest_images(data, pool, n, seed, None, run)
         if chosen is None:
             return None
     return reveal(data.train_labels, chosen, kind)
+
+
+def suggest_images(
+    data: Mnist, pool: torch.Tensor, n: int, seed: int, known: Any, run: RunOptions
+) -> torch.Tensor | None:
+    """`engine.learning.choose.suggest` with the job's message, graph progress and stop
+    flag: the one way the fine-tuning and the Label tab ask for typical images."""
+    from engine.learning import choose
+
+    run.on_event(Message(f"choosing {n} images to label from their pixels alone"))
+    return choose.suggest(
+        data.train_images, pool, n, seed, known, run.should_stop,
+        chunk_progress(GRAPH_PHASE, run.on_event),
+    )  # fmt: skip
 
 
 def _in_pool(given: Labels, pool: torch.Tensor, n_train: int, on_event: EventSink) -> Labels:

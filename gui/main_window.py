@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.learning import child as choosing_child
 from gui.panels.data_panel import DataPanel
 from gui.panels.evaluate_panel import EvaluatePanel
 from gui.panels.finetune_panel import FROM_FILE, FinetunePanel
@@ -527,4 +528,5 @@ class MainWindow(QMainWindow):
         if self.draw_panel:
             self.draw_panel.close()
         self.pretrain_panel.latent_map.shutdown()  # kills a running t-SNE child process
+        choosing_child.shutdown()  # the child kept for choosing images to label
         event.accept()

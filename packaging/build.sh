@@ -107,6 +107,6 @@ echo "load while measuring: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo 
 
 if [ "$RUN_TESTS" = 1 ]; then
   step "slow build test (tests/test_packaging.py)"
-  EVENODD_BUILD_TEST=1 "$PYTHON" -m pytest -q -m slow -p no:cacheprovider \
+  EVENODD_BUILD_TEST=1 "$PYTHON" -m pytest -q -n0 -m slow -p no:cacheprovider \
     "$ROOT/tests/test_packaging.py"
 fi

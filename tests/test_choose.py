@@ -160,3 +160,14 @@ def test_a_lopsided_draw_no_longer_hands_one_digit_the_others_images(first_6000,
     p_odd = graph.guess_parity(images, reveal(digits, chosen), rest)
     right = float(((p_odd > 0.5).long() == digits[rest] % 2).float().mean())
     assert right > 0.88
+
+
+def test_the_child_s_part_of_choosing_does_not_import_torch():
+    """The kept child (engine.learning.child) runs engine.learning.spectral; without torch
+    a fresh child starts about 2 s sooner."""
+    import subprocess
+    import sys
+
+    code = "import sys, engine.learning.spectral; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

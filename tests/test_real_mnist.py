@@ -53,7 +53,7 @@ def test_budget_on_real_labels(mnist):
 def test_brief_pretrain_and_finetune_beat_chance(mnist):
     started = time.perf_counter()
     full = split_train_val(len(mnist.train_images))
-    small = Split(train=full.train[:10_000], val=full.val[:1000])  # a brief run
+    small = Split(train=full.train[:5000], val=full.val[:1000])  # a brief run
     arch = ArchConfig(arch="conv", latent=64, width=16, dropout=0.1)
 
     pre = pretrain(mnist, arch, TrainConfig(epochs=2, batch_size=64, lr=3e-3), split=small)

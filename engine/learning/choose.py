@@ -28,10 +28,11 @@ import torch
 from engine.errors import DataError
 from engine.learning.child import run_in_child
 from engine.learning.graph import links
+from engine.learning.spectral import codes_from_links, picks_from_links, typical_picks
 from engine.options import BALANCED, PICK_HELP, PICKS, RANDOM, SUGGESTED  # noqa: F401
 
-SPECTRAL_DIMS = 20  # graph eigenvectors, the trivial one included; 10 missed digits, 20 none
-KMEANS_STARTS = 3
+__all__ = ["codes_from_links", "least_sure", "random_picks", "spectral_codes", "suggest",
+           "typical_picks"]  # fmt: skip
 
 
 def spectral_codes(
@@ -40,103 +41,12 @@ def spectral_codes(
     should_stop: Callable[[], bool] = lambda: False,
     on_chunk: Callable[[int, int], None] = lambda done, total: None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """(codes (len(pool), SPECTRAL_DIMS - 1) on the unit sphere, typicality (len(pool),))
-    of the `pool` rows of `images`, from the neighbour graph alone; None if stopped.
-
-    The codes are the leading eigenvectors of the graph's normalised adjacency (spectral
-    embedding; about 1 s for 55,000 images once the links exist); the typicality of an
-    image is its mean similarity to its neighbours.
-    """
+    """(codes, typicality) of the `pool` rows of `images` from the neighbour graph alone
+    (`engine.learning.spectral.codes_from_links`); None if stopped."""
     found = links(images, pool, should_stop, on_chunk)
     if found is None:
         return None
     return codes_from_links(found[0].numpy(), found[1].numpy())
-
-
-def codes_from_links(index: np.ndarray, similarity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`spectral_codes` from the links (`engine.learning.graph.links`, as numpy arrays)."""
-    from scipy.sparse.linalg import LinearOperator, eigsh
-
-    index_t, similarity_t = torch.from_numpy(index), torch.from_numpy(similarity)
-    normalised, degree = _normalised_adjacency(index_t, similarity_t)
-    n = len(degree)
-    scale = 1.0 / np.sqrt(degree)
-    # sqrt(degree) is always an eigenvector of eigenvalue 1 and says nothing about where an
-    # image lies; it is moved to eigenvalue -1 so that the leading ones are the informative
-    # ones. For a graph in several pieces (a small folder) eigenvalue 1 repeats and ARPACK
-    # returns another basis of it on every call; the rows' distances, which are all
-    # k-means sees, do not depend on the basis, so the picks stay the same.
-    trivial = np.sqrt(degree) / np.linalg.norm(np.sqrt(degree))
-    trivial_t = torch.from_numpy(trivial)
-
-    def matvec(x: np.ndarray) -> np.ndarray:
-        v = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64).reshape(-1))
-        product = torch.sparse.mm(normalised, v[:, None])[:, 0]
-        return (product - 2.0 * trivial_t * (trivial_t @ v)).numpy()
-
-    operator = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
-    dims = min(SPECTRAL_DIMS - 1, n - 2)
-    start = np.random.default_rng(0).standard_normal(n)  # eigsh's own start is random
-    _, vectors = eigsh(operator, k=dims, which="LA", v0=start)
-    codes = vectors * scale[:, None]
-    codes /= np.linalg.norm(codes, axis=1, keepdims=True).clip(min=1e-12)
-    # rounded: the last bits vary with the basis ARPACK returns (see above)
-    return codes.round(5).astype(np.float32), similarity.mean(1)
-
-
-def _normalised_adjacency(
-    index: torch.Tensor, similarity: torch.Tensor
-) -> tuple[torch.Tensor, np.ndarray]:
-    """D^-1/2 W D^-1/2 as a sparse tensor (float64), and the degrees D, of the links
-    made symmetric: W[i, j] = max of the two directions' similarity cubed.
-
-    Built with torch rather than scipy.sparse: scipy's transpose, maximum and products
-    of 55,000 x 55,000 matrices held the interpreter lock for up to 245 ms at a time, a
-    visible freeze of the app's window while it chose images; torch releases it.
-    """
-    n, k = index.shape
-    weight = (similarity.clamp(min=0).double() ** 3).reshape(-1)
-    rows = torch.arange(n).repeat_interleave(k)
-    cols = index.reshape(-1)
-    keys = torch.cat([rows * n + cols, cols * n + rows])
-    unique, inverse = torch.unique(keys, return_inverse=True)
-    values = torch.zeros(len(unique), dtype=torch.float64)
-    values.scatter_reduce_(0, inverse, torch.cat([weight, weight]), "amax", include_self=False)
-    i, j = unique // n, unique % n
-    degree = torch.zeros(n, dtype=torch.float64).index_add_(0, i, values).clamp(min=1e-12)
-    scale = degree.rsqrt()
-    normalised = torch.sparse_coo_tensor(
-        torch.stack([i, j]), values * scale[i] * scale[j], (n, n), is_coalesced=True,
-        check_invariants=False,  # the keys are unique and sorted by construction
-    )  # fmt: skip
-    return normalised, degree.numpy()
-
-
-def typical_picks(
-    codes: np.ndarray, typicality: np.ndarray, n: int, seed: int, known: np.ndarray
-) -> np.ndarray:
-    """Positions (in `codes`) of `n` images to ask about: the most typical image of each of
-    the largest clusters that hold none of the `known` positions (TypiClust)."""
-    from sklearn.cluster import KMeans
-
-    clusters = min(len(codes), n + len(known))
-    found = KMeans(clusters, n_init=KMEANS_STARTS, random_state=seed).fit(codes).labels_
-    sizes = np.bincount(found, minlength=clusters)
-    covered = np.zeros(clusters, bool)
-    covered[found[known]] = True
-    order = sorted(range(clusters), key=lambda c: (covered[c], -sizes[c]))
-    taken = np.zeros(len(codes), bool)
-    taken[known] = True
-    picks: list[int] = []
-    for cluster in order * 2:  # a second pass when clusters run out of new images
-        if len(picks) == n:
-            break
-        members = np.flatnonzero((found == cluster) & ~taken)
-        if len(members):
-            best = members[np.argmax(typicality[members])]
-            picks.append(int(best))
-            taken[best] = True
-    return np.array(picks, dtype=np.int64)
 
 
 def suggest(
@@ -162,14 +72,6 @@ def suggest(
     if not finished:
         return None
     return pool[torch.from_numpy(picks)].sort().values
-
-
-def picks_from_links(
-    index: np.ndarray, similarity: np.ndarray, n: int, seed: int, known: np.ndarray
-) -> np.ndarray:
-    """The spectral codes of the links, then `typical_picks`: what `suggest` runs in a
-    child process."""
-    return typical_picks(*codes_from_links(index, similarity), n, seed, known)
 
 
 def random_picks(pool: torch.Tensor, n: int, seed: int) -> torch.Tensor:

@@ -140,7 +140,9 @@ def test_three_ways_see_exactly_the_same_labelled_indices(data, monkeypatch):
         return real(data_, arch, cfg, labelled, encoder, freeze, *rest, **kwargs)
 
     monkeypatch.setattr(study_run, "train_cell", spy)
-    result = run_study(data, TINY)
+    # random picks: on this small, cleanly clustered set the suggested picks (the most
+    # typical image of each cluster) can be the same for both seeds
+    result = run_study(data, replace(TINY, pick="random"))
     assert len(seen) == 4  # 2 budgets x 2 seeds
     for (_, _, n_labels), per_way in seen.items():
         semi = n_labels == 20
@@ -199,9 +201,12 @@ def _by_cell(result) -> dict:
     return {(c.family, c.budget, c.seed, c.way): c.to_dict() for c in result.cells}
 
 
-def test_cells_in_worker_processes_give_exactly_the_results_of_one_process(data, one_thread):
-    """Each worker trains on one thread; so does this process here: same numbers."""
-    here = run_study(data, TINY)
+def test_cells_in_worker_processes_give_exactly_the_results_of_one_process(
+    data, one_thread, tiny_run
+):
+    """Each worker trains on one thread; so does this process here (the tests run torch on
+    one thread, tests/conftest.py): same numbers as the study run in this process."""
+    here = tiny_run[0]
     events: list = []
     pooled = run_study(data, replace(TINY, workers=2), events.append)
     assert pooled.status == "completed" and pooled.info["workers"] == 2

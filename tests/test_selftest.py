@@ -42,6 +42,7 @@ def test_self_test_passes_from_source() -> None:
     n = len(list(resource_path("samples").glob("*.png")))
     assert lines[0].startswith(f"self-test passed: {n}/{n} sample drawings, model sha256 ")
     assert "t-SNE child" in lines[0]  # the latent map's child process started and answered
+    assert "choosing child" in lines[0]  # so did the child that chooses images to label
 
 
 def test_self_test_with_broken_model_exits_1_with_reason(tmp_path: Path) -> None:
@@ -113,4 +114,20 @@ def test_a_failing_tsne_child_fails_the_self_test(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(projection.TsneProcess, "__init__", poisoned)
     with pytest.raises(SelfTestError, match="t-SNE process failed: t-SNE failed: "):
+        run_self_test(default_model_path().parent, resource_path("samples"))
+
+
+def _failing_picks(*args) -> None:
+    raise ValueError("no clusters")
+
+
+def test_a_failing_choosing_child_fails_the_self_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kept child that chooses images to label must work in the bundle too: work that
+    fails in that child (here a stand-in for its picks that raises) fails the self-test
+    with the child's reason."""
+    import engine.learning.choose as choose
+
+    monkeypatch.setattr(choose, "picks_from_links", _failing_picks)
+    message = "^choosing images to label failed: ValueError: no clusters$"
+    with pytest.raises(SelfTestError, match=message):
         run_self_test(default_model_path().parent, resource_path("samples"))

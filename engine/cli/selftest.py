@@ -128,14 +128,37 @@ def run_self_test(model_dir: Path, samples_dir: Path) -> str:
             f"{len(wrong)} of {len(samples)} sample drawings answered wrong: " + "; ".join(wrong)
         )
     tsne_seconds = _check_tsne_child(classifier.model, torch.from_numpy(np.stack(drawings)))
+    choose_seconds = _check_choosing_child(torch.from_numpy(np.stack(drawings)))
     if "torchvision" in sys.modules:  # the bundle leaves it out: nothing here may need it
         raise SelfTestError("torchvision was imported, but the app must work without it")
     seconds = time.perf_counter() - started
     return (
         f"self-test passed: {len(samples)}/{len(samples)} sample drawings, "
         f"model sha256 {classifier.sha256[:16]}, torch {torch.__version__}, "
-        f"t-SNE child {tsne_seconds:.1f} s, {seconds:.1f} s"
+        f"t-SNE child {tsne_seconds:.1f} s, choosing child {choose_seconds:.1f} s, "
+        f"{seconds:.1f} s"
     )
+
+
+def _check_choosing_child(images: torch.Tensor) -> float:
+    """Choose 5 of the sample drawings to label, as the Label tab chooses (its spectral
+    codes and k-means run in the kept child process, `engine.learning.child`), and return
+    the seconds it took; the child is ended afterwards."""
+    import torch
+
+    from engine.errors import UserError
+    from engine.learning import child, choose
+
+    started = time.perf_counter()
+    try:
+        picks = choose.suggest(images, torch.arange(len(images)), 5)
+    except UserError as exc:
+        raise SelfTestError(f"choosing images to label failed: {exc}") from None
+    finally:
+        child.shutdown()
+    if picks is None or len(picks.unique()) != 5:
+        raise SelfTestError(f"choosing 5 images to label gave {picks}")
+    return time.perf_counter() - started
 
 
 def _check_tsne_child(model: torch.nn.Module, images: torch.Tensor) -> float:

@@ -222,6 +222,18 @@ def test_ask_more_excludes_asked_images_and_follows_the_classifier(
     assert "Asked about 4 more images" in panel.status_label.text()
 
 
+def test_closing_the_window_ends_the_child_kept_for_choosing(panel, window, qtbot) -> None:
+    from engine.learning.child import child_process
+
+    panel.ask_spin.setValue(3)
+    assert panel.ask()
+    wait_idle(qtbot, window)
+    kept = child_process()
+    assert kept is not None and kept.is_alive()  # kept for the next "Ask me N more"
+    window.close()
+    assert child_process() is None and not kept.is_alive()
+
+
 def test_choosing_shows_progress_and_stops(panel, window, qtbot, loaded, monkeypatch) -> None:
     import threading
 

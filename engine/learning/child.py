@@ -7,12 +7,13 @@ A spawned child has its own interpreter: the parent only waits on a pipe, pollin
 stop flag, and kills the child when asked to stop. Arguments and results travel by
 pickling, so they should be plain numpy arrays and numbers.
 
-The child is kept between calls. Starting one costs about 4 s (a fresh interpreter that
-imports torch and scikit-learn), which a study paid again for every seed and budget it
-chose images for and the Label tab for every "Ask me N more"; a kept child answers the
-next call at once. It is killed when a call is stopped or fails to answer, and replaced
-by a fresh one at the next call; `shutdown` ends it (the app calls it when it closes,
-and multiprocessing ends a daemonic child at exit anyway).
+The child is kept between calls. A fresh one took about 4 s to start when its work
+imported torch (about 2 s now that `engine.learning.spectral` needs only scipy and
+scikit-learn), which a study paid again for every seed and budget it chose images for and
+the Label tab for every "Ask me N more"; a kept child answers the next call at once.
+It is killed when a call is stopped or fails to answer, and replaced by a fresh one at
+the next call; `shutdown` ends it (the app calls it when it closes, and multiprocessing
+ends a daemonic child at exit anyway).
 """
 
 from __future__ import annotations

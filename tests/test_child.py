@@ -86,3 +86,16 @@ def test_a_second_caller_waits_for_the_first_and_can_stop_while_waiting():
     first.join(30)
     assert not first.is_alive()
     assert child_process() is not None  # the waiting caller's stop did not kill the child
+
+
+def _in_a_pool_worker(_: int) -> tuple:
+    ok, pid = run_in_child(_sleep_then_pid, (0.0,))
+    return ok, pid, os.getpid()
+
+
+def test_a_pool_worker_which_may_not_start_children_runs_the_work_itself():
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        ok, answered_by, worker = pool.map(_in_a_pool_worker, [0])[0]
+    assert ok and answered_by == worker

@@ -80,7 +80,18 @@ def run_in_child(
 ) -> tuple[bool, Any]:
     """(True, function(*args)) computed in the kept child, or (False, None) when
     `should_stop` said so first (the child is killed). `function` must be importable by
-    name (a module-level function). Raises ChildError if the child fails."""
+    name (a module-level function). Raises ChildError if the child fails.
+
+    A daemonic process (a worker of a `multiprocessing.Pool`, as in the benchmarks) may not
+    start children: there the work runs in the calling process, which has no window to
+    keep responsive; `should_stop` is asked before it starts."""
+    if multiprocessing.current_process().daemon:
+        if should_stop():
+            return False, None
+        try:
+            return True, function(*args)
+        except Exception as exc:  # the same one line as from the child
+            raise ChildError(f"{type(exc).__name__}: {exc}") from None
     while not _lock.acquire(timeout=POLL_SECONDS):  # another thread's call is running
         if should_stop():
             return False, None

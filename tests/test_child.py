@@ -38,12 +38,13 @@ def test_the_child_is_kept_between_calls_and_runs_in_another_process():
     assert child_process() is not None and child_process().pid == first
 
 
-def test_stop_kills_the_child_within_a_second_and_the_next_call_gets_a_fresh_one():
+def test_stop_kills_the_child_and_the_next_call_gets_a_fresh_one():
     _, first = run_in_child(_sleep_then_pid, (0.0,))
     asked = time.monotonic()
     ok, payload = run_in_child(_sleep_then_pid, (60.0,), lambda: time.monotonic() - asked > 0.3)
     assert (ok, payload) == (False, None)
-    assert time.monotonic() - asked < 30  # not the 60 s the call would take
+    assert time.monotonic() - asked < 30  # not the 60 s the call would take (no tighter:
+    # this machine's speed drifts; the poll is every POLL_SECONDS)
     assert child_process() is None  # killed, not left running the call
     ok, second = run_in_child(_sleep_then_pid, (0.0,))
     assert ok and second != first

@@ -13,22 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_gui import wait_idle, with_data
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit, QPushButton, QTabWidget
 
 from gui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def with_data(win: MainWindow, loaded) -> MainWindow:
-    win.state.set_data(loaded)
-    win.data_panel.show_data(loaded)
-    return win
-
-
-def wait_idle(qtbot, win: MainWindow, timeout: int = 60_000) -> None:
-    qtbot.waitUntil(lambda: not win.state.runner.is_busy(), timeout=timeout)
 
 
 def quick_pretrain(win: MainWindow, epochs: int = 2) -> None:

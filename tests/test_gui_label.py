@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers_gui import wait_idle, with_data
 from PySide6.QtCore import Qt
 from torch import nn
 
@@ -16,16 +17,6 @@ from engine.data.personal import add_drawing
 from gui.main_window import MainWindow
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def with_data(win: MainWindow, loaded) -> MainWindow:
-    win.state.set_data(loaded)
-    win.data_panel.show_data(loaded)
-    return win
-
-
-def wait_idle(qtbot, win: MainWindow, timeout: int = 60_000) -> None:
-    qtbot.waitUntil(lambda: not win.state.runner.is_busy(), timeout=timeout)
 
 
 def label_file(loaded) -> Path:

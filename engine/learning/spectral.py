@@ -37,16 +37,16 @@ def codes_from_links(index: np.ndarray, similarity: np.ndarray) -> tuple[np.ndar
     # returns another basis of it on every call; the rows' distances, which are all
     # k-means sees, do not depend on the basis, so the picks stay the same.
     trivial = np.sqrt(degree) / np.linalg.norm(np.sqrt(degree))
-
-    def matvec(x: np.ndarray) -> np.ndarray:
-        v = np.asarray(x, dtype=np.float64).reshape(-1)
-        return normalised @ v - 2.0 * trivial * (trivial @ v)
-
     dims = min(SPECTRAL_DIMS - 1, n - 2)
     if n <= DENSE_UP_TO:
         deflated = normalised.toarray() - 2.0 * np.outer(trivial, trivial)
         vectors = np.linalg.eigh(deflated)[1][:, ::-1][:, :dims]  # the largest eigenvalues
     else:
+
+        def matvec(x: np.ndarray) -> np.ndarray:
+            v = np.asarray(x, dtype=np.float64).reshape(-1)
+            return normalised @ v - 2.0 * trivial * (trivial @ v)
+
         operator = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
         start = np.random.default_rng(0).standard_normal(n)  # eigsh's own start is random
         _, vectors = eigsh(operator, k=dims, which="LA", v0=start)

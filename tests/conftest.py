@@ -20,13 +20,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from pathlib import Path
 
 import pytest
-from helpers_data import single_torch_thread, small_mnist, write_small_mnist
+
+# helpers_data (it imports torch) is imported inside the fixtures: pytest-xdist's
+# controller loads this file but runs no test, and torch would add about 2 s before the
+# workers start.
 
 
 @pytest.fixture(scope="session")
 def tiny_mnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with the four MNIST .gz files: 600 training and 200 test images of ten
     synthetic, learnable 'digits'. Shared by the session: do not write into it."""
+    from helpers_data import write_small_mnist
+
     return write_small_mnist(tmp_path_factory.mktemp("tiny_mnist"), n_train=600, n_test=200)
 
 
@@ -34,12 +39,16 @@ def tiny_mnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def one_torch_thread():
     """torch on one thread while a module's tests run (helpers_data.single_torch_thread):
     use with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    from helpers_data import single_torch_thread
+
     yield from single_torch_thread()
 
 
 @pytest.fixture(scope="module")
 def data():
     """200 training and 40 test images in memory (helpers_data.small_mnist), per module."""
+    from helpers_data import small_mnist
+
     return small_mnist(200, 40)
 
 

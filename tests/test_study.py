@@ -269,19 +269,26 @@ def test_a_stop_while_the_images_are_chosen_ends_the_study_as_stopped(data, monk
 
 def test_stop_reaches_cells_running_in_worker_processes(data):
     """Cells of 100,000 steps would run for minutes: a stop must end them after a batch.
-    The images are drawn at random, at once, so the stop comes while the cells run."""
+    The stop comes once the workers report steps taken, so it finds the cells running."""
     settings = replace(TINY, workers=2, budgets=(20,), seeds=1, min_steps=100_000,
                        max_steps=100_000, val_every=10_000, pick="random")  # fmt: skip
     pretrained: list[float] = []
+    progress_then: list[int] = []  # the study's progress when pretraining ended
+    stepping: list[bool] = []
 
     def on_event(event):
         if isinstance(event, Finished) and event.phase == "pretrain":
             pretrained.append(time.monotonic())
+        elif isinstance(event, Progress) and event.phase == "compare" and pretrained:
+            if not progress_then:
+                progress_then.append(event.done)
+            stepping.append(event.done > progress_then[0])
 
-    def should_stop() -> bool:  # once the cells have had time to start
-        return bool(pretrained) and time.monotonic() - pretrained[-1] > 3.0
+    def should_stop() -> bool:
+        return any(stepping)
 
     result = run_study(data, settings, on_event, should_stop)
+    assert any(stepping), "the stop came before any cell took a step"
     assert result.status == "stopped" and result.cells == []
     assert time.monotonic() - pretrained[-1] < 60
 

@@ -50,15 +50,16 @@ def _worker_init(folder: str) -> None:
     _data = read_folder(folder)
 
 
-def run_cell(cell: tuple[str, int, str, int, str]) -> dict:
-    """One fine-tuning: (pick, budget, kind, seed, encoder file) -> its scores."""
+def run_cell(cell: tuple[str, int, str, int, str, int | None]) -> dict:
+    """One fine-tuning: (pick, budget, kind, seed, encoder file, steps) -> its scores; steps
+    None: the app's schedule."""
     import torch
 
     from engine.config import DEFAULT_FINETUNE
     from engine.jobs.workflows import EncoderSource, FinetuneJob, evaluate_model, finetune_and_save
     from engine.store.checkpoint import load_checkpoint
 
-    pick, budget, kind, seed, encoder_file = cell
+    pick, budget, kind, seed, encoder_file, steps = cell
     encoder = EncoderSource.from_checkpoint(load_checkpoint(encoder_file))
     job = FinetuneJob(
         train=replace(DEFAULT_FINETUNE, seed=seed),
@@ -66,6 +67,7 @@ def run_cell(cell: tuple[str, int, str, int, str]) -> dict:
         pick=pick,
         label_kind=kind,
         encoder=encoder,
+        steps=steps,
     )
     start = time.perf_counter()
     trained = finetune_and_save(_data, job)
@@ -79,6 +81,7 @@ def run_cell(cell: tuple[str, int, str, int, str]) -> dict:
         "kind": kind,
         "seed": seed,
         "test_accuracy": evaluation.accuracy,
+        "val_accuracy": trained.checkpoint.metrics["val_accuracy"],  # for tuning: never test
         "seconds": round(seconds, 1),
         "steps": trained.checkpoint.train_config["max_steps"],
         "digits_covered": len(set(digits)),
@@ -127,6 +130,9 @@ def main() -> None:
         help="the pretrained encoder every cell starts from (default: the shipped one, made by "
         "`evenodd run --seed 0`; pretraining reads no label)",
     )
+    parser.add_argument(
+        "--steps", type=int, help="fine-tuning steps (default: the app's schedule); for tuning"
+    )
     parser.add_argument("--table", action="store_true", help="only print the table")
     args = parser.parse_args()
     out = Path(args.out)
@@ -148,7 +154,7 @@ def main() -> None:
                     for seed in seeds_from_text(args.seeds):
                         key = (pick, int(budget), kind, seed)
                         if key not in done and key not in [c[:4] for c in cells]:
-                            cells.append((*key, str(encoder_file)))
+                            cells.append((*key, str(encoder_file), args.steps))
     context = multiprocessing.get_context("spawn")
     with context.Pool(args.workers, _worker_init, (args.data_dir,)) as pool:
         for row in pool.imap_unordered(run_cell, cells):
@@ -157,7 +163,8 @@ def main() -> None:
             rows.append(row)
             print(
                 f"{row['pick']:>9} {row['budget']:>4} {row['kind']:>6} seed {row['seed']}: "
-                f"{100 * row['test_accuracy']:.2f} % ({row['digits_covered']} digits, "
+                f"{100 * row['test_accuracy']:.2f} % "
+                f"(validation {100 * row['val_accuracy']:.2f} %, {row['digits_covered']} digits, "
                 f"{row['seconds']:.0f} s)",
                 flush=True,
             )

@@ -404,17 +404,17 @@ def test_finetune_tab_learns_from_the_unlabelled_images_below_all_labels(
     assert not panel.epochs.isEnabled() and not panel.patience.isEnabled()
     assert "fixed schedule" in panel.epochs.toolTip()
     assert not panel.batch.isEnabled() and "32 labelled" in panel.batch.toolTip()
-    panel.steps_spin.setValue(201)  # 3 rounds: 100, 100 and 1 steps
+    panel.steps_spin.setValue(101)  # 2 rounds: 100 steps and 1
     panel.augment_check.setChecked(False)  # not what is tested here, and a third of a step
-    assert panel._planned_epochs() == 3
+    assert panel._planned_epochs() == 2
     with qtbot.waitSignal(window.state.runner.succeeded, timeout=90_000):
         assert panel.start()
     extra = window.state.classifier.extra
     assert extra["mode"] == "semi-supervised" and extra["unlabelled"] > 0
     series = panel.monitor.plot.series()
-    assert len(series["confident"]) == 3 and all(0 <= c <= 1 for c in series["confident"])
+    assert len(series["confident"]) == 2 and all(0 <= c <= 1 for c in series["confident"])
     assert series["confident"][-1] == extra["confident"]  # the curve is the run's own share
-    assert series["guided"] == [1]  # 0.3 x 201 steps: the first round learnt the graph's
+    assert series["guided"] == [1]  # 0.3 x 101 steps: the first round learnt the graph's
     assert panel.monitor.plot.accuracy.guided is not None  # guesses, and is shaded
     assert "unlabelled images" in panel.model_label.text()
     assert "deskewed input" in panel.model_label.text()  # below all labels

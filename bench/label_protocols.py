@@ -12,7 +12,9 @@ reads every label to choose, as the literature's benchmark protocol does.
         --picks suggested,random,balanced --budgets 10,20,100 --kinds digit,parity --seeds 0-4
 
 Cells are appended to OUT/cells.jsonl as they finish; running again skips those done.
-`--table` prints the table (mean, worst, steps, seconds) from what is there.
+`--table` prints the table (mean, worst, steps, seconds) from what is there. `--steps N`
+trains N steps instead of the app's schedule, for tuning: each cell also records its
+validation accuracy, the figure to choose by; the table keeps each step count apart.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.options import SEMI_STEPS
 from engine.store.resources import default_model_path
 
 
@@ -98,13 +101,13 @@ def table(rows: list[dict]) -> str:
     ]
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        groups.setdefault((row["pick"], row["budget"], row["kind"]), []).append(row)
-    for (pick, budget, kind), cells in sorted(groups.items(), key=lambda g: (g[0][1], g[0])):
+        groups.setdefault((row["pick"], row["budget"], row["kind"], row["steps"]), []).append(row)
+    for (pick, budget, kind, steps), cells in sorted(groups.items(), key=lambda g: (g[0][1], g[0])):
         accuracy = [100 * c["test_accuracy"] for c in cells]
         lines.append(
             f"| {pick} | {budget} | {kind} | {statistics.mean(accuracy):.2f} % | "
             f"{min(accuracy):.2f} % | {','.join(str(c['seed']) for c in cells)} | "
-            f"{min(c['digits_covered'] for c in cells)} | {cells[0]['steps']} | "
+            f"{min(c['digits_covered'] for c in cells)} | {steps} | "
             f"{statistics.mean(c['seconds'] for c in cells):.0f} |"
         )
     return "\n".join(lines)
@@ -143,7 +146,8 @@ def main() -> None:
         print(table(rows))
         return
     encoder_file = Path(args.encoder)
-    done = {(r["pick"], r["budget"], r["kind"], r["seed"]) for r in rows}
+    steps = args.steps or SEMI_STEPS  # a cell is done only if it ran this many steps
+    done = {(r["pick"], r["budget"], r["kind"], r["seed"], r["steps"]) for r in rows}
     groups = args.plan.split(";") if args.plan else [f"{args.picks}:{args.budgets}:{args.kinds}"]
     cells = []
     for group in groups:  # in the order given, so the rows wanted first finish first
@@ -153,7 +157,7 @@ def main() -> None:
                 for budget in budgets.split(","):
                     for seed in seeds_from_text(args.seeds):
                         key = (pick, int(budget), kind, seed)
-                        if key not in done and key not in [c[:4] for c in cells]:
+                        if (*key, steps) not in done and key not in [c[:4] for c in cells]:
                             cells.append((*key, str(encoder_file), args.steps))
     context = multiprocessing.get_context("spawn")
     with context.Pool(args.workers, _worker_init, (args.data_dir,)) as pool:

@@ -1,0 +1,140 @@
+"""What "Ask me N more" is worth: label the suggested images, fine-tune, then label the
+images that classifier is least sure of and fine-tune again, against spending the same
+labels on suggested images from the start.
+
+For each seed, three fine-tunings with the app's defaults (`engine.jobs.workflows.
+finetune_and_save`, the shipped encoder, semi-supervised, 3,000 steps), MNIST's labels
+revealed for the chosen images only (`engine.data.labels.reveal`), scored on the test set:
+
+- FIRST suggested images;
+- those, plus MORE images the first classifier is least sure of
+  (`engine.jobs.labelling.images_to_ask`, as the Label tab's "Ask me N more");
+- FIRST + MORE suggested images chosen at once.
+
+    python bench/ask_more.py ../shared/mnist --out runs/ask_more --first 20 --more 10 --seeds 0-4
+
+Rows are appended to OUT/rows.jsonl as seeds finish; running again skips the seeds done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.store.resources import default_model_path
+
+_data = None
+
+
+def _worker_init(folder: str) -> None:
+    import torch
+
+    from engine.data.mnist import read_folder
+
+    torch.set_num_threads(1)
+    global _data
+    _data = read_folder(folder)
+
+
+def run_seed(task: tuple[int, int, int, str]) -> dict:
+    """One seed: (seed, first, more, encoder file) -> the three runs' test accuracies."""
+    import torch
+
+    from engine.config import DEFAULT_FINETUNE
+    from engine.data.labels import reveal
+    from engine.jobs.labelling import images_to_ask
+    from engine.jobs.workflows import EncoderSource, FinetuneJob, evaluate_model, finetune_and_save
+    from engine.store.checkpoint import load_checkpoint
+
+    seed, first, more, encoder_file = task
+    encoder = EncoderSource.from_checkpoint(load_checkpoint(encoder_file))
+    train = replace(DEFAULT_FINETUNE, seed=seed)
+    row: dict = {"seed": seed, "first": first, "more": more}
+
+    def fine_tune(name: str, job: FinetuneJob) -> torch.nn.Module:
+        start = time.perf_counter()
+        trained = finetune_and_save(_data, job)
+        row[f"{name}_seconds"] = round(time.perf_counter() - start, 1)
+        row[f"{name}_accuracy"] = evaluate_model(trained.model, _data).accuracy
+        row[f"{name}_indices"] = trained.checkpoint.extra["labelled_indices"]
+        return trained.model
+
+    model = fine_tune("first", FinetuneJob(train=train, labels=first, encoder=encoder))
+    known = reveal(_data.train_labels, torch.tensor(row["first_indices"]))
+    asked = images_to_ask(_data, more, known, classifier=model, seed=seed)
+    given = reveal(_data.train_labels, torch.cat([known.indices, asked]))
+    fine_tune("asked", FinetuneJob(train=train, given=given, encoder=encoder))
+    fine_tune("at_once", FinetuneJob(train=train, labels=first + more, encoder=encoder))
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    if not rows:
+        return "no rows yet"
+    first, more = rows[0]["first"], rows[0]["more"]
+    lines = [
+        "| labels | chosen | mean | worst | seeds | s/run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, labels, chosen in (
+        ("first", first, "suggested"),
+        ("asked", first + more, f"{first} suggested + {more} least sure"),
+        ("at_once", first + more, "suggested, all at once"),
+    ):
+        accuracy = [100 * r[f"{name}_accuracy"] for r in rows]
+        seconds = statistics.mean(r[f"{name}_seconds"] for r in rows)
+        lines.append(
+            f"| {labels} | {chosen} | {statistics.mean(accuracy):.2f} % | {min(accuracy):.2f} % | "
+            f"{','.join(str(r['seed']) for r in rows)} | {seconds:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data_dir")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--first", type=int, default=20)
+    parser.add_argument("--more", type=int, default=10)
+    parser.add_argument("--seeds", default="0-4")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--encoder", default=str(default_model_path("encoder")))
+    parser.add_argument("--table", action="store_true", help="only print the table")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "rows.jsonl"
+    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    if args.table:
+        print(table(rows))
+        return
+    done = {(r["seed"], r["first"], r["more"]) for r in rows}
+    low, _, high = args.seeds.partition("-")
+    seeds = range(int(low), int(high or low) + 1)
+    tasks = [(s, args.first, args.more, args.encoder) for s in seeds
+             if (s, args.first, args.more) not in done]  # fmt: skip
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(args.workers, _worker_init, (args.data_dir,)) as pool:
+        for row in pool.imap_unordered(run_seed, tasks):
+            with log.open("a") as handle:
+                handle.write(json.dumps(row) + "\n")
+            rows.append(row)
+            print(
+                f"seed {row['seed']}: {100 * row['first_accuracy']:.2f} % with {args.first}, "
+                f"{100 * row['asked_accuracy']:.2f} % with {args.more} asked, "
+                f"{100 * row['at_once_accuracy']:.2f} % with {args.first + args.more} at once",
+                flush=True,
+            )
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

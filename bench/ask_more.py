@@ -29,6 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from label_protocols import seeds_from_text  # this folder, as the script's own
+
 from engine.store.resources import default_model_path
 
 _data = None
@@ -117,9 +119,7 @@ def main() -> None:
         print(table(rows))
         return
     done = {(r["seed"], r["first"], r["more"]) for r in rows}
-    low, _, high = args.seeds.partition("-")
-    seeds = range(int(low), int(high or low) + 1)
-    tasks = [(s, args.first, args.more, args.encoder) for s in seeds
+    tasks = [(s, args.first, args.more, args.encoder) for s in seeds_from_text(args.seeds)
              if (s, args.first, args.more) not in done]  # fmt: skip
     context = multiprocessing.get_context("spawn")
     with context.Pool(args.workers, _worker_init, (args.data_dir,)) as pool:

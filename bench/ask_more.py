@@ -19,8 +19,6 @@ Rows are appended to OUT/rows.jsonl as seeds finish; running again skips the see
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing
 import statistics
 import sys
 import time
@@ -29,21 +27,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from label_protocols import seeds_from_text  # this folder, as the script's own
+from label_protocols import (  # this folder, as the script's own
+    read_rows,
+    run_in_pool,
+    seeds_from_text,
+    worker_data,
+)
 
 from engine.store.resources import default_model_path
-
-_data = None
-
-
-def _worker_init(folder: str) -> None:
-    import torch
-
-    from engine.data.mnist import read_folder
-
-    torch.set_num_threads(1)
-    global _data
-    _data = read_folder(folder)
 
 
 def run_seed(task: tuple[int, int, int, str]) -> dict:
@@ -57,22 +48,23 @@ def run_seed(task: tuple[int, int, int, str]) -> dict:
     from engine.store.checkpoint import load_checkpoint
 
     seed, first, more, encoder_file = task
+    data = worker_data()
     encoder = EncoderSource.from_checkpoint(load_checkpoint(encoder_file))
     train = replace(DEFAULT_FINETUNE, seed=seed)
     row: dict = {"seed": seed, "first": first, "more": more}
 
     def fine_tune(name: str, job: FinetuneJob) -> torch.nn.Module:
         start = time.perf_counter()
-        trained = finetune_and_save(_data, job)
+        trained = finetune_and_save(data, job)
         row[f"{name}_seconds"] = round(time.perf_counter() - start, 1)
-        row[f"{name}_accuracy"] = evaluate_model(trained.model, _data).accuracy
+        row[f"{name}_accuracy"] = evaluate_model(trained.model, data).accuracy
         row[f"{name}_indices"] = trained.checkpoint.extra["labelled_indices"]
         return trained.model
 
     model = fine_tune("first", FinetuneJob(train=train, labels=first, encoder=encoder))
-    known = reveal(_data.train_labels, torch.tensor(row["first_indices"]))
-    asked = images_to_ask(_data, more, known, classifier=model, seed=seed)
-    given = reveal(_data.train_labels, torch.cat([known.indices, asked]))
+    known = reveal(data.train_labels, torch.tensor(row["first_indices"]))
+    asked = images_to_ask(data, more, known, classifier=model, seed=seed)
+    given = reveal(data.train_labels, torch.cat([known.indices, asked]))
     fine_tune("asked", FinetuneJob(train=train, given=given, encoder=encoder))
     fine_tune("at_once", FinetuneJob(train=train, labels=first + more, encoder=encoder))
     return row
@@ -100,6 +92,15 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def describe(row: dict) -> str:
+    first, more = row["first"], row["more"]
+    return (
+        f"seed {row['seed']}: {100 * row['first_accuracy']:.2f} % with {first}, "
+        f"{100 * row['asked_accuracy']:.2f} % with {more} asked, "
+        f"{100 * row['at_once_accuracy']:.2f} % with {first + more} at once"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir")
@@ -114,25 +115,14 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "rows.jsonl"
-    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    rows = read_rows(log)
     if args.table:
         print(table(rows))
         return
     done = {(r["seed"], r["first"], r["more"]) for r in rows}
     tasks = [(s, args.first, args.more, args.encoder) for s in seeds_from_text(args.seeds)
              if (s, args.first, args.more) not in done]  # fmt: skip
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(args.workers, _worker_init, (args.data_dir,)) as pool:
-        for row in pool.imap_unordered(run_seed, tasks):
-            with log.open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
-            rows.append(row)
-            print(
-                f"seed {row['seed']}: {100 * row['first_accuracy']:.2f} % with {args.first}, "
-                f"{100 * row['asked_accuracy']:.2f} % with {args.more} asked, "
-                f"{100 * row['at_once_accuracy']:.2f} % with {args.first + args.more} at once",
-                flush=True,
-            )
+    run_in_pool(run_seed, tasks, args.data_dir, args.workers, log, rows, describe)
     print(table(rows))
 
 

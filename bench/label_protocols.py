@@ -24,8 +24,10 @@ import json
 import multiprocessing
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -40,7 +42,12 @@ def seeds_from_text(text: str) -> list[int]:
     return [int(part) for part in text.split(",")]
 
 
-_data = None
+_data = None  # a worker's MNIST (`_worker_init`); `worker_data()` from other bench scripts
+
+
+def worker_data():
+    """The MNIST this worker process read (engine.data.mnist.Mnist)."""
+    return _data
 
 
 def _worker_init(folder: str) -> None:
@@ -92,6 +99,32 @@ def run_cell(cell: tuple[str, int, str, int, str, int | None]) -> dict:
     }
 
 
+def read_rows(log: Path) -> list[dict]:
+    """The rows a benchmark appended to `log` (JSON lines) so far; none if it is missing."""
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def run_in_pool(
+    work: Callable[[Any], dict],
+    tasks: list,
+    data_dir: str,
+    workers: int,
+    log: Path,
+    rows: list[dict],
+    describe: Callable[[dict], str],
+) -> None:
+    """`work(task)` for every task in `workers` spawned processes, each holding the MNIST of
+    `data_dir` (`worker_data()`); each row is appended to `log` and `rows` as it comes, and
+    `describe(row)` printed, so a stopped benchmark keeps what it finished."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, _worker_init, (data_dir,)) as pool:
+        for row in pool.imap_unordered(work, tasks):
+            with log.open("a") as handle:
+                handle.write(json.dumps(row) + "\n")
+            rows.append(row)
+            print(describe(row), flush=True)
+
+
 def table(rows: list[dict]) -> str:
     import statistics
 
@@ -111,6 +144,15 @@ def table(rows: list[dict]) -> str:
             f"{statistics.mean(c['seconds'] for c in cells):.0f} |"
         )
     return "\n".join(lines)
+
+
+def describe(row: dict) -> str:
+    return (
+        f"{row['pick']:>9} {row['budget']:>4} {row['kind']:>6} seed {row['seed']}: "
+        f"{100 * row['test_accuracy']:.2f} % "
+        f"(validation {100 * row['val_accuracy']:.2f} %, {row['digits_covered']} digits, "
+        f"{row['seconds']:.0f} s)"
+    )
 
 
 def main() -> None:
@@ -141,7 +183,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "cells.jsonl"
-    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    rows = read_rows(log)
     if args.table:
         print(table(rows))
         return
@@ -159,19 +201,7 @@ def main() -> None:
                         key = (pick, int(budget), kind, seed)
                         if (*key, steps) not in done and key not in [c[:4] for c in cells]:
                             cells.append((*key, str(encoder_file), args.steps))
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(args.workers, _worker_init, (args.data_dir,)) as pool:
-        for row in pool.imap_unordered(run_cell, cells):
-            with log.open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
-            rows.append(row)
-            print(
-                f"{row['pick']:>9} {row['budget']:>4} {row['kind']:>6} seed {row['seed']}: "
-                f"{100 * row['test_accuracy']:.2f} % "
-                f"(validation {100 * row['val_accuracy']:.2f} %, {row['digits_covered']} digits, "
-                f"{row['seconds']:.0f} s)",
-                flush=True,
-            )
+    run_in_pool(run_cell, cells, args.data_dir, args.workers, log, rows, describe)
     print(table(rows))
 
 

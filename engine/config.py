@@ -119,13 +119,15 @@ class SemiSupConfig(_Settings):
     the clean image becomes the target for a strongly distorted view of it when it is at
     least `threshold` sure; that loss counts `unlabelled_weight` times the labelled one.
     For the first `guided` share of the steps the targets are the neighbour graph's guesses
-    instead (engine.learning.graph).
+    instead (engine.learning.graph). A second head learns each image's class the same way,
+    counting `class_weight` (0: no second head; engine.learning.semisup.ClassHead).
     """
 
     unlabelled_batch: int = 128
     threshold: float = 0.95
     unlabelled_weight: float = 1.0
     guided: float = 0.3
+    class_weight: float = 1.0
 
     def validate(self) -> SemiSupConfig:
         self._check(SEMISUP_OPTIONS)  # the one settings table

@@ -204,6 +204,17 @@ SEMISUP_OPTIONS: dict[str, Option] = _table(
         decimals=2,
         step=0.05,
     ),
+    Option(
+        "class_weight",
+        float,
+        "class weight",
+        "how much a second head that tells the digits apart counts while training (it learns "
+        "the graph's digits, then its own confident ones; dropped after training); 0: none",
+        0,
+        100,
+        decimals=2,
+        step=0.1,
+    ),
 )
 
 

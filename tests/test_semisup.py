@@ -4,6 +4,7 @@ and runs through the one `fit` loop (seeding, Stop within a batch, NaN stop)."""
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 
 import pytest
 import torch
@@ -13,7 +14,9 @@ from engine.config import ArchConfig, ConfigError, SemiSupConfig, TrainConfig
 from engine.data.augment import strong_augment
 from engine.data.mnist import label_budget
 from engine.events import GRAPH_PHASE, Message, Progress, PseudoLabels
-from engine.learning.semisup import Consistency
+from engine.learning.graph import N_COLUMNS
+from engine.learning.models import Classifier
+from engine.learning.semisup import ClassHead, Consistency
 from engine.learning.training import finetune
 
 ARCH = ArchConfig(arch="conv", latent=8, width=4, dropout=0.1, head_hidden=8)
@@ -160,13 +163,49 @@ def test_guided_steps_take_the_graph_guesses_then_the_classifiers_own():
     )
     for _ in range(2):
         assert consistency.guided
-        _, targets, weights = consistency.batch()
-        assert (targets == 1).all() and (weights == SEMI.unlabelled_weight).all()
+        part = consistency.batch()
+        assert (part.targets == 1).all() and (part.weights == SEMI.unlabelled_weight).all()
+        assert part.classes is None and part.class_weights is None  # no class head
     assert not consistency.guided
-    _, targets, weights = consistency.batch()
-    assert (targets == 0).all()
+    assert (consistency.batch().targets == 0).all()
     with pytest.raises(ValueError, match="guesses"):
         Consistency(_SaysEven(), images, SEMI, seed=0, guesses=torch.ones(3), guided_steps=1)
+
+
+class _SaysEvenThree(ClassHead):
+    """A stand-in classifier with a class head, sure that every image is even and a 3."""
+
+    def __init__(self, sure: bool = True) -> None:
+        torch.nn.Module.__init__(self)
+        self.sure = sure
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.full((len(x), 1 + N_COLUMNS), -9.0)
+        logits[:, 1 + 3] = 9.0 if self.sure else -8.0  # unsure: 3 barely above the rest
+        return logits
+
+
+def test_a_class_head_learns_the_graphs_classes_then_its_own_confident_ones():
+    """While guided the class targets are the graph's classes (7 here) for every image;
+    afterwards the head's own sure class (3), each weighing `class_weight`; an unsure
+    head's classes weigh nothing."""
+    images = torch.randint(0, 256, (40, 28, 28), dtype=torch.uint8)
+    cfg = replace(SEMI, class_weight=0.5)
+    sevens = torch.full((40,), 7)
+    consistency = Consistency(
+        _SaysEvenThree(), images, cfg, seed=0, guesses=torch.ones(40), guided_steps=1,
+        classes=sevens,
+    )  # fmt: skip
+    part = consistency.batch()
+    assert (part.targets == 1).all() and (part.classes == 7).all()
+    assert (part.class_weights == 0.5).all()
+    part = consistency.batch()
+    assert (part.targets == 0).all() and (part.classes == 3).all()
+    assert (part.class_weights == 0.5).all()
+    unsure = Consistency(_SaysEvenThree(sure=False), images, cfg, seed=0).batch()
+    assert (unsure.classes == 3).all() and (unsure.class_weights == 0).all()
+    with pytest.raises(ValueError, match="classes"):
+        Consistency(_SaysEvenThree(), images, cfg, seed=0, guesses=torch.ones(40), guided_steps=1)
 
 
 def test_a_guided_run_differs_from_an_unguided_one_and_says_which_rounds_were(
@@ -184,6 +223,17 @@ def test_a_guided_run_differs_from_an_unguided_one_and_says_which_rounds_were(
     assert making and making[-1].done == making[-1].total and making[-1].eta == 0
     unguided = _semi(data, split, labelled, semisup=dataclasses.replace(SEMI, guided=0.0))
     assert not same_weights(weights(guided.model), weights(unguided.model))
+
+
+def test_the_class_head_shapes_the_classifier_and_is_dropped_after_training(data, split, labelled):
+    """The class head's loss counts (the same head weighing twice as much changes the
+    weights), and what training returns is the classifier alone, with the keys of a
+    classifier made afresh."""
+    with_head = _semi(data, split, labelled)
+    heavier = _semi(data, split, labelled, semisup=dataclasses.replace(SEMI, class_weight=2.0))
+    assert not same_weights(weights(with_head.model), weights(heavier.model))
+    assert type(with_head.model) is Classifier
+    assert with_head.model.state_dict().keys() == Classifier(ARCH).state_dict().keys()
 
 
 def test_stop_while_the_graph_is_built_stops_before_the_first_step(

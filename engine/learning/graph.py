@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
@@ -166,6 +167,15 @@ def label_columns(digits: torch.Tensor, odd: torch.Tensor) -> torch.Tensor:
     return torch.where(digits >= 0, digits.long(), 10 + odd.long())
 
 
+@dataclass(frozen=True)
+class Guesses:
+    """The graph's guesses for the unlabelled images: P(odd) (U,), and the class each one
+    most likely belongs to (U,), a column of the spread (`label_columns`)."""
+
+    p_odd: torch.Tensor
+    classes: torch.Tensor
+
+
 def guess_parity(
     images: torch.Tensor,
     labels: Labels,
@@ -173,9 +183,22 @@ def guess_parity(
     should_stop: Callable[[], bool] = lambda: False,
     on_chunk: Callable[[int, int], None] = lambda done, total: None,
 ) -> torch.Tensor | None:
-    """P(odd) (len(unlabelled),) guessed for the `unlabelled` rows of `images` (N, 28, 28
-    uint8, on the CPU) from `labels` alone (digits, parities or both); None if stopped.
-    `on_chunk` follows the making of the links (see `neighbours`), when they are made.
+    """P(odd) (len(unlabelled),) guessed for the `unlabelled` rows (see `guess`); None if
+    stopped."""
+    found = guess(images, labels, unlabelled, should_stop, on_chunk)
+    return None if found is None else found.p_odd
+
+
+def guess(
+    images: torch.Tensor,
+    labels: Labels,
+    unlabelled: torch.Tensor,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_chunk: Callable[[int, int], None] = lambda done, total: None,
+) -> Guesses | None:
+    """Guesses for the `unlabelled` rows of `images` (N, 28, 28 uint8, on the CPU) from
+    `labels` alone (digits, parities or both); None if stopped. `on_chunk` follows the
+    making of the links (see `neighbours`), when they are made.
 
     Each class's share comes from the graph (`territories`), never from how many labels
     it has; a digit nobody labelled has no column of its own, and its images go to the
@@ -192,5 +215,5 @@ def guess_parity(
     seeds = torch.zeros(len(pool), N_COLUMNS)
     seeds[at_labelled, label_columns(labels.digits.cpu(), labels.odd.cpu())] = 1.0
     scores = spread(*found, seeds)
-    q = balance(scores, territories(scores))
-    return q[at_unlabelled][:, ODD_COLUMNS].sum(1)
+    q = balance(scores, territories(scores))[at_unlabelled]
+    return Guesses(p_odd=q[:, ODD_COLUMNS].sum(1), classes=q.argmax(1))

@@ -13,6 +13,15 @@ reading of its two or ten labelled examples. With 20 labels (seed 10) that readi
 8s odd, and consistency training kept them so (89.98 % on the validation images); started
 from the graph's guesses the same run reached 98.98 %.
 
+A second head, used while training only (`ClassHead`), learns the same way which class
+each image belongs to: the graph's class (its digit, or "even" / "odd" for a label that
+gives only the parity) while guided, then its own confident prediction. The parity head
+alone is taught that a 4 and a 9 differ in one bit, which a few labels leave to the
+encoder's chance; the class head has to keep every digit's images apart, and the parity
+head reads the sharper code. On validation images, 20 suggested labels, seeds 10-14: 99.07 %
+with it, 98.88 % without (4 of 5 seeds better). It is dropped when training ends; the
+saved classifier is the same network either way.
+
 Only pixels of the unlabelled images are read here: this module never sees a label
 outside the budget, which `tests/test_semisup.py` checks by changing all of them and
 getting bit-identical weights. Why this method and these settings: docs/method.md and
@@ -30,6 +39,7 @@ from engine.config import SemiSupConfig
 from engine.data.augment import strong_augment
 from engine.data.batches import BatchStream, to_float_images
 from engine.events import EventSink, PseudoLabels
+from engine.learning.models import Classifier
 
 
 @dataclass
@@ -42,6 +52,39 @@ class RoundStats:
     guided: bool = False  # some of its steps learnt from the graph's guesses
 
 
+class ClassHead(nn.Module):
+    """The classifier with a second head on its encoder's code that predicts `n_classes`
+    classes; its output is (N, 1 + n_classes): the parity logit, then the class logits.
+    Trained with the classifier and then dropped: `classifier` is what gets saved."""
+
+    def __init__(self, classifier: Classifier, n_classes: int) -> None:
+        super().__init__()
+        cfg = classifier.cfg
+        self.classifier = classifier
+        self.head = nn.Sequential(
+            nn.Linear(cfg.latent, cfg.head_hidden),
+            nn.ReLU(),
+            nn.Linear(cfg.head_hidden, n_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        net = self.classifier
+        code = net.encoder(net.prepare(x))
+        return torch.cat([net.head(code), self.head(code)], 1)
+
+
+@dataclass
+class UnlabelledBatch:
+    """One step's unlabelled part: distorted images, their parity targets and weights
+    and, with a class head, their class targets and weights (0: not learnt from)."""
+
+    images: torch.Tensor
+    targets: torch.Tensor
+    weights: torch.Tensor
+    classes: torch.Tensor | None = None
+    class_weights: torch.Tensor | None = None
+
+
 @dataclass
 class Consistency:
     """Makes the unlabelled part of each step and reports what it did with it.
@@ -50,6 +93,8 @@ class Consistency:
     order of use is a seeded stream of reshuffled passes, so the same seed gives the same
     batches and the same weights. `guesses` (N,) are the graph's P(odd) for them, used as
     targets for the first `guided_steps` steps; None: the classifier's own from the start.
+    With a class head (`model` a `ClassHead`), `classes` (N,) are the graph's classes of
+    the same images, the class targets while guided.
     """
 
     model: nn.Module
@@ -58,6 +103,7 @@ class Consistency:
     seed: int
     guesses: torch.Tensor | None = None
     guided_steps: int = 0
+    classes: torch.Tensor | None = None
     history: list[PseudoLabels] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -69,25 +115,35 @@ class Consistency:
         self._generator = torch.Generator(device=device).manual_seed(self.seed + 3)
         self._round = RoundStats()
         self._steps = 0
-        if self.guesses is not None and self.guesses.shape != (len(self.images),):
-            n, m = len(self.images), len(self.guesses)
-            raise ValueError(f"{n} unlabelled images but {m} guesses")
+        for name in ("guesses", "classes"):
+            given = getattr(self, name)
+            if given is not None and given.shape != (len(self.images),):
+                n, m = len(self.images), len(given)
+                raise ValueError(f"{n} unlabelled images but {m} {name}")
+        if self.guesses is not None and self.class_head and self.classes is None:
+            raise ValueError("a class head learns the graph's classes while guided: none given")
 
-    def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(distorted images, targets, per-image weights) for this step's unlabelled part.
+    @property
+    def class_head(self) -> bool:
+        return isinstance(self.model, ClassHead)
+
+    def batch(self) -> UnlabelledBatch:
+        """This step's unlabelled part.
 
         Weights are `cfg.unlabelled_weight` for confident images and 0 for the others, so the loss
         is a plain weighted BCE and unconfident images cost a forward pass, nothing more.
         While guided, every image's target is the graph's guess and weighs in; the
-        classifier's own confidence is still measured, for the round's report.
+        classifier's own confidence is still measured, for the round's report. The class
+        head's targets follow the same rule with its own confidence and `cfg.class_weight`.
         """
         index = self._stream.take(self.cfg.unlabelled_batch).to(self.images.device)
         clean = to_float_images(self.images[index])
         was_training = self.model.training
         self.model.eval()
         with torch.no_grad():
-            p_odd = torch.sigmoid(self.model(clean).float())
+            outputs = self.model(clean).float()
         self.model.train(was_training)
+        p_odd = torch.sigmoid(outputs[:, 0] if self.class_head else outputs)
         confident = torch.maximum(p_odd, 1 - p_odd) >= self.cfg.threshold
         targets = (p_odd > 0.5).float()
         self._round.guided |= self.guided
@@ -95,11 +151,19 @@ class Consistency:
         self._round.confident += int(confident.sum())
         self._round.odd += int((confident & (targets > 0)).sum())
         weights = confident.float() * self.cfg.unlabelled_weight
+        classes = class_weights = None
+        if self.class_head:
+            sureness, classes = torch.softmax(outputs[:, 1:], 1).max(1)
+            class_weights = (sureness >= self.cfg.threshold).float() * self.cfg.class_weight
         if self.guided:
             targets = (self.guesses[index] > 0.5).float()
             weights = torch.full_like(targets, self.cfg.unlabelled_weight)
+            if self.class_head:
+                classes = self.classes[index]
+                class_weights = torch.full_like(targets, self.cfg.class_weight)
         self._steps += 1
-        return strong_augment(clean, self._generator), targets, weights
+        images = strong_augment(clean, self._generator)
+        return UnlabelledBatch(images, targets, weights, classes, class_weights)
 
     @property
     def guided(self) -> bool:

@@ -39,9 +39,9 @@ from engine.events import (
     never_stop,
 )
 from engine.learning.device import autocast, flush_denormals, pick_device, training_precision
-from engine.learning.graph import guess_parity
+from engine.learning.graph import N_COLUMNS, Guesses, guess, label_columns
 from engine.learning.models import Autoencoder, Classifier
-from engine.learning.semisup import Consistency
+from engine.learning.semisup import ClassHead, Consistency
 
 PROGRESS_INTERVAL = 0.1  # seconds between Progress events: enough for a smooth bar
 EVAL_CHUNK = 2000  # images per forward pass when scoring, to bound memory
@@ -398,7 +398,11 @@ def finetune(
     train_y = labels.odd.clone()
     if extra is not None:
         train_x, train_y = _append_extra(train_x, train_y, extra)
-    train_x, train_y = train_x.to(device), train_y.to(device)
+    # each labelled image's class for a class head: its digit, or even / odd alone (drawings)
+    train_class = torch.cat(
+        [label_columns(labels.digits, labels.odd), 10 + train_y[len(labels) :].long()]
+    )
+    train_x, train_y, train_class = train_x.to(device), train_y.to(device), train_class.to(device)
     val_x = data.train_images[val_indices].to(device)
     val_y = parity(data.train_labels[val_indices]).to(device)
     augmenter = torch.Generator(device=device).manual_seed(cfg.seed + 1)
@@ -419,44 +423,66 @@ def finetune(
     def loss_fn(output: torch.Tensor, _: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(output, target)
 
+    net: nn.Module = model  # what trains: the classifier, or it with a class head
     make_batch, after_round, consistency = labelled_batch, None, None
     if unlabelled is not None:
         if round_steps is None:
             raise ConfigError("semi-supervised fine-tuning trains in rounds of steps")
-        semisup = semisup or SemiSupConfig()
+        semisup = (semisup or SemiSupConfig()).validate()
         total_steps = cfg.max_steps or cfg.epochs * round_steps
         guided_steps = round(semisup.guided * total_steps)
         guesses = None
         if guided_steps:
             guesses = _graph_guesses(data, labels, unlabelled, on_event, should_stop)
+        if semisup.class_weight > 0:
+            net = ClassHead(model, N_COLUMNS).to(device)
         consistency = Consistency(
-            model, data.train_images[unlabelled].to(device), semisup, cfg.seed,
-            guesses=None if guesses is None else guesses.to(device), guided_steps=guided_steps,
+            net, data.train_images[unlabelled].to(device), semisup, cfg.seed,
+            guesses=None if guesses is None else guesses.p_odd.to(device),
+            guided_steps=guided_steps,
+            classes=None if guesses is None else guesses.classes.to(device),
         )  # fmt: skip
 
-        def make_batch(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            """Labelled then unlabelled images; targets (n, 2) = (target, weight)."""
+        def make_batch(index: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+            """Labelled then unlabelled images; targets: (parity, its weight) and, with a
+            class head, (class, its weight) per image."""
             x, y = labelled_batch(index)
-            x_u, y_u, w_u = consistency.batch()
-            weights = torch.cat([torch.full_like(y, 1 / len(y)), w_u / len(y_u)])
-            return torch.cat([x, x_u]), torch.stack([torch.cat([y, y_u]), weights], 1)
+            index = index.to(device)
+            part = consistency.batch()
+            weights = torch.cat([torch.full_like(y, 1 / len(y)), part.weights / len(part.targets)])
+            x = torch.cat([x, part.images])
+            targets = (torch.cat([y, part.targets]), weights)
+            if part.classes is None:
+                return x, targets
+            class_weights = torch.cat([
+                torch.full_like(y, semisup.class_weight / len(y)),
+                part.class_weights / len(part.classes),
+            ])  # fmt: skip
+            return x, (*targets, torch.cat([train_class[index], part.classes]), class_weights)
 
-        def loss_fn(output: torch.Tensor, _: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-            """Mean BCE of the labelled images + weight x mean masked BCE of the others."""
-            losses = F.binary_cross_entropy_with_logits(output, target[:, 0], reduction="none")
-            return (losses * target[:, 1]).sum()
+        def loss_fn(output: torch.Tensor, _: torch.Tensor, target: tuple) -> torch.Tensor:
+            """Mean BCE of the labelled images + weight x mean masked BCE of the others; with
+            a class head, the same of its cross-entropy."""
+            logit = output[:, 0] if output.dim() == 2 else output
+            losses = F.binary_cross_entropy_with_logits(logit, target[0], reduction="none")
+            loss = (losses * target[1]).sum()
+            if len(target) == 4:
+                classes = F.cross_entropy(output[:, 1:], target[2], reduction="none")
+                loss = loss + (classes * target[3]).sum()
+            return loss
 
         def after_round(_: nn.Module, epoch: int) -> None:
             consistency.end_round(epoch, epoch * round_steps, on_event)
 
-    def validate(net: nn.Module) -> tuple[float, float]:
-        logits = _chunked(net, val_x)
+    def validate(_: nn.Module) -> tuple[float, float]:
+        """The classifier's validation loss and accuracy (a class head aside)."""
+        logits = _chunked(model, val_x)
         loss = float(F.binary_cross_entropy_with_logits(logits, val_y))
         accuracy = float(((logits > 0).float() == val_y).float().mean())
         return loss, accuracy
 
     result = fit(
-        model, n_train, make_batch, loss_fn, validate, cfg, "finetune", on_event, should_stop,
+        net, n_train, make_batch, loss_fn, validate, cfg, "finetune", on_event, should_stop,
         after_epoch=after_round, epoch_order=epoch_order,
     )  # fmt: skip
     if consistency is None:
@@ -477,13 +503,13 @@ def _graph_guesses(
     unlabelled: torch.Tensor,
     on_event: EventSink,
     should_stop: StopCheck,
-) -> torch.Tensor | None:
-    """The neighbour graph's P(odd) for the unlabelled images (engine.learning.graph), read
-    from the given labels alone; None if stopped meanwhile (then `fit` stops at its first
-    batch)."""
+) -> Guesses | None:
+    """The neighbour graph's guesses for the unlabelled images (engine.learning.graph),
+    read from the given labels alone; None if stopped meanwhile (then `fit` stops at its
+    first batch)."""
     clock = Stopwatch()
     on_event(Message(f"spreading the {len(labels)} labels over a graph of similar images"))
-    guesses = guess_parity(
+    guesses = guess(
         data.train_images, labels, unlabelled, should_stop, chunk_progress(GRAPH_PHASE, on_event)
     )
     if guesses is not None:

@@ -15,6 +15,8 @@ Cells are appended to OUT/cells.jsonl as they finish; running again skips those 
 `--table` prints the table (mean, worst, steps, seconds) from what is there. `--steps N`
 trains N steps instead of the app's schedule, for tuning: each cell also records its
 validation accuracy, the figure to choose by; the table keeps each step count apart.
+`--class-weight W` sets the weight of the class head (0: none; default: the app's), also
+kept apart in the table.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.config import SemiSupConfig
 from engine.options import SEMI_STEPS
 from engine.store.resources import default_model_path
 
@@ -60,16 +63,16 @@ def _worker_init(folder: str) -> None:
     _data = read_folder(folder)
 
 
-def run_cell(cell: tuple[str, int, str, int, str, int | None]) -> dict:
-    """One fine-tuning: (pick, budget, kind, seed, encoder file, steps) -> its scores; steps
-    None: the app's schedule."""
+def run_cell(cell: tuple[str, int, str, int, str, int | None, float]) -> dict:
+    """One fine-tuning: (pick, budget, kind, seed, encoder file, steps, class weight) -> its
+    scores; steps None: the app's schedule."""
     import torch
 
-    from engine.config import DEFAULT_FINETUNE
+    from engine.config import DEFAULT_FINETUNE, SemiSupConfig
     from engine.jobs.workflows import EncoderSource, FinetuneJob, evaluate_model, finetune_and_save
     from engine.store.checkpoint import load_checkpoint
 
-    pick, budget, kind, seed, encoder_file, steps = cell
+    pick, budget, kind, seed, encoder_file, steps, class_weight = cell
     encoder = EncoderSource.from_checkpoint(load_checkpoint(encoder_file))
     job = FinetuneJob(
         train=replace(DEFAULT_FINETUNE, seed=seed),
@@ -78,6 +81,7 @@ def run_cell(cell: tuple[str, int, str, int, str, int | None]) -> dict:
         label_kind=kind,
         encoder=encoder,
         steps=steps,
+        semisup=SemiSupConfig(class_weight=class_weight),
     )
     start = time.perf_counter()
     trained = finetune_and_save(_data, job)
@@ -94,6 +98,7 @@ def run_cell(cell: tuple[str, int, str, int, str, int | None]) -> dict:
         "val_accuracy": trained.checkpoint.metrics["val_accuracy"],  # for tuning: never test
         "seconds": round(seconds, 1),
         "steps": trained.checkpoint.train_config["max_steps"],
+        "class_weight": class_weight,
         "digits_covered": len(set(digits)),
         "digits": digits,
     }
@@ -129,16 +134,20 @@ def table(rows: list[dict]) -> str:
     import statistics
 
     lines = [
-        "| pick | labels | kind | mean | worst | seeds | digits covered (min) | steps | s/run |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| pick | labels | kind | class head | mean | worst | seeds | digits covered (min) | "
+        "steps | s/run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        groups.setdefault((row["pick"], row["budget"], row["kind"], row["steps"]), []).append(row)
-    for (pick, budget, kind, steps), cells in sorted(groups.items(), key=lambda g: (g[0][1], g[0])):
+        key = (row["pick"], row["budget"], row["kind"], row["class_weight"], row["steps"])
+        groups.setdefault(key, []).append(row)
+    for (pick, budget, kind, head, steps), cells in sorted(
+        groups.items(), key=lambda g: (g[0][1], g[0])
+    ):
         accuracy = [100 * c["test_accuracy"] for c in cells]
         lines.append(
-            f"| {pick} | {budget} | {kind} | {statistics.mean(accuracy):.2f} % | "
+            f"| {pick} | {budget} | {kind} | {head:g} | {statistics.mean(accuracy):.2f} % | "
             f"{min(accuracy):.2f} % | {','.join(str(c['seed']) for c in cells)} | "
             f"{min(c['digits_covered'] for c in cells)} | {steps} | "
             f"{statistics.mean(c['seconds'] for c in cells):.0f} |"
@@ -148,7 +157,8 @@ def table(rows: list[dict]) -> str:
 
 def describe(row: dict) -> str:
     return (
-        f"{row['pick']:>9} {row['budget']:>4} {row['kind']:>6} seed {row['seed']}: "
+        f"{row['pick']:>9} {row['budget']:>4} {row['kind']:>6} class head "
+        f"{row['class_weight']:g} seed {row['seed']}: "
         f"{100 * row['test_accuracy']:.2f} % "
         f"(validation {100 * row['val_accuracy']:.2f} %, {row['digits_covered']} digits, "
         f"{row['seconds']:.0f} s)"
@@ -178,6 +188,12 @@ def main() -> None:
     parser.add_argument(
         "--steps", type=int, help="fine-tuning steps (default: the app's schedule); for tuning"
     )
+    parser.add_argument(
+        "--class-weight",
+        type=float,
+        default=SemiSupConfig().class_weight,
+        help="the class head's weight (0: none; default: the app's)",
+    )
     parser.add_argument("--table", action="store_true", help="only print the table")
     args = parser.parse_args()
     out = Path(args.out)
@@ -189,7 +205,8 @@ def main() -> None:
         return
     encoder_file = Path(args.encoder)
     steps = args.steps or SEMI_STEPS  # a cell is done only if it ran this many steps
-    done = {(r["pick"], r["budget"], r["kind"], r["seed"], r["steps"]) for r in rows}
+    done = {(r["pick"], r["budget"], r["kind"], r["seed"], r["steps"], r["class_weight"])
+            for r in rows}  # fmt: skip
     groups = args.plan.split(";") if args.plan else [f"{args.picks}:{args.budgets}:{args.kinds}"]
     cells = []
     for group in groups:  # in the order given, so the rows wanted first finish first
@@ -199,8 +216,10 @@ def main() -> None:
                 for budget in budgets.split(","):
                     for seed in seeds_from_text(args.seeds):
                         key = (pick, int(budget), kind, seed)
-                        if (*key, steps) not in done and key not in [c[:4] for c in cells]:
-                            cells.append((*key, str(encoder_file), args.steps))
+                        if (*key, steps, args.class_weight) not in done and key not in [
+                            c[:4] for c in cells
+                        ]:
+                            cells.append((*key, str(encoder_file), args.steps, args.class_weight))
     run_in_pool(run_cell, cells, args.data_dir, args.workers, log, rows, describe)
     print(table(rows))
 

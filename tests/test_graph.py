@@ -131,6 +131,32 @@ def test_mixed_digit_and_parity_labels(digits_data):
     assert _accuracy(p_odd, labels[unlabelled]) > 0.9
 
 
+def test_each_label_gives_a_class_digit_labels_their_digit_parity_labels_their_own(
+    digits_data,
+):
+    """Digit labels' classes are their digits; each parity-only label's image is a class of
+    its own after the ten digits; the graph's classes for the unlabelled images are those
+    of the labelled images they resemble: with one label per digit, each image's class is
+    mostly its own digit's, whether the label said the digit or only the parity."""
+    labels = digits_data.train_labels.long()
+    labelled, unlabelled = _one_per_digit(labels)  # labelled[d] is a d
+    pairs = given(labelled, labels[labelled]).as_pairs()
+    for position in labelled[[1, 4, 7]].tolist():  # a 1, a 4 and a 7 say only their parity
+        pairs[position] = "odd" if int(labels[position]) % 2 else "even"
+    mixed = Labels.from_pairs(pairs)
+    classes = graph.label_classes(mixed)
+    assert graph.class_count(mixed) == 13
+    by_digit = dict(zip(labels[mixed.indices].tolist(), classes.tolist(), strict=True))
+    assert by_digit == {0: 0, 1: 10, 2: 2, 3: 3, 4: 11, 5: 5, 6: 6, 7: 12, 8: 8, 9: 9}
+    guesses = graph.guess(digits_data.train_images, mixed, unlabelled)
+    expected = torch.tensor([by_digit[d] for d in labels[unlabelled].tolist()])
+    assert float((guesses.classes == expected).float().mean()) > 0.9
+    digit_only = graph.guess(
+        digits_data.train_images, given(labelled, labels[labelled]), unlabelled
+    )
+    assert float((digit_only.classes == labels[unlabelled]).float().mean()) > 0.9
+
+
 def test_territories_ignore_how_many_labels_a_class_has():
     """Class 0 seeded four times as strongly as class 1 over half the rows each: each still
     takes about half of the rows."""

@@ -14,8 +14,9 @@ reading of its two or ten labelled examples. With 20 labels (seed 10) that readi
 from the graph's guesses the same run reached 98.98 %.
 
 A second head, used while training only (`ClassHead`), learns the same way which class
-each image belongs to: the graph's class (its digit, or "even" / "odd" for a label that
-gives only the parity) while guided, then its own confident prediction. The parity head
+each image belongs to (`engine.learning.graph.label_classes`: a digit, or the image of a
+label that gave only the parity): the graph's class while guided, then its own confident
+prediction. The parity head
 alone is taught that a 4 and a 9 differ in one bit, which a few labels leave to the
 encoder's chance; the class head has to keep every digit's images apart, and the parity
 head reads the sharper code. On validation images, 20 suggested labels, seeds 10-14: 99.07 %

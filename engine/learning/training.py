@@ -39,7 +39,7 @@ from engine.events import (
     never_stop,
 )
 from engine.learning.device import autocast, flush_denormals, pick_device, training_precision
-from engine.learning.graph import N_COLUMNS, Guesses, guess, label_columns
+from engine.learning.graph import Guesses, class_count, guess, label_classes
 from engine.learning.models import Autoencoder, Classifier
 from engine.learning.semisup import ClassHead, Consistency
 
@@ -398,10 +398,11 @@ def finetune(
     train_y = labels.odd.clone()
     if extra is not None:
         train_x, train_y = _append_extra(train_x, train_y, extra)
-    # each labelled image's class for a class head: its digit, or even / odd alone (drawings)
-    train_class = torch.cat(
-        [label_columns(labels.digits, labels.odd), 10 + train_y[len(labels) :].long()]
-    )
+    # each labelled image's class for a class head (graph.label_classes); a drawing is a
+    # class of its own, as a parity-only label is
+    n_classes = class_count(labels) + len(train_x) - len(labels)
+    drawings = torch.arange(class_count(labels), n_classes)
+    train_class = torch.cat([label_classes(labels), drawings])
     train_x, train_y, train_class = train_x.to(device), train_y.to(device), train_class.to(device)
     val_x = data.train_images[val_indices].to(device)
     val_y = parity(data.train_labels[val_indices]).to(device)
@@ -435,7 +436,7 @@ def finetune(
         if guided_steps:
             guesses = _graph_guesses(data, labels, unlabelled, on_event, should_stop)
         if semisup.class_weight > 0:
-            net = ClassHead(model, N_COLUMNS).to(device)
+            net = ClassHead(model, n_classes).to(device)
         consistency = Consistency(
             net, data.train_images[unlabelled].to(device), semisup, cfg.seed,
             guesses=None if guesses is None else guesses.p_odd.to(device),

@@ -127,7 +127,7 @@ class SemiSupConfig(_Settings):
     threshold: float = 0.95
     unlabelled_weight: float = 1.0
     guided: float = 0.3
-    class_weight: float = 1.0
+    class_weight: float = 0.5
 
     def validate(self) -> SemiSupConfig:
         self._check(SEMISUP_OPTIONS)  # the one settings table

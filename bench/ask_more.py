@@ -14,6 +14,8 @@ revealed for the chosen images only (`engine.data.labels.reveal`), scored on the
     python bench/ask_more.py ../shared/mnist --out runs/ask_more --first 20 --more 10 --seeds 0-4
 
 Rows are appended to OUT/rows.jsonl as seeds finish; running again skips the seeds done.
+`--class-weight W` sets the class head's weight (0: none; default: the app's); keep one
+weight per OUT folder.
 """
 
 from __future__ import annotations
@@ -34,28 +36,31 @@ from label_protocols import (  # this folder, as the script's own
     worker_data,
 )
 
+from engine.config import SemiSupConfig
 from engine.store.resources import default_model_path
 
 
-def run_seed(task: tuple[int, int, int, str]) -> dict:
-    """One seed: (seed, first, more, encoder file) -> the three runs' test accuracies."""
+def run_seed(task: tuple[int, int, int, str, float]) -> dict:
+    """One seed: (seed, first, more, encoder file, class weight) -> the three runs' test
+    accuracies."""
     import torch
 
-    from engine.config import DEFAULT_FINETUNE
+    from engine.config import DEFAULT_FINETUNE, SemiSupConfig
     from engine.data.labels import reveal
     from engine.jobs.labelling import images_to_ask
     from engine.jobs.workflows import EncoderSource, FinetuneJob, evaluate_model, finetune_and_save
     from engine.store.checkpoint import load_checkpoint
 
-    seed, first, more, encoder_file = task
+    seed, first, more, encoder_file, class_weight = task
+    semisup = SemiSupConfig(class_weight=class_weight)
     data = worker_data()
     encoder = EncoderSource.from_checkpoint(load_checkpoint(encoder_file))
     train = replace(DEFAULT_FINETUNE, seed=seed)
-    row: dict = {"seed": seed, "first": first, "more": more}
+    row: dict = {"seed": seed, "first": first, "more": more, "class_weight": class_weight}
 
     def fine_tune(name: str, job: FinetuneJob) -> torch.nn.Module:
         start = time.perf_counter()
-        trained = finetune_and_save(data, job)
+        trained = finetune_and_save(data, replace(job, semisup=semisup))
         row[f"{name}_seconds"] = round(time.perf_counter() - start, 1)
         row[f"{name}_accuracy"] = evaluate_model(trained.model, data).accuracy
         row[f"{name}_indices"] = trained.checkpoint.extra["labelled_indices"]
@@ -110,6 +115,12 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--encoder", default=str(default_model_path("encoder")))
+    parser.add_argument(
+        "--class-weight",
+        type=float,
+        default=SemiSupConfig().class_weight,
+        help="the class head's weight (0: none; default: the app's)",
+    )
     parser.add_argument("--table", action="store_true", help="only print the table")
     args = parser.parse_args()
     out = Path(args.out)
@@ -120,7 +131,8 @@ def main() -> None:
         print(table(rows))
         return
     done = {(r["seed"], r["first"], r["more"]) for r in rows}
-    tasks = [(s, args.first, args.more, args.encoder) for s in seeds_from_text(args.seeds)
+    tasks = [(s, args.first, args.more, args.encoder, args.class_weight)
+             for s in seeds_from_text(args.seeds)
              if (s, args.first, args.more) not in done]  # fmt: skip
     run_in_pool(run_seed, tasks, args.data_dir, args.workers, log, rows, describe)
     print(table(rows))

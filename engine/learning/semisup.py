@@ -16,15 +16,14 @@ from the graph's guesses the same run reached 98.98 %.
 A second head, used while training only (`ClassHead`), learns the same way which class
 each image belongs to (`engine.learning.graph.label_classes`: a digit, or the image of a
 label that gave only the parity): the graph's class while guided, then its own confident
-prediction. The parity head
-alone is taught that a 4 and a 9 differ in one bit, which a few labels leave to the
-encoder's chance; the class head has to keep every digit's images apart, and the parity
-head reads the sharper code. On validation images, 20 suggested digit labels, label seeds
-10-13: 99.08 % with it at weight 0.5 (`cfg.class_weight`), 99.07 % at weight 1, 98.90 %
-without; weight 2 was no better (seeds 10-11), and weight 1 slowed very short runs
-(81 % against 99 % after 60 steps on the test suite's small digits, where 0.5 gave
-99.5 %). It is dropped when training ends; the saved classifier is the same network
-either way.
+prediction. The parity head alone is taught that a 4 and a 9 differ in one bit, which a
+few labels leave to the encoder's chance; the class head has to keep every digit's images
+apart, and the parity head reads the sharper code. On validation images, 20 suggested
+digit labels, label seeds 10-13: 99.08 % with it at weight 0.5 (`cfg.class_weight`),
+99.07 % at weight 1, 98.90 % without; weight 2 was no better (seeds 10-11), and weight 1
+slowed very short runs (81 % against 99 % after 60 steps on the test suite's small
+digits, where 0.5 gave 99.5 %). It is dropped when training ends; the saved classifier is
+the same network either way.
 
 Only pixels of the unlabelled images are read here: this module never sees a label
 outside the budget, which `tests/test_semisup.py` checks by changing all of them and

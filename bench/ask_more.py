@@ -45,7 +45,7 @@ def run_seed(task: tuple[int, int, int, str, float]) -> dict:
     accuracies."""
     import torch
 
-    from engine.config import DEFAULT_FINETUNE, SemiSupConfig
+    from engine.config import DEFAULT_FINETUNE
     from engine.data.labels import reveal
     from engine.jobs.labelling import images_to_ask
     from engine.jobs.workflows import EncoderSource, FinetuneJob, evaluate_model, finetune_and_save

@@ -84,7 +84,7 @@ def main() -> None:
         chosen = pool[torch.from_numpy(at)]
         labels = reveal(data.train_labels, chosen)
         rest = pool[~torch.isin(pool, chosen)]
-        p_odd = graph.guess_parity(data.train_images, labels, rest)
+        p_odd = graph.guess(data.train_images, labels, rest).p_odd
         truth = data.train_labels[rest].long() % 2
         right = float(((p_odd > 0.5).long() == truth).float().mean())
         return len(set(digits[torch.from_numpy(at)].tolist())), right

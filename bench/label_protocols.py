@@ -68,7 +68,7 @@ def run_cell(cell: tuple[str, int, str, int, str, int | None, float]) -> dict:
     scores; steps None: the app's schedule."""
     import torch
 
-    from engine.config import DEFAULT_FINETUNE, SemiSupConfig
+    from engine.config import DEFAULT_FINETUNE
     from engine.jobs.workflows import EncoderSource, FinetuneJob, evaluate_model, finetune_and_save
     from engine.store.checkpoint import load_checkpoint
 

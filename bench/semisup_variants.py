@@ -39,9 +39,10 @@ from torch import nn
 from engine.config import DEFAULT_ARCH
 from engine.data.augment import augment_batch, strong_augment
 from engine.data.batches import BatchStream, to_float_images
+from engine.data.labels import reveal
 from engine.data.mnist import Mnist, label_budget, parity, read_folder
 from engine.jobs.workflows import validation_split
-from engine.learning.graph import guess_parity
+from engine.learning import graph
 from engine.learning.models import Classifier
 
 LABELLED_BATCH = 32
@@ -87,9 +88,9 @@ def train_variant(args: argparse.Namespace, data: Mnist, seed: int) -> Classifie
     graph_odd = None
     if args.graph_steps:
         started = time.perf_counter()
-        graph_odd = guess_parity(
-            data.train_images, labelled, data.train_labels[labelled], split.train[keep]
-        )
+        graph_odd = graph.guess(
+            data.train_images, reveal(data.train_labels, labelled), split.train[keep]
+        ).p_odd
         truth = data.train_labels[split.train[keep]].long()
         print(
             f"  graph: {time.perf_counter() - started:.0f} s, parity "

@@ -9,7 +9,7 @@ from helpers_data import small_mnist
 
 import engine.learning.graph as graph
 from engine.data.labels import Labels
-from engine.learning.graph import balance, guess_parity, neighbours, territories
+from engine.learning.graph import balance, guess, neighbours, territories
 
 
 def given(indices: torch.Tensor, digits: torch.Tensor) -> Labels:
@@ -32,7 +32,7 @@ def _one_per_digit(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def test_one_label_per_digit_spreads_to_the_right_parity(digits_data):
     labels = digits_data.train_labels.long()
     labelled, unlabelled = _one_per_digit(labels)
-    p_odd = guess_parity(digits_data.train_images, given(labelled, labels[labelled]), unlabelled)
+    p_odd = guess(digits_data.train_images, given(labelled, labels[labelled]), unlabelled).p_odd
     assert p_odd.shape == (len(unlabelled),)
     assert float(p_odd.min()) >= 0.0 and float(p_odd.max()) <= 1.0 + 1e-6
     right = ((p_odd > 0.5).long() == labels[unlabelled] % 2).float().mean()
@@ -45,7 +45,7 @@ def test_the_guesses_follow_the_labels_given_not_the_true_ones(digits_data):
     labels = digits_data.train_labels.long()
     labelled, unlabelled = _one_per_digit(labels)
     told = (labels[labelled] + 1) % 10
-    p_odd = guess_parity(digits_data.train_images, given(labelled, told), unlabelled)
+    p_odd = guess(digits_data.train_images, given(labelled, told), unlabelled).p_odd
     right = ((p_odd > 0.5).long() == labels[unlabelled] % 2).float().mean()
     assert float(right) < 0.05
 
@@ -91,16 +91,16 @@ def test_links_are_made_once_per_pool_and_a_stop_returns_none(digits_data, monke
     labels = digits_data.train_labels.long()
     labelled, unlabelled = _one_per_digit(labels)
     images = digits_data.train_images
-    assert guess_parity(images, given(labelled, labels[labelled]), unlabelled, lambda: True) is None
-    guess_parity(images, given(labelled, labels[labelled]), unlabelled)
+    assert guess(images, given(labelled, labels[labelled]), unlabelled, lambda: True) is None
+    guess(images, given(labelled, labels[labelled]), unlabelled)
     # the same pool with other images labelled: the same links
-    guess_parity(
+    guess(
         images,
         given(unlabelled[:10], labels[unlabelled[:10]]),
         torch.cat([labelled, unlabelled[10:]]),
     )
     assert len(made) == 2  # the stopped attempt and one real one
-    guess_parity(images, given(labelled, labels[labelled]), unlabelled[:-5])  # another pool
+    guess(images, given(labelled, labels[labelled]), unlabelled[:-5])  # another pool
     assert len(made) == 3
 
 
@@ -115,7 +115,7 @@ def test_parity_only_labels_spread_too(digits_data):
     unlabelled = torch.nonzero(~torch.isin(torch.arange(len(labels)), labelled))[:, 0]
     parity_only = given(labelled, labels[labelled]).parity_only()
     assert parity_only.kind == "parity"
-    p_odd = guess_parity(digits_data.train_images, parity_only, unlabelled)
+    p_odd = guess(digits_data.train_images, parity_only, unlabelled).p_odd
     assert _accuracy(p_odd, labels[unlabelled]) > 0.95
 
 
@@ -127,7 +127,7 @@ def test_mixed_digit_and_parity_labels(digits_data):
         pairs[position] = "odd" if int(labels[position]) % 2 else "even"
     mixed = Labels.from_pairs(pairs)
     assert mixed.kind == "mixed"
-    p_odd = guess_parity(digits_data.train_images, mixed, unlabelled)
+    p_odd = guess(digits_data.train_images, mixed, unlabelled).p_odd
     assert _accuracy(p_odd, labels[unlabelled]) > 0.9
 
 

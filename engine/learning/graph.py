@@ -192,19 +192,6 @@ class Guesses:
     classes: torch.Tensor
 
 
-def guess_parity(
-    images: torch.Tensor,
-    labels: Labels,
-    unlabelled: torch.Tensor,
-    should_stop: Callable[[], bool] = lambda: False,
-    on_chunk: Callable[[int, int], None] = lambda done, total: None,
-) -> torch.Tensor | None:
-    """P(odd) (len(unlabelled),) guessed for the `unlabelled` rows (see `guess`); None if
-    stopped."""
-    found = guess(images, labels, unlabelled, should_stop, on_chunk)
-    return None if found is None else found.p_odd
-
-
 def guess(
     images: torch.Tensor,
     labels: Labels,

@@ -14,7 +14,7 @@ from engine.config import ArchConfig, ConfigError, SemiSupConfig, TrainConfig
 from engine.data.augment import strong_augment
 from engine.data.mnist import label_budget
 from engine.events import GRAPH_PHASE, Message, Progress, PseudoLabels
-from engine.learning.graph import N_COLUMNS
+from engine.learning.graph import N_COLUMNS, links
 from engine.learning.models import Classifier
 from engine.learning.semisup import ClassHead, Consistency
 from engine.learning.training import finetune
@@ -92,7 +92,12 @@ def test_same_seed_same_weights_other_seed_other_weights(data, split, labelled):
     assert not same_weights(weights(a.model), weights(c.model))
 
 
-def test_stop_is_honoured_within_a_batch(data, split, labelled):
+def test_stop_is_honoured_within_a_batch(data, split, labelled, monkeypatch):
+    """Stop asked at the sixth check: five steps, the graph's links made beforehand (made
+    during the run, they would take a check of their own per chunk)."""
+    pool = torch.cat([labelled, split.train]).sort().values  # as the graph will ask
+    monkeypatch.setattr("engine.learning.graph._last_links", {})
+    assert links(data.train_images, pool) is not None
     calls = 0
 
     def should_stop() -> bool:
@@ -193,19 +198,45 @@ def test_a_class_head_learns_the_graphs_classes_then_its_own_confident_ones():
     cfg = replace(SEMI, class_weight=0.5)
     sevens = torch.full((40,), 7)
     consistency = Consistency(
-        _SaysEvenThree(), images, cfg, seed=0, guesses=torch.ones(40), guided_steps=1,
-        classes=sevens,
+        _SaysEvenThree(), images, cfg, seed=0, guesses=torch.zeros(40), guided_steps=1,
+        classes=sevens, class_parities=PARITIES,
     )  # fmt: skip
     part = consistency.batch()
-    assert (part.targets == 1).all() and (part.classes == 7).all()
+    assert (part.targets == 0).all() and (part.classes == 7).all()
     assert (part.class_weights == 0.5).all()
     part = consistency.batch()
-    assert (part.targets == 0).all() and (part.classes == 3).all()
-    assert (part.class_weights == 0.5).all()
-    unsure = Consistency(_SaysEvenThree(sure=False), images, cfg, seed=0).batch()
-    assert (unsure.classes == 3).all() and (unsure.class_weights == 0).all()
+    assert (part.classes == 3).all() and (part.class_weights == 0.5).all()
+    unsure = Consistency(_SaysEvenThree(sure=False), images, cfg, 0, class_parities=PARITIES)
+    part = unsure.batch()
+    assert (part.classes == 3).all() and (part.class_weights == 0).all()
     with pytest.raises(ValueError, match="classes"):
-        Consistency(_SaysEvenThree(), images, cfg, seed=0, guesses=torch.ones(40), guided_steps=1)
+        Consistency(
+            _SaysEvenThree(), images, cfg, seed=0, guesses=torch.ones(40), guided_steps=1,
+            class_parities=PARITIES,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="parities"):
+        Consistency(_SaysEvenThree(), images, cfg, seed=0)
+
+
+PARITIES = (torch.arange(N_COLUMNS) % 2).float()  # each class of _SaysEvenThree: 1.0 odd
+
+
+def test_a_sure_class_sets_the_parity_target_after_the_guided_steps():
+    """Once unguided, the parity head's target is the parity of the class the class head is
+    sure of (3: odd), against the parity head's own sure "even"; what that parity is comes
+    from `class_parities` (3 said even there: even). Where the class head is unsure, the
+    parity head's own confident reading (even) stays the target."""
+    images = torch.randint(0, 256, (40, 28, 28), dtype=torch.uint8)
+    cfg = replace(SEMI, class_weight=0.5)
+    part = Consistency(_SaysEvenThree(), images, cfg, 0, class_parities=PARITIES).batch()
+    assert (part.targets == 1).all() and (part.weights == cfg.unlabelled_weight).all()
+    three_even = PARITIES.clone()
+    three_even[3] = 0.0
+    part = Consistency(_SaysEvenThree(), images, cfg, 0, class_parities=three_even).batch()
+    assert (part.targets == 0).all() and (part.weights == cfg.unlabelled_weight).all()
+    unsure = Consistency(_SaysEvenThree(sure=False), images, cfg, 0, class_parities=PARITIES)
+    part = unsure.batch()
+    assert (part.targets == 0).all() and (part.weights == cfg.unlabelled_weight).all()
 
 
 def test_a_guided_run_differs_from_an_unguided_one_and_says_which_rounds_were(

@@ -18,7 +18,14 @@ each image belongs to (`engine.learning.graph.label_classes`: a digit, or the im
 label that gave only the parity): the graph's class while guided, then its own confident
 prediction. The parity head alone is taught that a 4 and a 9 differ in one bit, which a
 few labels leave to the encoder's chance; the class head has to keep every digit's images
-apart, and the parity head reads the sharper code. On validation images, 20 suggested
+apart, and the parity head reads the sharper code. Once no longer guided, where the class head is
+sure of an image's class, that class's parity (`class_parities`: a digit's own, or what
+its label said) is the parity head's target too, and the parity head's own reading only
+where the class head is unsure: the class head told parity better than the parity head
+(validation, 20 suggested digit labels, seeds 10-11: 99.18 / 99.20 % read from its
+classes against 99.06 / 99.14 % from the parity head), and taking its word raised the
+parity head to 99.14 / 99.22 / 99.14 / 99.12 % on seeds 10-13 (mean 99.16 % against
+99.08 %). On validation images, 20 suggested
 digit labels, label seeds 10-13: 99.08 % with it at weight 0.5 (`cfg.class_weight`),
 99.07 % at weight 1, 98.90 % without; weight 2 was no better (seeds 10-11), and weight 1
 slowed very short runs (81 % against 99 % after 60 steps on the test suite's small
@@ -97,7 +104,8 @@ class Consistency:
     batches and the same weights. `guesses` (N,) are the graph's P(odd) for them, used as
     targets for the first `guided_steps` steps; None: the classifier's own from the start.
     With a class head (`model` a `ClassHead`), `classes` (N,) are the graph's classes of
-    the same images, the class targets while guided.
+    the same images, the class targets while guided, and `class_parities` (one per class
+    of the head, 1.0 odd) say which parity each class stands for.
     """
 
     model: nn.Module
@@ -107,6 +115,7 @@ class Consistency:
     guesses: torch.Tensor | None = None
     guided_steps: int = 0
     classes: torch.Tensor | None = None
+    class_parities: torch.Tensor | None = None
     history: list[PseudoLabels] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -125,6 +134,8 @@ class Consistency:
                 raise ValueError(f"{n} unlabelled images but {m} {name}")
         if self.guesses is not None and self.class_head and self.classes is None:
             raise ValueError("a class head learns the graph's classes while guided: none given")
+        if self.class_head and self.class_parities is None:
+            raise ValueError("a class head's classes need their parities: none given")
 
     @property
     def class_head(self) -> bool:
@@ -137,7 +148,8 @@ class Consistency:
         is a plain weighted BCE and unconfident images cost a forward pass, nothing more.
         While guided, every image's target is the graph's guess and weighs in; the
         classifier's own confidence is still measured, for the round's report. The class
-        head's targets follow the same rule with its own confidence and `cfg.class_weight`.
+        head's targets follow the same rule with its own confidence and `cfg.class_weight`;
+        afterwards a sure class also sets the parity target (its class's parity).
         """
         index = self._stream.take(self.cfg.unlabelled_batch).to(self.images.device)
         clean = to_float_images(self.images[index])
@@ -157,7 +169,10 @@ class Consistency:
         classes = class_weights = None
         if self.class_head:
             sureness, classes = torch.softmax(outputs[:, 1:], 1).max(1)
-            class_weights = (sureness >= self.cfg.threshold).float() * self.cfg.class_weight
+            sure_class = sureness >= self.cfg.threshold
+            class_weights = sure_class.float() * self.cfg.class_weight
+            targets = torch.where(sure_class, self.class_parities[classes], targets)
+            weights = (sure_class | confident).float() * self.cfg.unlabelled_weight
         if self.guided:
             targets = (self.guesses[index] > 0.5).float()
             weights = torch.full_like(targets, self.cfg.unlabelled_weight)

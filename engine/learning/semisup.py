@@ -18,19 +18,19 @@ each image belongs to (`engine.learning.graph.label_classes`: a digit, or the im
 label that gave only the parity): the graph's class while guided, then its own confident
 prediction. The parity head alone is taught that a 4 and a 9 differ in one bit, which a
 few labels leave to the encoder's chance; the class head has to keep every digit's images
-apart, and the parity head reads the sharper code. Once no longer guided, where the class head is
-sure of an image's class, that class's parity (`class_parities`: a digit's own, or what
-its label said) is the parity head's target too, and the parity head's own reading only
-where the class head is unsure: the class head told parity better than the parity head
-(validation, 20 suggested digit labels, seeds 10-11: 99.18 / 99.20 % read from its
-classes against 99.06 / 99.14 % from the parity head), and taking its word raised the
-parity head to 99.14 / 99.22 / 99.14 / 99.12 % on seeds 10-13 (mean 99.16 % against
-99.08 %). On validation images, 20 suggested
+apart, and the parity head reads the sharper code. On validation images, 20 suggested
 digit labels, label seeds 10-13: 99.08 % with it at weight 0.5 (`cfg.class_weight`),
 99.07 % at weight 1, 98.90 % without; weight 2 was no better (seeds 10-11), and weight 1
 slowed very short runs (81 % against 99 % after 60 steps on the test suite's small
 digits, where 0.5 gave 99.5 %). It is dropped when training ends; the saved classifier is
 the same network either way.
+
+Once no longer guided, where the class head is sure of an image's class, that class's
+parity (`class_parities`: a digit's own, or what its label said) is the parity head's
+target too; the parity head's own reading counts only where the class head is unsure.
+Read at the end of training, the class head told parity better than the parity head
+(validation, 20 suggested digit labels, seeds 10-11: 99.18 / 99.20 % against 99.06 /
+99.14 %); taking its word raised the parity head to 99.16 % on seeds 10-13 (from 99.08 %).
 
 Only pixels of the unlabelled images are read here: this module never sees a label
 outside the budget, which `tests/test_semisup.py` checks by changing all of them and

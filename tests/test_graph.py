@@ -135,9 +135,10 @@ def test_each_label_gives_a_class_digit_labels_their_digit_parity_labels_their_o
     digits_data,
 ):
     """Digit labels' classes are their digits; each parity-only label's image is a class of
-    its own after the ten digits; the graph's classes for the unlabelled images are those
-    of the labelled images they resemble: with one label per digit, each image's class is
-    mostly its own digit's, whether the label said the digit or only the parity."""
+    its own after the ten digits, whose parity is what its label said; the graph's classes
+    for the unlabelled images are those of the labelled images they resemble: with one
+    label per digit, each image's class is mostly its own digit's, whether the label said
+    the digit or only the parity."""
     labels = digits_data.train_labels.long()
     labelled, unlabelled = _one_per_digit(labels)  # labelled[d] is a d
     pairs = given(labelled, labels[labelled]).as_pairs()
@@ -148,6 +149,11 @@ def test_each_label_gives_a_class_digit_labels_their_digit_parity_labels_their_o
     assert graph.class_count(mixed) == 13
     by_digit = dict(zip(labels[mixed.indices].tolist(), classes.tolist(), strict=True))
     assert by_digit == {0: 0, 1: 10, 2: 2, 3: 3, 4: 11, 5: 5, 6: 6, 7: 12, 8: 8, 9: 9}
+    # a drawing said "even" (class 13); the 4 said only "even" (class 11)
+    parities = graph.class_parities(
+        torch.cat([classes, torch.tensor([13])]), torch.cat([mixed.odd, torch.zeros(1)]), 14
+    )
+    assert parities.tolist() == [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0]
     guesses = graph.guess(digits_data.train_images, mixed, unlabelled)
     expected = torch.tensor([by_digit[d] for d in labels[unlabelled].tolist()])
     assert float((guesses.classes == expected).float().mean()) > 0.9

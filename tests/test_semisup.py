@@ -177,6 +177,9 @@ def test_guided_steps_take_the_graph_guesses_then_the_classifiers_own():
         Consistency(_SaysEven(), images, SEMI, seed=0, guesses=torch.ones(3), guided_steps=1)
 
 
+PARITIES = (torch.arange(N_COLUMNS) % 2).float()  # each class of _SaysEvenThree: 1.0 odd
+
+
 class _SaysEvenThree(ClassHead):
     """A stand-in classifier with a class head, sure that every image is even and a 3."""
 
@@ -216,9 +219,6 @@ def test_a_class_head_learns_the_graphs_classes_then_its_own_confident_ones():
         )  # fmt: skip
     with pytest.raises(ValueError, match="parities"):
         Consistency(_SaysEvenThree(), images, cfg, seed=0)
-
-
-PARITIES = (torch.arange(N_COLUMNS) % 2).float()  # each class of _SaysEvenThree: 1.0 odd
 
 
 def test_a_sure_class_sets_the_parity_target_after_the_guided_steps():

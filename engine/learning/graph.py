@@ -183,6 +183,16 @@ def class_count(labels: Labels) -> int:
     return 10 + int((labels.digits < 0).sum())
 
 
+def class_parities(classes: torch.Tensor, odd: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Which parity each of `n_classes` classes stands for (1.0 odd), for the class head's
+    parity targets: a digit's own, and for a class of its own (a parity-only label's image,
+    or a drawing), what its label said. `classes` and `odd` are the labelled images'
+    classes (as `label_classes` numbers them) and parities (1 odd)."""
+    parities = (torch.arange(n_classes) % 2).float()
+    parities[classes.cpu().long()] = odd.cpu().float()
+    return parities
+
+
 @dataclass(frozen=True)
 class Guesses:
     """The graph's guesses for the unlabelled images: P(odd) (U,), and the class each one

@@ -39,7 +39,7 @@ from engine.events import (
     never_stop,
 )
 from engine.learning.device import autocast, flush_denormals, pick_device, training_precision
-from engine.learning.graph import Guesses, class_count, guess, label_classes
+from engine.learning.graph import Guesses, class_count, class_parities, guess, label_classes
 from engine.learning.models import Autoencoder, Classifier
 from engine.learning.semisup import ClassHead, Consistency
 
@@ -403,9 +403,7 @@ def finetune(
     n_classes = class_count(labels) + len(train_x) - len(labels)
     drawings = torch.arange(class_count(labels), n_classes)
     train_class = torch.cat([label_classes(labels), drawings])
-    # each class's parity: a digit's own; a parity-only label's or a drawing's, what it said
-    class_parities = (torch.arange(n_classes) % 2).float()
-    class_parities[train_class] = train_y
+    parities = class_parities(train_class, train_y, n_classes)
     train_x, train_y, train_class = train_x.to(device), train_y.to(device), train_class.to(device)
     val_x = data.train_images[val_indices].to(device)
     val_y = parity(data.train_labels[val_indices]).to(device)
@@ -445,7 +443,7 @@ def finetune(
             guesses=None if guesses is None else guesses.p_odd.to(device),
             guided_steps=guided_steps,
             classes=None if guesses is None else guesses.classes.to(device),
-            class_parities=class_parities.to(device),
+            class_parities=parities.to(device),
         )  # fmt: skip
 
         def make_batch(index: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:

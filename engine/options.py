@@ -209,7 +209,8 @@ SEMISUP_OPTIONS: dict[str, Option] = _table(
         float,
         "class weight",
         "how much a second head that tells the digits apart counts while training (it learns "
-        "the graph's digits, then its own confident ones; dropped after training); 0: none",
+        "the graph's digits, then its own confident ones, whose parities the parity head "
+        "then learns; dropped after training); 0: none",
         0,
         100,
         decimals=2,

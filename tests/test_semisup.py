@@ -239,6 +239,28 @@ def test_a_sure_class_sets_the_parity_target_after_the_guided_steps():
     assert (part.targets == 0).all() and (part.weights == cfg.unlabelled_weight).all()
 
 
+class _UnsureParitySureThree(_SaysEvenThree):
+    """A parity head that cannot tell (P(odd) one half) beside a class head sure of 3."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = super().forward(x)
+        logits[:, 0] = 0.0
+        return logits
+
+
+def test_the_rounds_report_counts_what_the_class_head_made_a_target():
+    """The parity head is unsure, the class head sure: every image still becomes a target
+    (odd, 3's parity), and the round's report says all of them were learnt from, as odd."""
+    images = torch.randint(0, 256, (40, 28, 28), dtype=torch.uint8)
+    cfg = replace(SEMI, threshold=0.95, class_weight=0.5)
+    consistency = Consistency(_UnsureParitySureThree(), images, cfg, 0, class_parities=PARITIES)
+    part = consistency.batch()
+    assert (part.targets == 1).all() and (part.weights == cfg.unlabelled_weight).all()
+    events = []
+    consistency.end_round(1, 1, events.append)
+    assert events[0].confident == 1.0 and events[0].odd == 1.0
+
+
 def test_a_guided_run_differs_from_an_unguided_one_and_says_which_rounds_were(
     data, split, labelled, monkeypatch
 ):

@@ -161,18 +161,18 @@ class Consistency:
         p_odd = torch.sigmoid(outputs[:, 0] if self.class_head else outputs)
         confident = torch.maximum(p_odd, 1 - p_odd) >= self.cfg.threshold
         targets = (p_odd > 0.5).float()
-        self._round.guided |= self.guided
-        self._round.seen += len(index)
-        self._round.confident += int(confident.sum())
-        self._round.odd += int((confident & (targets > 0)).sum())
-        weights = confident.float() * self.cfg.unlabelled_weight
         classes = class_weights = None
         if self.class_head:
             sureness, classes = torch.softmax(outputs[:, 1:], 1).max(1)
             sure_class = sureness >= self.cfg.threshold
             class_weights = sure_class.float() * self.cfg.class_weight
             targets = torch.where(sure_class, self.class_parities[classes], targets)
-            weights = (sure_class | confident).float() * self.cfg.unlabelled_weight
+            confident = confident | sure_class
+        self._round.guided |= self.guided
+        self._round.seen += len(index)
+        self._round.confident += int(confident.sum())
+        self._round.odd += int((confident & (targets > 0)).sum())
+        weights = confident.float() * self.cfg.unlabelled_weight
         if self.guided:
             targets = (self.guesses[index] > 0.5).float()
             weights = torch.full_like(targets, self.cfg.unlabelled_weight)

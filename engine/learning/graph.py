@@ -29,13 +29,22 @@ from torch.nn import functional as F
 
 from engine.data.deskew import deskew_uint8
 from engine.data.labels import Labels
+from engine.learning.child import run_in_child
 from engine.learning.device import has_fast_bfloat16
+from engine.learning.spectral import digit_groups
 
 NEIGHBOURS = 10
 SPREAD = 0.99  # the share of each spreading step that comes from the neighbours
 SPREAD_STEPS = 30
 BALANCE_STEPS = 50
 CHUNK = 1024  # rows of the similarity matrix at a time: 1024 x 55,000 floats, 225 MB
+
+# Images of a group no labelled digit claims given a missing digit, as if labelled; on
+# random draws of 20 labels of the pool (seeds 0-59, groups holding no label standing in),
+# 1, 2, 5 and 10 of them gave first guesses 94.4, 94.4, 94.3 and 94.3 % right, 50 gave
+# 94.0 and 200 93.5 (89.3 without).
+STAND_INS = 2
+GROUPS_FROM = 200  # fewer pool images than this: no groups (ten groups of a handful say little)
 
 # The links depend only on the pixels of the images in the graph, not on which of them are
 # labelled, so a study's cells and an app's repeated runs on the same pool share them.
@@ -155,6 +164,87 @@ def links(
     return found
 
 
+# Like the links, the groups depend on the pool alone: (key, (group, distance)).
+_last_groups: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def groups(
+    images: torch.Tensor,
+    pool: torch.Tensor,
+    found: tuple[torch.Tensor, torch.Tensor],
+    should_stop: Callable[[], bool] = lambda: False,
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Ten label-free groups of the `pool` rows of `images` from their `found` links
+    (`engine.learning.spectral.digit_groups`, run in the kept child process, as choosing
+    is: it holds the interpreter lock): (group, distance to its centre) per pool position.
+    Made once per pool and kept; None if stopped."""
+    key = _pool_key(images, pool)
+    kept = _last_groups.get(key)
+    if kept is None:
+        args = (found[0].numpy(), found[1].numpy())
+        finished, made = run_in_child(digit_groups, args, should_stop)
+        if not finished:
+            return None
+        kept = (torch.from_numpy(made[0]), torch.from_numpy(made[1]))
+        _last_groups.clear()
+        _last_groups[key] = kept
+    return kept
+
+
+def missing_digits(labels: Labels) -> tuple[int, ...]:
+    """The digits no label names, when every label names a digit (a label that gives only
+    the parity may be of any digit, so then none is known to be missing)."""
+    digits = labels.digits.cpu().long()
+    if len(digits) == 0 or bool((digits < 0).any()):
+        return ()
+    return tuple(sorted(set(range(10)) - set(digits.tolist())))
+
+
+def stand_ins(
+    scores: torch.Tensor,
+    group: torch.Tensor,
+    distance: torch.Tensor,
+    at_labelled: torch.Tensor,
+    digits: torch.Tensor,
+    missing: tuple[int, ...],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(positions, digits): for each `missing` digit, the `STAND_INS` unlabelled images
+    nearest the centre of a group that no labelled digit claims, taken as that digit.
+
+    Each labelled digit claims one group, the one holding most of its labels (`at_labelled`
+    positions, `digits`), together as many as possible (an odd-looking 3 may sit in
+    another digit's group); a digit whose labels no free group holds claims the group its
+    spread (`scores`) reaches best. Of the groups left, those the spread reaches least
+    stand in first: a digit nobody labelled is a group of its own that the labels reach
+    only through its borders. On random draws of 20 labels of the pool (seeds 0-59), first
+    guesses 94.8 % right; 94.4 % when only groups holding no label at all could stand in.
+    Which missing digit goes to which group is not known, so this is only used when the
+    missing digits share a parity (`guess`).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    n_groups = int(group.max()) + 1
+    reach = scores.sum(1).clamp(min=1e-30).log()
+    reached = torch.stack([reach[group == g].median() for g in range(n_groups)]).double()
+    present = sorted(set(digits.tolist()))
+    held = torch.zeros(n_groups, 10, dtype=torch.float64)
+    held.index_put_((group[at_labelled], digits.long()), torch.ones(len(digits)).double(), True)
+    cost = -held[:, present] * 1e6 - reached[:, None]  # labels first, reach breaks ties
+    claimed, _ = linear_sum_assignment(cost.numpy())
+    free = sorted(set(range(n_groups)) - set(claimed.tolist()), key=lambda g: float(reached[g]))
+    positions, stand = [], []
+    unlabelled = torch.ones(len(group), dtype=torch.bool)
+    unlabelled[at_labelled] = False
+    for digit, g in zip(missing, free, strict=False):
+        members = torch.nonzero((group == g) & unlabelled)[:, 0]
+        nearest = members[torch.argsort(distance[members], stable=True)[:STAND_INS]]
+        positions.append(nearest)
+        stand.append(torch.full_like(nearest, digit))
+    if not positions:
+        return torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long)
+    return torch.cat(positions), torch.cat(stand)
+
+
 # Columns of the spread: the ten digits, then "even" and "odd" for labels that give the
 # parity alone. A parity label is not shared among the digits of its parity: it spreads as
 # its own class, so a picture called "odd" pulls only images like itself towards odd.
@@ -196,10 +286,13 @@ def class_parities(classes: torch.Tensor, odd: torch.Tensor, n_classes: int) -> 
 @dataclass(frozen=True)
 class Guesses:
     """The graph's guesses for the unlabelled images: P(odd) (U,), and the class each one
-    most likely belongs to (U,), as `label_classes` numbers them."""
+    most likely belongs to (U,), as `label_classes` numbers them. `missing` are the digits
+    no label named; `stood_in` those of them a group of unlabelled images stood in for."""
 
     p_odd: torch.Tensor
     classes: torch.Tensor
+    missing: tuple[int, ...] = ()
+    stood_in: tuple[int, ...] = ()
 
 
 def guess(
@@ -214,8 +307,12 @@ def guess(
     making of the links (see `neighbours`), when they are made.
 
     Each class's share comes from the graph (`territories`), never from how many labels
-    it has; a digit nobody labelled has no column of its own, and its images go to the
-    labelled images they resemble most.
+    it has. A digit nobody labelled has no label to spread from: when the missing digits
+    share a parity, the unlabelled group least reached by the labels stands in for each
+    (`stand_ins`), so its images get that parity instead of their look-alikes' (on random
+    draws of 20 labels of the pool, seeds 0-59: 94.8 % of first guesses right against
+    89.3 %); when they do not, which group is which cannot be known, and a missing
+    digit's images go to the labelled images they resemble most.
     """
     labelled = labels.indices.cpu()
     pool, order = torch.cat([labelled, unlabelled.cpu()]).sort()
@@ -228,6 +325,17 @@ def guess(
     seeds = torch.zeros(len(pool), N_COLUMNS)
     seeds[at_labelled, label_columns(labels.digits.cpu(), labels.odd.cpu())] = 1.0
     scores = spread(*found, seeds)
+    missing, stood_in = missing_digits(labels), ()
+    if missing and len({d % 2 for d in missing}) == 1 and len(pool) >= GROUPS_FROM:
+        grouped = groups(images, pool, found, should_stop)
+        if grouped is None:
+            return None
+        positions, digits = stand_ins(
+            scores, *grouped, at_labelled, labels.digits.cpu().long(), missing
+        )
+        seeds[positions, digits] = 1.0
+        scores = spread(*found, seeds)
+        stood_in = tuple(sorted(set(digits.tolist())))
     q = balance(scores, territories(scores))[at_unlabelled]
     p_odd, classes = q[:, ODD_COLUMNS].sum(1), q.argmax(1)
     if bool((labels.digits < 0).any()):  # the classes differ from the spread's columns
@@ -235,4 +343,4 @@ def guess(
         seeds[at_labelled, label_classes(labels)] = 1.0
         scores = spread(*found, seeds)
         classes = balance(scores, territories(scores))[at_unlabelled].argmax(1)
-    return Guesses(p_odd=p_odd, classes=classes)
+    return Guesses(p_odd=p_odd, classes=classes, missing=missing, stood_in=stood_in)

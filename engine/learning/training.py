@@ -518,7 +518,24 @@ def _graph_guesses(
     if guesses is not None:
         done = f"first guesses for {len(unlabelled):,} unlabelled images in {clock.elapsed:.0f} s"
         on_event(Message(done))
+        if guesses.missing:
+            on_event(Message(missing_message(guesses.missing, guesses.stood_in)))
     return guesses
+
+
+def missing_message(missing: tuple[int, ...], stood_in: tuple[int, ...]) -> str:
+    """One line on the digits no label named and what the first guesses did about them."""
+    names = ", ".join(str(d) for d in missing)
+    if stood_in:
+        taken = ", ".join(str(d) for d in stood_in)
+        parity = "odd" if stood_in[0] % 2 else "even"
+        return f"no label names {names}: groups no label reached were taken as {taken} ({parity})"
+    if len({d % 2 for d in missing}) > 1:
+        return (
+            f"no label names {names}, even and odd digits both: their images get the parity "
+            "of the labelled digits they resemble; label one of each for a sure answer"
+        )
+    return f"no label names {names}: their images get the parity of the digits they resemble"
 
 
 def _append_extra(

@@ -8,7 +8,8 @@ training images with Adam and MSE, in the same process, one after the other:
 - engine: the uint8 tensor in memory, batches sliced from a shuffled index
   (`engine.learning.training.pretrain`), at the batch sizes given (--batch-sizes; the app's
   pretraining batch is marked "default"), with fused Adam and the engine's precision
-  (bfloat16 matrix products where the CPU has AMX, float32 elsewhere; --precision).
+  (bfloat16 matrix products where the CPU has AMX or AVX-512 BF16, float32 elsewhere;
+  --precision).
 
 Prints seconds per epoch, the speed-up ratio and the achieved GFLOP/s of the training
 step. Usage: python bench/bench_epoch.py [--data-dir ../shared/mnist] [--repeats 1]

@@ -83,6 +83,23 @@ def test_neighbours_are_the_nearest_others_and_stop_between_chunks(monkeypatch):
     assert calls == 2
 
 
+@pytest.mark.parametrize("chunk", [7, 64, 1000])
+def test_neighbours_match_the_full_square_whatever_the_chunks(monkeypatch, chunk):
+    """Each chunk multiplies only its own and later rows; the earlier rows' side comes from
+    their chunks. The result must be each row's exact top k of the whole square, in order,
+    whatever the chunk size (a last chunk shorter than k included)."""
+    monkeypatch.setattr(graph, "has_fast_bfloat16", lambda device: False)
+    monkeypatch.setattr(graph, "CHUNK", chunk)
+    points = torch.randn(203, 16, generator=torch.Generator().manual_seed(0))
+    index, similarity = neighbours(points)
+    unit = torch.nn.functional.normalize(points, dim=1)
+    square = unit @ unit.T
+    square.fill_diagonal_(-2.0)
+    expected, expected_index = square.topk(graph.NEIGHBOURS, dim=1)
+    assert torch.allclose(similarity, expected, atol=1e-5)
+    assert torch.equal(index, expected_index)
+
+
 def test_links_are_made_once_per_pool_and_a_stop_returns_none(digits_data, monkeypatch):
     made = []
     real = graph.neighbours

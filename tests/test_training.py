@@ -470,6 +470,16 @@ def test_training_precision_auto_takes_bfloat16_only_where_it_is_fast(
     assert training_precision(name, torch.device("cpu")) == expected
 
 
+@pytest.mark.parametrize(
+    ("amx", "avx512_bf16", "expected"),
+    [(True, False, True), (False, True, True), (False, False, False)],
+)
+def test_a_cpu_has_fast_bfloat16_with_amx_or_avx512_bf16(amx, avx512_bf16, expected, monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    assert engine.learning.device.has_fast_bfloat16(torch.device("cpu")) is expected
+
+
 def test_bfloat16_training_keeps_float32_weights_and_changes_the_products(data, split):
     runs = {
         precision: pretrain(

@@ -90,7 +90,7 @@ def _add_training(parser: argparse.ArgumentParser, prefix: str, defaults) -> Non
         choices=PRECISIONS,
         default=defaults.precision,
         help="of the training step's matrix products; auto: bfloat16 where the hardware "
-        "has it (CPUs with AMX, recent GPUs), float32 elsewhere",
+        "has it (CPUs with AMX or AVX-512 BF16, recent GPUs), float32 elsewhere",
     )
 
 

@@ -47,13 +47,16 @@ def flush_denormals(device: torch.device) -> None:
 
 def has_fast_bfloat16(device: torch.device) -> bool:
     """Whether bfloat16 matrix products run in hardware here: a CUDA GPU that supports
-    them, or a CPU with AMX tiles (Intel Xeon since Sapphire Rapids). Elsewhere bfloat16
-    is emulated and slower than float32."""
+    them, or a CPU with AMX tiles (Intel Xeon since Sapphire Rapids) or AVX-512 BF16
+    instructions (AMD Zen 4 and later, Intel Cooper Lake). Elsewhere bfloat16 is emulated
+    and slower than float32. On a 2-core AMD EPYC with AVX-512 BF16 and no AMX, bfloat16
+    against float32: an autoencoder epoch 2.17 against 3.36 s, and 1,024 x 784 images
+    against 55,000 (a chunk of the neighbour graph) 0.25 against 0.59 s."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
-        probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private, hence guarded
-        return bool(probe and probe())
+        probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # private: guarded
+        return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
     return False
 
 

@@ -64,8 +64,9 @@ def neighbours(
     Similarity is symmetric, so each chunk of rows is multiplied only by the rows from its
     own onwards, and the product serves both sides: its rows' neighbours among the later
     rows, and the later rows' neighbours among its rows. That is half the products of the
-    full square (55,000 deskewed images: 11.3 against 19.9 s in bfloat16 with AVX-512 BF16,
-    2 threads, the same neighbours but for near-ties).
+    full square (55,000 deskewed images, 2 threads, AVX-512 BF16: 13.3 against 25.7 s in
+    bfloat16, 21.6 against 36.4 s in float32 with the same neighbours; bfloat16 products
+    round to 8 bits, which breaks near-ties either way; bench/neighbours_speed.py).
 
     Products in bfloat16 where the hardware has it: 3.3x faster than float32 with AMX
     (55,000 x 784 against itself: 5.4 s against 17.8 s with 2 threads), 2.3x with AVX-512

@@ -6,6 +6,9 @@ labels are read for the drawn images only, and for the rest only to score.
 
     python bench/missing_digits.py ../shared/mnist --labels 20 --seeds 0-59
 
+`--stand-ins N` sets how many images of a group stand in for a missing digit (default:
+the app's, `engine.learning.graph.STAND_INS`).
+
 Prints one line per draw (the digits it misses, then first guesses right without and with
 stand-ins) and the mean and worst of each.
 """
@@ -31,7 +34,9 @@ def main() -> None:
     parser.add_argument("data_dir")
     parser.add_argument("--labels", type=int, default=20)
     parser.add_argument("--seeds", default="0-59")
+    parser.add_argument("--stand-ins", type=int, default=graph.STAND_INS)
     args = parser.parse_args()
+    graph.STAND_INS = args.stand_ins
     low, _, high = args.seeds.partition("-")
     seeds = range(int(low), int(high or low) + 1)
     data = read_folder(args.data_dir)

@@ -282,3 +282,25 @@ def test_the_message_says_what_was_done_for_the_missing_digits():
     assert missing_message((7,), (7,)).endswith("taken as 7 (odd)")
     assert "label one of each" in missing_message((4, 7), ())
     assert missing_message((2, 4), ()).endswith("the digits they resemble")
+
+
+def test_the_fine_tuning_log_says_a_digit_is_missing_and_what_stood_in(digits_data):
+    from engine.events import Message
+    from engine.learning.training import _graph_guesses
+
+    labels = digits_data.train_labels.long()
+    given_labels, rest = _all_but(labels, [7])
+    said: list[str] = []
+
+    def on_event(event) -> None:
+        if isinstance(event, Message):
+            said.append(event.text)
+
+    guesses = _graph_guesses(digits_data, given_labels, rest, on_event, lambda: False)
+    assert guesses is not None and guesses.stood_in == (7,)
+    assert any(text.startswith("no label names 7: looking for groups") for text in said)
+    assert said[-1].endswith("taken as 7 (odd)")
+    said.clear()
+    _graph_guesses(digits_data, *_all_but(labels, [4, 7]), on_event, lambda: False)
+    assert not any("looking for groups" in text for text in said)
+    assert "label one of each" in said[-1]

@@ -228,6 +228,12 @@ def missing_digits(labels: Labels) -> tuple[int, ...]:
     return tuple(sorted(set(range(10)) - set(digits.tolist())))
 
 
+def may_stand_in(missing: tuple[int, ...]) -> bool:
+    """Whether groups may stand in for these missing digits: some are missing and all of
+    one parity (which group is which digit is never known, only that they share it)."""
+    return len({d % 2 for d in missing}) == 1
+
+
 def stand_ins(
     scores: torch.Tensor,
     group: torch.Tensor,
@@ -354,7 +360,7 @@ def guess(
     seeds[at_labelled, label_columns(labels.digits.cpu(), labels.odd.cpu())] = 1.0
     scores = spread(*found, seeds)
     missing, stood_in = missing_digits(labels), ()
-    if missing and len({d % 2 for d in missing}) == 1 and len(pool) >= GROUPS_FROM:
+    if may_stand_in(missing) and len(pool) >= GROUPS_FROM:
         grouped = groups(images, pool, found, should_stop)
         if grouped is None:
             return None

@@ -39,7 +39,15 @@ from engine.events import (
     never_stop,
 )
 from engine.learning.device import autocast, flush_denormals, pick_device, training_precision
-from engine.learning.graph import Guesses, class_count, class_parities, guess, label_classes
+from engine.learning.graph import (
+    Guesses,
+    class_count,
+    class_parities,
+    guess,
+    label_classes,
+    may_stand_in,
+    missing_digits,
+)
 from engine.learning.models import Autoencoder, Classifier
 from engine.learning.semisup import ClassHead, Consistency
 
@@ -512,6 +520,10 @@ def _graph_guesses(
     first batch)."""
     clock = Stopwatch()
     on_event(Message(f"spreading the {len(labels)} labels over a graph of similar images"))
+    missing = missing_digits(labels)
+    if may_stand_in(missing):
+        names = ", ".join(str(d) for d in missing)
+        on_event(Message(f"no label names {names}: looking for groups of images no label reaches"))
     guesses = guess(
         data.train_images, labels, unlabelled, should_stop, chunk_progress(GRAPH_PHASE, on_event)
     )

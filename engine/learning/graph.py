@@ -346,8 +346,9 @@ def guess(
     share a parity, the unlabelled group least reached by the labels stands in for each
     (`stand_ins`), so its images get that parity instead of their look-alikes' (on random
     draws of 20 labels of the pool, seeds 0-59: 94.8 % of first guesses right against
-    89.3 % with float32 links, 94.9 % with bfloat16 ones); when they do not, which group is which cannot be known, and a missing
-    digit's images go to the labelled images they resemble most.
+    89.3 % with float32 links, 94.9 % with bfloat16 ones); when they do not, which group
+    is which cannot be known, and a missing digit's images go to the labelled images they
+    resemble most.
     """
     labelled = labels.indices.cpu()
     pool, order = torch.cat([labelled, unlabelled.cpu()]).sort()

@@ -111,6 +111,25 @@ def test_the_monitor_shows_the_graph_being_made_and_the_engine_s_messages(qtbot)
     assert monitor.plot.series()["running"] == []
 
 
+def test_a_warning_stays_in_view_while_epochs_replace_the_result_line(qtbot) -> None:
+    """A digit no label names is worth knowing for the whole run: the warning keeps its
+    own line through the epochs' results, and a new run clears it."""
+    from engine.events import EpochEnd, Message
+    from gui.panels.training_panel import TrainingMonitor
+
+    monitor = TrainingMonitor("finetune", accuracy=True)
+    qtbot.addWidget(monitor)
+    monitor.reset("starting …", epochs=3)
+    assert monitor.note_label.isHidden()
+    monitor.handle(Message("no label names 4, 7, even and odd digits both", "warning"))
+    monitor.handle(EpochEnd("finetune", 1, 3, 0.5, 0.4, 1, 0.4, 0.9))
+    assert monitor.result_label.text().startswith("Epoch 1")
+    assert monitor.note_label.text() == "No label names 4, 7, even and odd digits both."
+    assert not monitor.note_label.isHidden()
+    monitor.reset("starting …", epochs=3)
+    assert monitor.note_label.isHidden() and monitor.note_label.text() == ""
+
+
 def test_an_empty_loss_plot_shows_its_hint_not_axes_until_data_comes(qtbot) -> None:
     """Before any run: one line in each panel, not axes from -0.05 to 0.05; the curves
     take its place at the first batch; a new run's reset shows a hint again."""

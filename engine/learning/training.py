@@ -531,7 +531,8 @@ def _graph_guesses(
         done = f"first guesses for {len(unlabelled):,} unlabelled images in {clock.elapsed:.0f} s"
         on_event(Message(done))
         if guesses.missing:
-            on_event(Message(missing_message(guesses.missing, guesses.stood_in)))
+            # a warning: the app keeps it in view for the whole run
+            on_event(Message(missing_message(guesses.missing, guesses.stood_in), "warning"))
     return guesses
 
 

@@ -74,9 +74,16 @@ class TrainingMonitor(QWidget):
         self.result_label = QLabel("")
         self.result_label.setObjectName(f"{prefix}ResultLabel")
         self.result_label.setWordWrap(True)
+        # a warning stays for the whole run: the result line changes every epoch
+        self.note_label = QLabel("")
+        self.note_label.setObjectName(f"{prefix}NoteLabel")
+        self.note_label.setWordWrap(True)
+        self.note_label.setStyleSheet("color: #b35900;")
+        self.note_label.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.progress)
+        layout.addWidget(self.note_label)
         layout.addWidget(self.result_label)
         layout.addWidget(self.plot, 1)
 
@@ -85,6 +92,8 @@ class TrainingMonitor(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat(text)
         self.result_label.setText("")
+        self.note_label.setText("")
+        self.note_label.hide()
 
     def handle(self, event: object) -> None:
         from engine.events import GRAPH_PHASE, EpochEnd, Finished, Message, Progress, PseudoLabels
@@ -95,6 +104,9 @@ class TrainingMonitor(QWidget):
                 f"linking similar images {event.done}/{event.total} · "
                 f"ETA {format_seconds(event.eta)}"
             )
+        elif isinstance(event, Message) and event.level == "warning":
+            self.note_label.setText(as_sentence(event.text))
+            self.note_label.show()
         elif isinstance(event, Message):
             self.result_label.setText(as_sentence(event.text))
         elif isinstance(event, Progress):

@@ -229,10 +229,16 @@ def missing_digits(labels: Labels) -> tuple[int, ...]:
     return tuple(sorted(set(range(10)) - set(digits.tolist())))
 
 
-def may_stand_in(missing: tuple[int, ...]) -> bool:
-    """Whether groups may stand in for these missing digits: some are missing and all of
-    one parity (which group is which digit is never known, only that they share it)."""
-    return len({d % 2 for d in missing}) == 1
+def may_stand_in(missing: tuple[int, ...], n_images: int) -> bool:
+    """Whether groups of a pool of `n_images` may stand in for these missing digits: some
+    are missing and all of one parity (which group is which digit is never known, only
+    that they share it), and the pool is large enough to group (`GROUPS_FROM`)."""
+    return one_parity(missing) and n_images >= GROUPS_FROM
+
+
+def one_parity(digits: tuple[int, ...]) -> bool:
+    """Whether these digits (at least one) are all even or all odd."""
+    return len({d % 2 for d in digits}) == 1
 
 
 def stand_ins(
@@ -362,7 +368,7 @@ def guess(
     seeds[at_labelled, label_columns(labels.digits.cpu(), labels.odd.cpu())] = 1.0
     scores = spread(*found, seeds)
     missing, stood_in = missing_digits(labels), ()
-    if may_stand_in(missing) and len(pool) >= GROUPS_FROM:
+    if may_stand_in(missing, len(pool)):
         grouped = groups(images, pool, found, should_stop)
         if grouped is None:
             return None

@@ -31,9 +31,13 @@ def codes_from_links(index: np.ndarray, similarity: np.ndarray) -> tuple[np.ndar
     (`engine.learning.graph.links`, as numpy arrays): the leading eigenvectors of the
     graph's normalised adjacency (spectral embedding), and each image's mean similarity to
     its neighbours."""
+    return _spectral_codes(*_normalised_adjacency(index, similarity)), similarity.mean(1)
+
+
+def _spectral_codes(normalised, degree: np.ndarray) -> np.ndarray:
+    """The codes of `codes_from_links` from the graph's normalised adjacency and degrees."""
     from scipy.sparse.linalg import LinearOperator, eigsh
 
-    normalised, degree = _normalised_adjacency(index, similarity)
     n = len(degree)
     scale = 1.0 / np.sqrt(degree)
     # sqrt(degree) is always an eigenvector of eigenvalue 1 and says nothing about where an
@@ -58,7 +62,7 @@ def codes_from_links(index: np.ndarray, similarity: np.ndarray) -> tuple[np.ndar
     codes = vectors * scale[:, None]
     codes /= np.linalg.norm(codes, axis=1, keepdims=True).clip(min=1e-12)
     # rounded: the last bits vary with the basis of a repeated eigenvalue (see above)
-    return codes.round(5).astype(np.float32), similarity.mean(1)
+    return codes.round(5).astype(np.float32)
 
 
 def _normalised_adjacency(index: np.ndarray, similarity: np.ndarray):
@@ -94,8 +98,8 @@ def digit_groups(
     from scipy.sparse import csr_matrix
     from sklearn.cluster import KMeans
 
-    codes, _ = codes_from_links(index, similarity)
-    normalised, degree = _normalised_adjacency(index, similarity)
+    normalised, degree = _normalised_adjacency(index, similarity)  # made once for both uses
+    codes = _spectral_codes(normalised, degree)
     root = np.sqrt(degree)
     weights = normalised.multiply(root[:, None]).multiply(root[None, :]).tocsr()
     n_groups = min(n_groups, len(codes))

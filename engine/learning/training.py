@@ -47,6 +47,7 @@ from engine.learning.graph import (
     label_classes,
     may_stand_in,
     missing_digits,
+    one_parity,
 )
 from engine.learning.models import Autoencoder, Classifier
 from engine.learning.semisup import ClassHead, Consistency
@@ -521,7 +522,7 @@ def _graph_guesses(
     clock = Stopwatch()
     on_event(Message(f"spreading the {len(labels)} labels over a graph of similar images"))
     missing = missing_digits(labels)
-    if may_stand_in(missing):
+    if may_stand_in(missing, len(labels) + len(unlabelled)):
         names = ", ".join(str(d) for d in missing)
         on_event(Message(f"no label names {names}: looking for groups of images no label reaches"))
     guesses = guess(
@@ -543,7 +544,7 @@ def missing_message(missing: tuple[int, ...], stood_in: tuple[int, ...]) -> str:
         taken = ", ".join(str(d) for d in stood_in)
         parity = "odd" if stood_in[0] % 2 else "even"
         return f"no label names {names}: groups no label reached were taken as {taken} ({parity})"
-    if len({d % 2 for d in missing}) > 1:
+    if not one_parity(missing):
         return (
             f"no label names {names}, even and odd digits both: their images get the parity "
             "of the labelled digits they resemble; label one of each for a sure answer"

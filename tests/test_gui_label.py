@@ -213,6 +213,18 @@ def test_ask_more_excludes_asked_images_and_follows_the_classifier(
     assert "Asked about 4 more images" in panel.status_label.text()
 
 
+def test_with_digits_left_out_ask_more_covers_them_first(panel, window, qtbot, loaded) -> None:
+    """Digit labels that leave digits out: the classifier never saw those digits, so the
+    tooltip and the status say typical images of groups without a label come first."""
+    panel.labels.add_asked(first_training_images(loaded, 2))
+    key(qtbot, panel, Qt.Key.Key_2, Qt.Key.Key_3)
+    window.state.set_classifier(checkpoint(Brightness(0.1), "given"))
+    tip = panel.ask_button.toolTip()
+    assert "no label names 0, 1, 4, 5, 6, 7, 8, 9" in tip and "least sure" not in tip
+    key(qtbot, panel, Qt.Key.Key_Left, Qt.Key.Key_E)  # a parity label: no digit known missing
+    assert "least sure" in panel.ask_button.toolTip()
+
+
 def test_closing_the_window_ends_the_child_kept_for_choosing(panel, window, qtbot) -> None:
     from engine.learning.child import child_process
 

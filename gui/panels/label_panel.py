@@ -2,7 +2,8 @@
 
 Which images: `engine.jobs.labelling.images_to_ask`, in the background. Before a
 classifier fine-tuned on few labels exists, the most typical image of each group of
-similar images, chosen from pixels alone; after one, the images it is least sure of. The
+similar images, chosen from pixels alone; after one, the images it is least sure of, or,
+while the labels leave some digit out, typical images of groups without a label again. The
 shipped model and classifiers that learnt from every label (or chose them by reading every
 label) are not used to choose: asking where they are unsure would bring in labels nobody
 gave here.
@@ -204,9 +205,18 @@ class LabelPanel(QWidget):
         self.clear_button.setToolTip("Remove your labels for this data folder (asks first)")
 
     def _ask_tip(self, n: int) -> str:
+        from engine.jobs.labelling import COVERING, ask_rule, describe_rule
+
         guide = guiding_classifier(self.state.classifier)
         if guide is not None:
             labels = guide.extra.get("labels", "?")
+            known = self._known()
+            if ask_rule(known, has_classifier=True) == COVERING:
+                return (
+                    f"Ask about {n} more images: {describe_rule(COVERING, known)}; the "
+                    "current classifier never saw those digits, so it cannot tell where it "
+                    "is wrong about them (F5)"
+                )
             return (
                 f"Ask about {n} more images: those the current classifier (fine-tuned on "
                 f"{labels} labels) is least sure of (F5)"
@@ -221,6 +231,12 @@ class LabelPanel(QWidget):
             f"Ask about {n} images: the most typical image of each group of similar images "
             f"without a label, chosen from pixels alone{why}; {FIRST_TIME} (F5)"
         )
+
+    def _known(self):
+        """The labels given so far, as the engine reads them (engine.data.labels.Labels)."""
+        from engine.data.labels import Labels
+
+        return Labels.from_pairs(dict(self.labels.given))
 
     # -------------------------------------------------------------------- asking
 
@@ -262,7 +278,10 @@ class LabelPanel(QWidget):
                 return None
             return chosen.tolist()
 
-        how = "where the classifier is least sure" if model is not None else "typical images"
+        from engine.jobs.labelling import ask_rule, describe_rule
+
+        known = self._known()
+        how = describe_rule(ask_rule(known, has_classifier=model is not None), known)
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setFormat(f"choosing {n} images ({how}) …")

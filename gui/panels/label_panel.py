@@ -87,6 +87,10 @@ class LabelPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setFormat("idle")
         self.progress.setTextVisible(True)
+        # the bar takes the room left and never claims more for a long text, which would
+        # squeeze the buttons beside it
+        self.progress.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.progress.setMinimumWidth(160)
         self.status_label = QLabel("")
         self.status_label.setObjectName("labelStatusLabel")
         self.status_label.setWordWrap(True)

@@ -1,5 +1,5 @@
 """Which images to ask a person about next: the one job behind the Label tab's grid, its
-"Ask me N more" and `evenodd ask`-style scripts.
+"Ask me N more" and the benches that measure them (bench/ask_more.py).
 
 Before any classifier exists the images come from `engine.learning.choose.suggest` (the
 most typical image of each cluster without a label); after a fine-tuning, from where that

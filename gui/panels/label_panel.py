@@ -39,6 +39,7 @@ from gui.widgets.forms import spin
 from gui.widgets.label_grid import LabelGrid, LargeImage, Value
 
 if TYPE_CHECKING:
+    from engine.data.labels import Labels
     from engine.store.checkpoint import Checkpoint
     from gui.state.signals import AppState
 
@@ -236,8 +237,8 @@ class LabelPanel(QWidget):
             f"without a label, chosen from pixels alone{why}; {FIRST_TIME} (F5)"
         )
 
-    def _known(self):
-        """The labels given so far, as the engine reads them (engine.data.labels.Labels)."""
+    def _known(self) -> Labels:
+        """The labels given so far, as the engine reads them."""
         from engine.data.labels import Labels
 
         return Labels.from_pairs(dict(self.labels.given))

@@ -2,9 +2,9 @@
 the annotator says (digits / parity only), at several label budgets and seeds.
 
 Every cell is the app's default fine-tuning (`engine.jobs.workflows.finetune_and_save`:
-the pretrained encoder, semi-supervised, the fixed 3000-step schedule) on one shared
-pretrained encoder (by default the shipped one, which `evenodd run --seed 0` made;
-pretraining reads no label), scored on the MNIST test set. MNIST's
+the pretrained encoder, semi-supervised, the fixed schedule of `engine.options.semi_steps`)
+on one shared pretrained encoder (by default the shipped one, which `evenodd run --seed 0`
+made; pretraining reads no label), scored on the MNIST test set. MNIST's
 labels are revealed for the chosen images only (`engine.data.labels.reveal`); "balanced"
 reads every label to choose, as the literature's benchmark protocol does.
 
@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.config import SemiSupConfig
-from engine.options import SEMI_STEPS
+from engine.options import semi_steps
 from engine.store.resources import default_model_path
 
 
@@ -204,7 +204,6 @@ def main() -> None:
         print(table(rows))
         return
     encoder_file = Path(args.encoder)
-    steps = args.steps or SEMI_STEPS  # a cell is done only if it ran this many steps
     done = {(r["pick"], r["budget"], r["kind"], r["seed"], r["steps"], r["class_weight"])
             for r in rows}  # fmt: skip
     groups = args.plan.split(";") if args.plan else [f"{args.picks}:{args.budgets}:{args.kinds}"]
@@ -216,6 +215,7 @@ def main() -> None:
                 for budget in budgets.split(","):
                     for seed in seeds_from_text(args.seeds):
                         key = (pick, int(budget), kind, seed)
+                        steps = args.steps or semi_steps(int(budget))  # done: ran this many
                         if (*key, steps, args.class_weight) not in done and key not in [
                             c[:4] for c in cells
                         ]:

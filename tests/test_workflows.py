@@ -128,3 +128,17 @@ def test_predict_images_reports_a_bad_file_and_goes_on(tmp_path):
     first, second = predict_images(model, [bad, good])
     assert first.error and first.parity is None
     assert second.error is None and second.parity == parity_word(second.p_odd)
+
+
+def test_the_semi_supervised_schedule_grows_from_a_hundred_labels() -> None:
+    """3,000 steps below SEMI_MORE_FROM labels, 6,000 from there on; --steps overrides."""
+    from engine import options
+    from engine.config import DEFAULT_FINETUNE
+    from engine.jobs.workflows import SEMI_SUPERVISED, budget_schedule
+
+    def steps(n: int, given: int | None = None) -> int:
+        return budget_schedule(DEFAULT_FINETUNE, n, SEMI_SUPERVISED, given)[0].max_steps
+
+    assert steps(20) == steps(options.SEMI_MORE_FROM - 1) == options.SEMI_STEPS == 3000
+    assert steps(options.SEMI_MORE_FROM) == steps(1000) == options.SEMI_MORE_STEPS == 6000
+    assert steps(100, given=500) == 500

@@ -385,7 +385,7 @@ def budget_schedule(
     """The fixed schedule of a fine-tuning below all labels: (config, steps per round).
 
     Decided by the number of labels and the mode alone, never by validation: `steps`
-    (default: SEMI_STEPS, or SUPERVISED_PASSES passes over the labels within
+    (default: `semi_steps(n_labels)`, or SUPERVISED_PASSES passes over the labels within
     [SUPERVISED_MIN_STEPS, SUPERVISED_MAX_STEPS], all in engine.options) in rounds of
     ROUND_STEPS, no early stopping, the last weights kept. Semi-supervised steps take
     SEMI_BATCH labelled images.
@@ -394,7 +394,7 @@ def budget_schedule(
 
     if mode == SEMI_SUPERVISED:
         cfg = replace(cfg, batch_size=options.SEMI_BATCH)
-        steps = steps or options.SEMI_STEPS
+        steps = steps or options.semi_steps(n_labels)
     else:
         wanted = math.ceil(options.SUPERVISED_PASSES * n_labels / cfg.batch_size)
         steps = steps or min(

@@ -125,7 +125,9 @@ class StudySettings:
     # 20,100,300,1000,3000` runs the full grid. With all labels nothing is unlabelled.
     semi_families: tuple[str, ...] = ("conv",)
     semi_budgets: tuple[int, ...] = (20, 100, 1000)
-    semi_steps: int = SEMI_STEPS  # the app's schedule (engine.jobs.workflows.budget_schedule)
+    # the app's schedule below SEMI_MORE_FROM labels (engine.options.semi_steps); one count
+    # for every budget, so the study's semi-supervised cells compare like with like
+    semi_steps: int = SEMI_STEPS
     semi_lr: float = DEFAULT_FINETUNE.lr  # the peak rate the semi-supervised mode was tuned at
     # Which images of a (budget, seed) get labelled, and what their labels say
     # (engine.jobs.workflows.pick_labels); every way of the pair learns from the same ones.

@@ -53,18 +53,8 @@ def run_seed(task: tuple[int, int, int, str, float, str]) -> dict:
 
     from engine.config import DEFAULT_FINETUNE
     from engine.data.labels import reveal
-    from engine.jobs.labelling import images_to_ask
-    from engine.jobs.workflows import (
-        EncoderSource,
-        FinetuneJob,
-        RunOptions,
-        evaluate_model,
-        finetune_and_save,
-        suggest_images,
-        validation_split,
-    )
-    from engine.learning.choose import least_sure
-    from engine.learning.training import predict_proba
+    from engine.jobs.labelling import COVERING, LEAST_SURE, images_to_ask
+    from engine.jobs.workflows import EncoderSource, FinetuneJob, evaluate_model, finetune_and_save
     from engine.store.checkpoint import load_checkpoint
 
     seed, first, more, encoder_file, class_weight, first_pick = task
@@ -93,14 +83,9 @@ def run_seed(task: tuple[int, int, int, str, float, str]) -> dict:
         fine_tune("asked", FinetuneJob(train=train, given=given, encoder=encoder))
         fine_tune("at_once", FinetuneJob(train=train, labels=first + more, encoder=encoder))
         return row
-    # the two rules side by side, whichever images_to_ask takes
-    pool = validation_split(data).train
-    candidates = pool[~torch.isin(pool, known.indices)]
-    p_odd = predict_proba(model, data.train_images[candidates])
-    for name, chosen in (
-        ("least_sure", least_sure(p_odd, candidates, more)),
-        ("covered", suggest_images(data, pool, more, seed, known.indices, RunOptions())),
-    ):
+    # the two rules side by side, whichever images_to_ask would take by itself
+    for name, rule in (("least_sure", LEAST_SURE), ("covered", COVERING)):
+        chosen = images_to_ask(data, more, known, classifier=model, seed=seed, rule=rule)
         given = reveal(data.train_labels, torch.cat([known.indices, chosen]))
         fine_tune(name, FinetuneJob(train=train, given=given, encoder=encoder))
     return row

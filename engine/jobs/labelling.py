@@ -50,7 +50,8 @@ def describe_rule(rule: str, known: Labels) -> str:
         return "where the classifier is least sure"
     if rule == COVERING:
         digits = ", ".join(str(d) for d in missing_digits(known))
-        return f"typical images of groups without a label (no label names {digits} yet)"
+        missing = f" (no label names {digits} yet)" if digits else ""
+        return f"typical images of groups without a label{missing}"
     return "typical images"
 
 
@@ -62,13 +63,15 @@ def images_to_ask(
     seed: int = 0,
     run: RunOptions | None = None,
     asked: torch.Tensor | None = None,
+    rule: str | None = None,
 ) -> torch.Tensor:
     """`n` positions in the MNIST training file (training split only, none in `known` or
     `asked`), sorted: the most typical unlabelled images, or with a `classifier` those it
     is least sure of (see `ask_rule`). `asked` are positions asked about already and not
     labelled yet (the Label tab's open questions): never asked again, and, like labels,
-    they count as covering their clusters. Raises StoppedError when `run.should_stop` says
-    so while the graph is made."""
+    they count as covering their clusters. `rule` overrides `ask_rule` (LEAST_SURE needs a
+    `classifier`), for the benches that compare the rules. Raises StoppedError when
+    `run.should_stop` says so while the graph is made."""
     import torch
 
     from engine.learning import choose
@@ -77,7 +80,7 @@ def images_to_ask(
     run = run or RunOptions()
     pool = validation_split(data).train
     taken = known.indices if asked is None else torch.cat([known.indices, asked.long()]).unique()
-    rule = ask_rule(known, classifier is not None)
+    rule = rule or ask_rule(known, classifier is not None)
     if rule != LEAST_SURE:
         if rule == COVERING:
             run.on_event(Message(f"asking about {describe_rule(rule, known)}"))
